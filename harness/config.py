@@ -1,0 +1,408 @@
+"""Load and validate ``templates.toml`` into typed :class:`Template` objects.
+
+Every rule of DESIGN §5 is checked here, before anything starts, and every
+violation is a :class:`ConfigError` whose one-line message names the file,
+the template and the key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.errors import ConfigError
+
+SCHEMA_VERSION = 1
+
+CANARY_IDS = ("name_recall", "file_only", "file_caption", "memory_recall")
+DIAGNOSTIC_IDS = ("wire", "session_scope", "session_store", "memory_layers")
+GATES = ("required", "advisory", "off")
+SESSION_SCOPES = ("context", "workspace", "container")
+PULL_POLICIES = ("missing", "always", "never")
+
+DEFAULT_DROPPED_MARKERS = (
+    "(empty prompt — nothing to do)",
+    "empty prompt",
+    "message contained no text content",
+    "no text content",
+    "No message provided",
+    "(no response generated)",
+)
+
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_EXPAND_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_DUPLICATE_RE = re.compile(
+    r"Cannot declare \('templates', '([^']+)'\) twice \(at line (\d+), column (\d+)\)"
+)
+_TOML_POSITION_RE = re.compile(r"\(at line (\d+), column (\d+)\)")
+
+_DEFAULTS: dict[str, Any] = {
+    "port": 8000,
+    "a2a_path": "/",
+    "ready_path": "/.well-known/agent-card.json",
+    "boot_timeout": 180.0,
+    "turn_timeout": 120.0,
+    "canaries": list(CANARY_IDS),
+    "session_scope": "context",
+    "gate": "advisory",
+    "wave": 0,
+    "env": {},
+    "secrets": [],
+    "dropped_markers": [],
+    "probe": {},
+    "pull": "missing",
+    "workspace": "/workspace",
+    "mem_limit": None,
+    "cpus": None,
+}
+# Keys valid in [defaults] and in a template; a template may also say what it is.
+_SHARED_KEYS = frozenset(_DEFAULTS)
+_TEMPLATE_ONLY_KEYS = frozenset({"description", "image", "build", "command"})
+_BUILD_KEYS = frozenset({"context", "dockerfile", "args"})
+_PROBE_KEYS = frozenset({"session_store", "key"})
+_TOP_KEYS = frozenset({"schema", "defaults", "templates"})
+
+
+@dataclass(frozen=True)
+class Build:
+    """How to build a template's image locally.
+
+    Attributes:
+        context: Absolute path of the build context.
+        dockerfile: Dockerfile path relative to the context.
+        args: Build arguments, already expanded.
+    """
+
+    context: Path
+    dockerfile: str = "Dockerfile"
+    args: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """Where a template keeps its sessions, for the ``session_store`` diagnostic.
+
+    Attributes:
+        session_store: A path in the runtime's filesystem; ``{workspace}``
+            stands for the runtime's workspace root.
+        key: How an entry's key derives from ``{workspace_id}`` and ``{context_id}``.
+    """
+
+    session_store: str | None = None
+    key: str | None = None
+
+
+@dataclass(frozen=True)
+class Template:
+    """One agent runtime template, with defaults merged in."""
+
+    name: str
+    description: str
+    image: str | None
+    build: Build | None
+    command: tuple[str, ...] | None
+    port: int
+    a2a_path: str
+    ready_path: str
+    boot_timeout: float
+    turn_timeout: float
+    canaries: tuple[str, ...]
+    session_scope: str
+    gate: str
+    wave: int
+    env: Mapping[str, str]
+    secrets: tuple[str, ...]
+    dropped_markers: tuple[str, ...]
+    probe: Probe
+    pull: str
+    workspace: str
+    mem_limit: str | None
+    cpus: float | None
+
+    @property
+    def session_name(self) -> str:
+        """The nox session that runs this template."""
+        return f"canary-{self.name}"
+
+
+@dataclass(frozen=True)
+class Config:
+    """A loaded ``templates.toml``.
+
+    Attributes:
+        path: The file it was read from.
+        templates: Templates by name, in file order.
+    """
+
+    path: Path
+    templates: Mapping[str, Template]
+
+    @property
+    def root(self) -> Path:
+        """The directory relative paths in the file are resolved against."""
+        return self.path.parent
+
+    def select(self, names: list[str]) -> list[Template]:
+        """Return the named templates, or raise a usage error naming an unknown one."""
+        unknown = [name for name in names if name not in self.templates]
+        if unknown:
+            known = ", ".join(self.templates)
+            raise ConfigError(f"{self.path}: no template named {unknown[0]!r} (known: {known})")
+        return [self.templates[name] for name in names]
+
+    def matrix_templates(self) -> list[Template]:
+        """Templates ``matrix`` runs: every gate but ``off``, in cascade order."""
+        chosen = [t for t in self.templates.values() if t.gate != "off"]
+        return sorted(chosen, key=lambda t: (t.wave, t.name))
+
+
+def load(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Config:
+    """Read, expand and validate a templates file.
+
+    Args:
+        path: The ``templates.toml`` to read.
+        environ: Environment for ``${VAR:-default}`` expansion (default ``os.environ``).
+
+    Returns:
+        The validated configuration.
+
+    Raises:
+        ConfigError: On any syntax or rule violation, with a one-line message.
+    """
+    file = Path(path)
+    environ = os.environ if environ is None else environ
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read templates file ({exc.strerror})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise _syntax_error(file, exc) from None
+    return _validate(file.resolve(), data, environ)
+
+
+def _syntax_error(file: Path, exc: tomllib.TOMLDecodeError) -> ConfigError:
+    message = str(exc)
+    duplicate = _DUPLICATE_RE.search(message)
+    if duplicate:
+        name, line, column = duplicate.groups()
+        return ConfigError(f"{file}:{line}:{column}: template {name!r}: duplicate template name")
+    position = _TOML_POSITION_RE.search(message)
+    where = f"{file}:{position.group(1)}:{position.group(2)}" if position else str(file)
+    reason = _TOML_POSITION_RE.sub("", message).strip()
+    return ConfigError(f"{where}: TOML syntax error: {reason}")
+
+
+class _Checker:
+    """Validates one table's values, naming file, template and key in errors."""
+
+    def __init__(self, file: Path, template: str | None, environ: Mapping[str, str]) -> None:
+        self.file = file
+        self.template = template
+        self.environ = environ
+
+    def fail(self, key: str, problem: str) -> ConfigError:
+        where = f"template {self.template!r}" if self.template else "[defaults]"
+        return ConfigError(f"{self.file}: {where}, key {key!r}: {problem}")
+
+    def expand(self, key: str, value: Any) -> Any:
+        if isinstance(value, str):
+            return self._expand_str(key, value)
+        if isinstance(value, list):
+            return [self.expand(key, item) for item in value]
+        if isinstance(value, dict):
+            return {k: self.expand(f"{key}.{k}" if key else k, v) for k, v in value.items()}
+        return value
+
+    def _expand_str(self, key: str, value: str) -> str:
+        def substitute(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in self.environ and (self.environ[name] or default is None):
+                return self.environ[name]
+            if default is not None:
+                return default
+            raise self.fail(key, f"environment variable {name} is not set and has no default")
+
+        return _EXPAND_RE.sub(substitute, value)
+
+    def string(self, key: str, value: Any, *, empty_ok: bool = False) -> str:
+        if not isinstance(value, str) or (not value and not empty_ok):
+            raise self.fail(key, f"expected a non-empty string, got {value!r}")
+        return value
+
+    def choice(self, key: str, value: Any, choices: tuple[str, ...]) -> str:
+        if value not in choices:
+            raise self.fail(key, f"must be one of {', '.join(choices)}, got {value!r}")
+        return str(value)
+
+    def number(self, key: str, value: Any, *, integer: bool = False, minimum: float = 0) -> float:
+        is_number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not is_number or (integer and not isinstance(value, int)) or value < minimum:
+            kind = "an integer" if integer else "a number"
+            raise self.fail(key, f"expected {kind} >= {minimum:g}, got {value!r}")
+        return float(value)
+
+    def string_list(self, key: str, value: Any) -> tuple[str, ...]:
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise self.fail(key, f"expected a list of non-empty strings, got {value!r}")
+        return tuple(value)
+
+    def string_table(self, key: str, value: Any) -> dict[str, str]:
+        if not isinstance(value, dict):
+            raise self.fail(key, f"expected a table, got {value!r}")
+        table: dict[str, str] = {}
+        for name, item in value.items():
+            if isinstance(item, bool) or not isinstance(item, str | int | float):
+                raise self.fail(f"{key}.{name}", f"expected a string, got {item!r}")
+            table[name] = str(item)
+        return table
+
+    def unknown_keys(
+        self, table: Mapping[str, Any], allowed: frozenset[str], prefix: str = ""
+    ) -> None:
+        for key in table:
+            if key not in allowed:
+                raise self.fail(f"{prefix}{key}", "unknown key")
+
+
+def _validate(file: Path, data: dict[str, Any], environ: Mapping[str, str]) -> Config:
+    top = _Checker(file, None, environ)
+    for key in data:
+        if key not in _TOP_KEYS:
+            raise ConfigError(f"{file}: top level, key {key!r}: unknown key")
+    if data.get("schema") != SCHEMA_VERSION:
+        raise ConfigError(
+            f"{file}: top level, key 'schema': "
+            f"expected {SCHEMA_VERSION}, got {data.get('schema')!r}"
+        )
+    defaults_table = data.get("defaults", {})
+    if not isinstance(defaults_table, dict):
+        raise ConfigError(f"{file}: top level, key 'defaults': expected a table")
+    top.unknown_keys(defaults_table, _SHARED_KEYS)
+    defaults = {**_DEFAULTS, **top.expand("", defaults_table)}
+
+    templates_table = data.get("templates", {})
+    if not isinstance(templates_table, dict) or not templates_table:
+        raise ConfigError(
+            f"{file}: top level, key 'templates': expected at least one [templates.NAME]"
+        )
+    templates: dict[str, Template] = {}
+    lowered: dict[str, str] = {}
+    for name, table in templates_table.items():
+        checker = _Checker(file, name, environ)
+        if not _NAME_RE.match(name):
+            raise ConfigError(
+                f"{file}: template {name!r}: "
+                "name must be lowercase letters, digits, '.', '_' or '-'"
+            )
+        if name.lower() in lowered:
+            raise ConfigError(f"{file}: template {name!r}: duplicate template name")
+        lowered[name.lower()] = name
+        if not isinstance(table, dict):
+            raise ConfigError(f"{file}: template {name!r}: expected a table")
+        checker.unknown_keys(table, _SHARED_KEYS | _TEMPLATE_ONLY_KEYS)
+        merged = {**defaults, **checker.expand("", table)}
+        templates[name] = _template(checker, file.parent, name, merged)
+    return Config(path=file, templates=templates)
+
+
+def _template(check: _Checker, root: Path, name: str, raw: dict[str, Any]) -> Template:
+    image = raw.get("image")
+    if image is not None:
+        image = check.string("image", image)
+    build = _build(check, root, raw["build"]) if "build" in raw else None
+    command = check.string_list("command", raw["command"]) if "command" in raw else None
+    if command == ():
+        raise check.fail("command", "must not be empty")
+    if image is None and build is None and command is None:
+        raise check.fail("image", "a template needs one of 'image', 'build' or 'command'")
+
+    canaries = check.string_list("canaries", raw["canaries"])
+    for canary in canaries:
+        if canary not in CANARY_IDS:
+            raise check.fail(
+                "canaries", f"unknown canary {canary!r} (known: {', '.join(CANARY_IDS)})"
+            )
+    secrets = check.string_list("secrets", raw["secrets"])
+    for secret in secrets:
+        if not _ENV_NAME_RE.match(secret):
+            raise check.fail("secrets", f"{secret!r} is not an environment variable name")
+    env = check.string_table("env", raw["env"])
+    # Extending, not replacing, the default markers: a template adds its own phrasing.
+    markers = (
+        *DEFAULT_DROPPED_MARKERS,
+        *check.string_list("dropped_markers", raw["dropped_markers"]),
+    )
+    probe = _probe(check, raw["probe"])
+    for path_key in ("a2a_path", "ready_path"):
+        if not check.string(path_key, raw[path_key]).startswith("/"):
+            raise check.fail(path_key, f"must start with '/', got {raw[path_key]!r}")
+    mem_limit = raw["mem_limit"]
+    if mem_limit is not None:
+        mem_limit = check.string("mem_limit", mem_limit)
+    cpus = raw["cpus"]
+    if cpus is not None:
+        cpus = check.number("cpus", cpus)
+    description = raw.get("description", "")
+    port = int(check.number("port", raw["port"], integer=True, minimum=1))
+    if port > 65535:
+        raise check.fail("port", f"must be a TCP port, got {port}")
+    return Template(
+        name=name,
+        description=check.string("description", description, empty_ok=True),
+        image=image,
+        build=build,
+        command=command,
+        port=port,
+        a2a_path=raw["a2a_path"],
+        ready_path=raw["ready_path"],
+        boot_timeout=check.number("boot_timeout", raw["boot_timeout"], minimum=1),
+        turn_timeout=check.number("turn_timeout", raw["turn_timeout"], minimum=1),
+        canaries=canaries,
+        session_scope=check.choice("session_scope", raw["session_scope"], SESSION_SCOPES),
+        gate=check.choice("gate", raw["gate"], GATES),
+        wave=int(check.number("wave", raw["wave"], integer=True)),
+        env=env,
+        secrets=secrets,
+        dropped_markers=markers,
+        probe=probe,
+        pull=check.choice("pull", raw["pull"], PULL_POLICIES),
+        workspace=check.string("workspace", raw["workspace"]),
+        mem_limit=mem_limit,
+        cpus=cpus,
+    )
+
+
+def _build(check: _Checker, root: Path, raw: Any) -> Build:
+    if not isinstance(raw, dict):
+        raise check.fail("build", f"expected a table with 'context', got {raw!r}")
+    check.unknown_keys(raw, _BUILD_KEYS, prefix="build.")
+    if "context" not in raw:
+        raise check.fail("build.context", "missing (the build context directory)")
+    context = (root / check.string("build.context", raw["context"])).resolve()
+    if not context.is_dir():
+        raise check.fail("build.context", f"directory {context} does not exist")
+    dockerfile = check.string("build.dockerfile", raw.get("dockerfile", "Dockerfile"))
+    args = check.string_table("build.args", raw.get("args", {}))
+    return Build(context=context, dockerfile=dockerfile, args=args)
+
+
+def _probe(check: _Checker, raw: Any) -> Probe:
+    if not isinstance(raw, dict):
+        raise check.fail("probe", f"expected a table, got {raw!r}")
+    check.unknown_keys(raw, _PROBE_KEYS, prefix="probe.")
+    store = raw.get("session_store")
+    key = raw.get("key")
+    if (store is None) != (key is None):
+        raise check.fail("probe", "'session_store' and 'key' go together")
+    if store is not None:
+        check.string("probe.session_store", store)
+        check.string("probe.key", key)
+    return Probe(session_store=store, key=key)

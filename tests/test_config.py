@@ -1,0 +1,179 @@
+"""templates.toml validation: one test per rule of DESIGN §5."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.config import DEFAULT_DROPPED_MARKERS, load
+from harness.errors import ConfigError
+from tests.conftest import ROOT, run_cli, write_config
+
+MINIMAL = """
+[templates.alpha]
+image = "example/alpha:1"
+"""
+
+
+def error_of(tmp_path: Path, body: str, environ: dict[str, str] | None = None) -> str:
+    path = write_config(tmp_path, body)
+    with pytest.raises(ConfigError) as caught:
+        load(path, environ or {})
+    message = str(caught.value)
+    assert "\n" not in message
+    assert str(path) in message
+    return message
+
+
+def test_project_templates_file_is_valid() -> None:
+    config = load(ROOT / "templates.toml")
+    assert config.templates["reference"].gate == "required"
+    assert config.templates["hermes"].secrets == ("MINIMAX_API_KEY",)
+    assert {
+        "claude-code",
+        "langgraph",
+        "autogen",
+        "openclaw",
+        "smolagents",
+        "google-adk",
+        "codex",
+    } <= set(config.templates)
+
+
+def test_defaults_merge_into_templates(tmp_path: Path) -> None:
+    path = write_config(
+        tmp_path,
+        """
+        [defaults]
+        turn_timeout = 7
+        gate = "required"
+        [templates.alpha]
+        image = "example/alpha:1"
+        [templates.beta]
+        image = "example/beta:1"
+        gate = "advisory"
+        dropped_markers = ["sorry, no input"]
+    """,
+    )
+    config = load(path, {})
+    assert config.templates["alpha"].turn_timeout == 7
+    assert config.templates["alpha"].gate == "required"
+    assert config.templates["beta"].gate == "advisory"
+    assert config.templates["alpha"].port == 8000
+    assert config.templates["beta"].dropped_markers == (*DEFAULT_DROPPED_MARKERS, "sorry, no input")
+
+
+def test_env_expansion_with_default_and_override(tmp_path: Path) -> None:
+    path = write_config(
+        tmp_path,
+        """
+        [templates.alpha]
+        image = "${ALPHA_IMAGE:-example/alpha:1}"
+        env = { MODEL = "${MODEL:-small}" }
+    """,
+    )
+    assert load(path, {}).templates["alpha"].image == "example/alpha:1"
+    config = load(path, {"ALPHA_IMAGE": "mirror/alpha:2", "MODEL": "large"})
+    assert config.templates["alpha"].image == "mirror/alpha:2"
+    assert config.templates["alpha"].env == {"MODEL": "large"}
+
+
+def test_unset_variable_without_default_names_key(tmp_path: Path) -> None:
+    message = error_of(tmp_path, '[templates.alpha]\nimage = "${NOPE_IMAGE}"\n')
+    assert "'alpha'" in message
+    assert "'image'" in message
+    assert "NOPE_IMAGE" in message
+
+
+def test_unknown_key_names_file_template_and_key(tmp_path: Path) -> None:
+    message = error_of(tmp_path, MINIMAL + 'gaet = "required"\n')
+    assert "template 'alpha'" in message
+    assert "key 'gaet'" in message
+    assert "unknown key" in message
+
+
+def test_unknown_key_in_defaults(tmp_path: Path) -> None:
+    message = error_of(tmp_path, "[defaults]\ntimeout = 3\n" + MINIMAL)
+    assert "[defaults]" in message
+    assert "'timeout'" in message
+
+
+def test_unknown_key_in_build_table(tmp_path: Path) -> None:
+    (tmp_path / "ctx").mkdir()
+    message = error_of(tmp_path, '[templates.alpha]\nbuild = { context = "ctx", target = "x" }\n')
+    assert "'build.target'" in message
+
+
+def test_template_needs_image_build_or_command(tmp_path: Path) -> None:
+    message = error_of(tmp_path, '[templates.alpha]\ndescription = "nothing to run"\n')
+    assert "'alpha'" in message
+    assert "one of 'image', 'build' or 'command'" in message
+
+
+def test_unknown_canary_id(tmp_path: Path) -> None:
+    message = error_of(tmp_path, MINIMAL + 'canaries = ["name_recall", "telepathy"]\n')
+    assert "key 'canaries'" in message
+    assert "telepathy" in message
+
+
+@pytest.mark.parametrize(("key", "value"), [("gate", "mandatory"), ("session_scope", "global")])
+def test_bad_choice_values(tmp_path: Path, key: str, value: str) -> None:
+    message = error_of(tmp_path, MINIMAL + f'{key} = "{value}"\n')
+    assert f"key '{key}'" in message
+    assert value in message
+
+
+def test_duplicate_template_name(tmp_path: Path) -> None:
+    message = error_of(tmp_path, MINIMAL + MINIMAL)
+    assert "'alpha'" in message
+    assert "duplicate" in message
+
+
+def test_toml_syntax_error_has_line_and_column(tmp_path: Path) -> None:
+    path = write_config(tmp_path, '[templates.alpha]\nimage = "unterminated\n')
+    with pytest.raises(ConfigError, match=rf"{path}:\d+:\d+: TOML syntax error"):
+        load(path, {})
+
+
+def test_wrong_types_are_named(tmp_path: Path) -> None:
+    message = error_of(tmp_path, MINIMAL + 'boot_timeout = "soon"\n')
+    assert "key 'boot_timeout'" in message
+
+
+def test_missing_build_context_directory(tmp_path: Path) -> None:
+    message = error_of(tmp_path, '[templates.alpha]\nbuild = { context = "nowhere" }\n')
+    assert "'build.context'" in message
+    assert "does not exist" in message
+
+
+def test_secret_must_be_an_environment_name(tmp_path: Path) -> None:
+    message = error_of(tmp_path, MINIMAL + 'secrets = ["api key"]\n')
+    assert "key 'secrets'" in message
+
+
+def test_schema_version_is_checked(tmp_path: Path) -> None:
+    path = tmp_path / "templates.toml"
+    path.write_text("schema = 9\n" + MINIMAL)
+    with pytest.raises(ConfigError, match="'schema'"):
+        load(path, {})
+
+
+def test_cli_config_error_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    path = write_config(tmp_path, MINIMAL + "colour = 1\n")
+    completed = run_cli("--config", str(path), "matrix")
+    assert completed.returncode == 2
+    lines = completed.stderr.strip().splitlines()
+    assert len(lines) == 1, completed.stderr
+    assert str(path) in lines[0]
+    assert "'alpha'" in lines[0]
+    assert "'colour'" in lines[0]
+    assert "Traceback" not in completed.stderr
+
+
+def test_cli_unknown_template_is_a_usage_error(tmp_path: Path) -> None:
+    path = write_config(tmp_path, MINIMAL)
+    completed = run_cli("--config", str(path), "run", "omega")
+    assert completed.returncode == 2
+    assert "omega" in completed.stderr
+    assert "Traceback" not in completed.stderr
