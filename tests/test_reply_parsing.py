@@ -1,0 +1,133 @@
+"""Reading replies per DESIGN §3.2: every shape production runtimes answer with."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from harness.cp_sim import parse_reply
+from harness.cp_sim.a2a import message_envelope, text_part
+
+
+def rpc(result: Any) -> bytes:
+    return json.dumps({"jsonrpc": "2.0", "id": "1", "result": result}).encode()
+
+
+@pytest.mark.parametrize("discriminator", ["kind", "type"])
+def test_message_reply(discriminator: str) -> None:
+    body = rpc(
+        {
+            discriminator: "message",
+            "role": "agent",
+            "parts": [
+                {discriminator: "text", "text": "Hello"},
+                {discriminator: "text", "text": "there"},
+            ],
+        }
+    )
+    reply = parse_reply(200, body)
+    assert reply.ok
+    assert reply.text == "Hello\nthere"
+    assert reply.shape == "message"
+
+
+def test_task_reply_reads_artifacts_then_status_message() -> None:
+    body = rpc(
+        {
+            "kind": "task",
+            "id": "t1",
+            "contextId": "c",
+            "artifacts": [{"parts": [{"kind": "text", "text": "from artifact"}]}],
+            "status": {
+                "state": "completed",
+                "message": {"parts": [{"type": "text", "text": "from status"}]},
+            },
+        }
+    )
+    reply = parse_reply(200, body)
+    assert reply.ok
+    assert reply.text == "from artifact\nfrom status"
+    assert reply.shape == "task"
+    assert reply.task_state == "completed"
+
+
+def test_non_text_parts_are_ignored() -> None:
+    body = rpc(
+        {
+            "kind": "message",
+            "parts": [
+                {"kind": "data", "data": {"text": "not me"}},
+                {"kind": "file", "file": {"uri": "x"}},
+                {"kind": "text", "text": "only me"},
+            ],
+        }
+    )
+    assert parse_reply(200, body).text == "only me"
+
+
+def test_a2a_v1_wrapped_message_without_discriminators() -> None:
+    body = rpc({"message": {"role": "ROLE_AGENT", "parts": [{"text": "v1 shape"}]}})
+    reply = parse_reply(200, body)
+    assert reply.ok
+    assert reply.text == "v1 shape"
+    assert reply.shape == "message"
+
+
+def test_jsonrpc_error_is_a_failed_turn_with_code_and_message() -> None:
+    body = json.dumps(
+        {"jsonrpc": "2.0", "id": "1", "error": {"code": -32603, "message": "boom"}}
+    ).encode()
+    reply = parse_reply(200, body)
+    assert not reply.ok
+    assert "-32603" in (reply.problem or "")
+    assert "boom" in (reply.problem or "")
+
+
+def test_non_200_status_is_a_failed_turn_with_body_excerpt() -> None:
+    reply = parse_reply(502, b"Bad Gateway" + b"x" * 2000)
+    assert not reply.ok
+    assert "HTTP 502" in (reply.problem or "")
+    assert len(reply.body_excerpt) == 500
+
+
+def test_invalid_json_is_a_failed_turn() -> None:
+    reply = parse_reply(200, b"<html>oops</html>")
+    assert not reply.ok
+    assert "invalid JSON" in (reply.problem or "")
+    assert "oops" in (reply.problem or "")
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        {"kind": "message", "parts": []},
+        {"kind": "task", "status": {"state": "working"}},
+        {"kind": "message", "parts": [{"kind": "text", "text": "   "}]},
+    ],
+)
+def test_no_text_is_a_failed_turn(result: dict[str, Any]) -> None:
+    reply = parse_reply(200, rpc(result))
+    assert not reply.ok
+    assert "no text" in (reply.problem or "")
+
+
+def test_missing_result_is_a_failed_turn() -> None:
+    assert not parse_reply(200, b'{"jsonrpc": "2.0", "id": "1"}').ok
+    assert not parse_reply(200, b"[1, 2]").ok
+
+
+def test_request_envelope_is_the_production_wire_shape() -> None:
+    envelope = message_envelope([text_part("hi")], "ctx-1")
+    assert envelope["method"] == "message/send"
+    assert envelope["jsonrpc"] == "2.0"
+    message = envelope["params"]["message"]
+    assert message["kind"] == "message"
+    assert message["role"] == "user"
+    assert message["contextId"] == "ctx-1"
+    assert message["messageId"]
+    assert envelope["params"]["configuration"] == {
+        "acceptedOutputModes": ["text/plain"],
+        "blocking": True,
+    }
