@@ -1,0 +1,1 @@
+"""Build contexts of locally built templates (runtimes under test, not harness code)."""

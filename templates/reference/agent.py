@@ -1,0 +1,158 @@
+"""The reference runtime's rule-based agent: one turn in, one reply out.
+
+Pure logic over a session (a dict persisted by the caller), the attached files
+and a memory port; no I/O of its own, so its rules are easy to read and test.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+EMPTY_PROMPT_REPLY = "(empty prompt — nothing to do)"
+FAULTS = frozenset({"forget_context", "empty_prompt", "ignore_caption", "no_memory"})
+
+_NAME_RE = re.compile(r"\bmy name is\s+([^\s.,!?;]+)", re.IGNORECASE)
+_ASK_NAME_RE = re.compile(r"\bwhat(?:'s| is)\s+my name\b", re.IGNORECASE)
+_REMEMBER_RE = re.compile(
+    r"\bremember(?:\s+(?:this|that|for future conversations|for later))?\s*[:,]?\s*(.+)$",
+    re.IGNORECASE | re.DOTALL,
+)
+_FACT_RE = re.compile(r"\bmy\s+(favou?rite\s+\w+)\s+is\s+(.+?)\s*[.!]?\s*$", re.IGNORECASE)
+_ASK_FACT_RE = re.compile(r"\bwhat(?:'s| is)\s+my\s+(favou?rite\s+\w+)\b", re.IGNORECASE)
+_CODE_RE = re.compile(r"reference code\s*[:=]\s*([A-Za-z0-9_-]+)", re.IGNORECASE)
+
+
+class MemoryPort(Protocol):
+    """The platform's memory API as the agent sees it."""
+
+    def commit(self, content: str) -> None:
+        """Store a memory for future conversations."""
+
+    def search(self, query: str) -> list[str]:
+        """Contents of memories matching a query, best first."""
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file the user attached, as the runtime could read it.
+
+    Attributes:
+        name: The file name the message gave.
+        content: Its text, or None when it could not be read.
+        error: Why it could not be read.
+    """
+
+    name: str
+    content: str | None
+    error: str | None = None
+
+
+def respond(
+    text: str,
+    attachments: list[Attachment],
+    session: dict[str, Any],
+    memory: MemoryPort,
+    faults: frozenset[str] = frozenset(),
+) -> str:
+    """Answer one user turn.
+
+    Args:
+        text: The user's text parts, joined.
+        attachments: The files attached to this turn.
+        session: This conversation's state; updated in place.
+        memory: Long-term memory through the platform.
+        faults: Fault switches that each break one behaviour on purpose.
+
+    Returns:
+        The reply text.
+    """
+    if attachments and "ignore_caption" in faults:
+        text = ""
+    text = text.strip()
+    if attachments:
+        unreadable = [a for a in attachments if a.content is None]
+        if unreadable:
+            return f"I could not open {unreadable[0].name}: {unreadable[0].error}"
+        if not text:
+            if "empty_prompt" in faults:
+                return EMPTY_PROMPT_REPLY
+            return _acknowledge(attachments)
+        return _answer_about_files(text, attachments)
+    if not text:
+        return EMPTY_PROMPT_REPLY
+    return _converse(text, session, memory, faults)
+
+
+def _acknowledge(attachments: list[Attachment]) -> str:
+    described = ", ".join(
+        f"{a.name} ({len((a.content or '').splitlines())} lines)" for a in attachments
+    )
+    return f"I received {described}. What would you like me to do with it?"
+
+
+def _answer_about_files(caption: str, attachments: list[Attachment]) -> str:
+    if "reference code" in caption.lower():
+        for attachment in attachments:
+            match = _CODE_RE.search(attachment.content or "")
+            if match:
+                code = match.group(1)
+                if "uppercase" in caption.lower() or "upper case" in caption.lower():
+                    code = code.upper()
+                return f"The reference code in {attachment.name} is {code}."
+        return f"I read {attachments[0].name} but found no reference code in it."
+    first = attachments[0]
+    lines = (first.content or "").splitlines()
+    opening = lines[0] if lines else "(empty)"
+    return (
+        f"I read {first.name} ({len(lines)} lines) for your request {caption!r}; "
+        f"it starts: {opening}"
+    )
+
+
+def _converse(
+    text: str, session: dict[str, Any], memory: MemoryPort, faults: frozenset[str]
+) -> str:
+    name = _NAME_RE.search(text)
+    if name:
+        session["name"] = name.group(1)
+        return f"Nice to meet you, {session['name']}! I'll remember your name."
+
+    remember = _REMEMBER_RE.search(text)
+    # "Please remember it" refers back to something; only a statement is worth storing.
+    if remember and len(remember.group(1).split()) > 1:
+        statement = remember.group(1).strip()
+        fact = _FACT_RE.search(statement)
+        if fact:
+            session.setdefault("facts", {})[_normalize(fact.group(1))] = fact.group(2)
+        if "no_memory" not in faults:
+            memory.commit(f"The user said: {statement}")
+        return f"I'll remember that for future conversations: {statement}"
+
+    if _ASK_NAME_RE.search(text):
+        if session.get("name"):
+            return f"Your name is {session['name']}."
+        return "I don't know your name yet: you haven't told me in this conversation."
+
+    ask_fact = _ASK_FACT_RE.search(text)
+    if ask_fact:
+        subject = _normalize(ask_fact.group(1))
+        known = session.get("facts", {}).get(subject)
+        if known:
+            return f"Your {subject} is {known}."
+        for content in memory.search(subject):
+            found = _FACT_RE.search(content)
+            if found and _normalize(found.group(1)) == subject:
+                return f"Your {subject} is {found.group(2)}."
+        return f"I don't know your {subject}: nothing in my memory says."
+
+    return (
+        "I'm the canary-matrix reference runtime. Tell me your name, attach a file, "
+        "or ask me to remember something for future conversations."
+    )
+
+
+def _normalize(subject: str) -> str:
+    words = subject.lower().split()
+    return " ".join("favourite" if w == "favorite" else w for w in words)

@@ -1,0 +1,299 @@
+"""The reference runtime's wiring: a2a-sdk server, session store, platform calls.
+
+Environment (DESIGN §3): ``PORT``, ``WORKSPACE_ID``, ``PLATFORM_URL``, plus
+``WORKSPACE_DIR`` (default ``/workspace``), ``HOST`` (default 127.0.0.1) and
+``REFERENCE_FAULTS`` (comma-separated fault switches, see ``agent.FAULTS``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import sys
+import threading
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from a2a.helpers.proto_helpers import new_text_message
+from a2a.server.agent_execution import AgentExecutor, RequestContext
+from a2a.server.events import EventQueue
+from a2a.server.request_handlers import DefaultRequestHandler
+from a2a.server.routes import create_agent_card_routes, create_jsonrpc_routes
+from a2a.server.tasks import InMemoryTaskStore
+from a2a.types.a2a_pb2 import AgentCapabilities, AgentCard, AgentInterface, AgentSkill
+from starlette.applications import Starlette
+
+from templates.reference.agent import FAULTS, Attachment, respond
+
+WORKSPACE_URI_PREFIX = "workspace:"
+HEARTBEAT_INTERVAL_S = 15.0
+log = logging.getLogger("reference")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The runtime's configuration, read once from the environment."""
+
+    host: str
+    port: int
+    workspace_id: str
+    workspace: Path
+    platform_url: str | None
+    faults: frozenset[str]
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        faults = frozenset(
+            f.strip() for f in os.environ.get("REFERENCE_FAULTS", "").split(",") if f.strip()
+        )
+        unknown = faults - FAULTS
+        if unknown:
+            raise SystemExit(
+                f"REFERENCE_FAULTS: unknown fault {sorted(unknown)[0]!r} (known: {sorted(FAULTS)})"
+            )
+        return cls(
+            host=os.environ.get("HOST", "127.0.0.1"),
+            port=int(os.environ.get("PORT", "8000")),
+            workspace_id=os.environ.get("WORKSPACE_ID", "local"),
+            workspace=Path(os.environ.get("WORKSPACE_DIR", "/workspace")).resolve(),
+            platform_url=os.environ.get("PLATFORM_URL") or None,
+            faults=faults,
+        )
+
+
+class SessionStore:
+    """Conversations persisted as JSON files under ``<workspace>/.sessions/``.
+
+    An entry's key is ``{workspace_id}:{context_id}`` (declared in the template's
+    ``probe``); the file name is a digest of it and the file holds the key itself.
+    """
+
+    def __init__(self, workspace: Path) -> None:
+        self.root = workspace / ".sessions"
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def lock(self, key: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(key, threading.Lock())
+
+    def _path(self, key: str) -> Path:
+        return self.root / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.json"
+
+    def load(self, key: str) -> dict[str, Any]:
+        try:
+            entry = json.loads(self._path(key).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        state: dict[str, Any] = entry.get("state", {})
+        return state
+
+    def save(self, key: str, state: dict[str, Any]) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        path = self._path(key)
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps({"key": key, "state": state}), encoding="utf-8")
+        temporary.replace(path)
+
+
+class PlatformMemory:
+    """Memories through the platform API, with the token registration gave."""
+
+    def __init__(self, settings: Settings, token: str | None) -> None:
+        self._settings = settings
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+
+    def _url(self) -> str:
+        return f"{self._settings.platform_url}/workspaces/{self._settings.workspace_id}/memories"
+
+    def commit(self, content: str) -> None:
+        if not self._settings.platform_url:
+            return
+        response = httpx.post(
+            self._url(),
+            json={"content": content, "scope": "LOCAL"},
+            headers=self._headers,
+            timeout=10,
+        )
+        response.raise_for_status()
+
+    def search(self, query: str) -> list[str]:
+        if not self._settings.platform_url:
+            return []
+        response = httpx.get(self._url(), params={"q": query}, headers=self._headers, timeout=10)
+        response.raise_for_status()
+        return [m["content"] for m in response.json().get("memories", [])]
+
+
+class Registration:
+    """Registers with the platform and keeps the heartbeat going."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.token: str | None = None
+
+    async def register(self) -> None:
+        if not self.settings.platform_url:
+            return
+        payload = {
+            "workspace_id": self.settings.workspace_id,
+            "url": f"http://{self.settings.host}:{self.settings.port}",
+            "agent_card": {"name": "canary-matrix reference runtime"},
+        }
+        try:
+            async with httpx.AsyncClient(timeout=10) as client:
+                response = await client.post(
+                    f"{self.settings.platform_url}/registry/register", json=payload
+                )
+                response.raise_for_status()
+                self.token = response.json().get("auth_token")
+        except (httpx.HTTPError, ValueError) as exc:
+            log.warning("registration failed, continuing unregistered: %s", exc)
+
+    async def heartbeat_forever(self) -> None:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        async with httpx.AsyncClient(timeout=10) as client:
+            while True:
+                await asyncio.sleep(HEARTBEAT_INTERVAL_S)
+                with contextlib.suppress(httpx.HTTPError):
+                    await client.post(
+                        f"{self.settings.platform_url}/registry/heartbeat",
+                        json={"workspace_id": self.settings.workspace_id, "status": "online"},
+                        headers=headers,
+                    )
+
+
+def read_attachment(settings: Settings, name: str, uri: str) -> Attachment:
+    """Read a ``workspace:`` file, refusing anything outside the workspace."""
+    if not uri.startswith(WORKSPACE_URI_PREFIX):
+        return Attachment(name, None, f"unsupported URI {uri!r} (expected workspace:<path>)")
+    path = Path(uri[len(WORKSPACE_URI_PREFIX) :]).resolve()
+    if not path.is_relative_to(settings.workspace):
+        return Attachment(name, None, "the path is outside my workspace")
+    try:
+        return Attachment(name, path.read_text(encoding="utf-8", errors="replace"))
+    except OSError as exc:
+        return Attachment(name, None, exc.strerror or str(exc))
+
+
+class ReferenceExecutor(AgentExecutor):
+    """Turns an A2A message into one agent reply."""
+
+    def __init__(self, settings: Settings, registration: Registration) -> None:
+        self.settings = settings
+        self.registration = registration
+        self.sessions = SessionStore(settings.workspace)
+
+    async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:
+        message = context.message
+        context_id = context.context_id or ""
+        texts: list[str] = []
+        attachments: list[Attachment] = []
+        for part in message.parts if message else []:
+            content = part.WhichOneof("content")
+            if content == "text":
+                texts.append(part.text)
+            elif content == "url":
+                attachments.append(
+                    read_attachment(self.settings, part.filename or part.url, part.url)
+                )
+            elif content == "raw":
+                attachments.append(
+                    Attachment(part.filename or "file", part.raw.decode("utf-8", "replace"))
+                )
+        reply = await asyncio.to_thread(self._turn, context_id, "\n".join(texts), attachments)
+        log.info("turn context=%s text_parts=%d files=%d", context_id, len(texts), len(attachments))
+        await event_queue.enqueue_event(new_text_message(reply, context_id=context_id))
+
+    def _turn(self, context_id: str, text: str, attachments: list[Attachment]) -> str:
+        key = f"{self.settings.workspace_id}:{context_id}"
+        memory = PlatformMemory(self.settings, self.registration.token)
+        with self.sessions.lock(key):
+            forget = "forget_context" in self.settings.faults
+            session = {} if forget else self.sessions.load(key)
+            try:
+                reply = respond(text, attachments, session, memory, self.settings.faults)
+            except httpx.HTTPError as exc:
+                reply = f"My memory service failed: {exc}"
+            self.sessions.save(key, session)
+        return reply
+
+    async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
+        """Turns finish in milliseconds; there is nothing to cancel."""
+
+
+def agent_card(settings: Settings) -> AgentCard:
+    """The card served at ``/.well-known/agent-card.json``."""
+    return AgentCard(
+        name="canary-matrix reference runtime",
+        description="Deterministic rule-based runtime implementing the canary-matrix contract",
+        version="1.0.0",
+        supported_interfaces=[
+            AgentInterface(
+                url=f"http://{settings.host}:{settings.port}/",
+                protocol_binding="JSONRPC",
+                protocol_version="0.3",
+            )
+        ],
+        capabilities=AgentCapabilities(streaming=False),
+        default_input_modes=["text/plain"],
+        default_output_modes=["text/plain"],
+        skills=[
+            AgentSkill(
+                id="conversation",
+                name="Conversation",
+                description="Remembers names, reads attached files, stores memories",
+                tags=["canary"],
+            )
+        ],
+    )
+
+
+def build_app(settings: Settings) -> Starlette:
+    """The ASGI app: agent card, JSON-RPC (0.3 wire shape), registration on startup."""
+    registration = Registration(settings)
+    card = agent_card(settings)
+    handler = DefaultRequestHandler(
+        agent_executor=ReferenceExecutor(settings, registration),
+        task_store=InMemoryTaskStore(),
+        agent_card=card,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await registration.register()
+        heartbeat = (
+            asyncio.create_task(registration.heartbeat_forever()) if registration.token else None
+        )
+        log.info(
+            "reference runtime ready on %s:%d (faults: %s)",
+            settings.host,
+            settings.port,
+            ",".join(sorted(settings.faults)) or "none",
+        )
+        yield
+        if heartbeat:
+            heartbeat.cancel()
+
+    routes = create_agent_card_routes(card) + create_jsonrpc_routes(
+        handler, "/", enable_v0_3_compat=True
+    )
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+def main() -> None:
+    """Serve until stopped."""
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stdout, format="%(asctime)s %(name)s %(message)s"
+    )
+    settings = Settings.from_env()
+    settings.workspace.mkdir(parents=True, exist_ok=True)
+    uvicorn.run(build_app(settings), host=settings.host, port=settings.port, log_level="warning")
