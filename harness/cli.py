@@ -1,0 +1,190 @@
+"""``canary-matrix``: the command line (and what the noxfile calls)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from harness import report, results
+from harness.config import CANARY_IDS, DIAGNOSTIC_IDS, Config, load
+from harness.drivers import DRIVER_CHOICES
+from harness.errors import EXIT_INTERRUPTED, EXIT_USAGE, HarnessError
+from harness.run import RunOptions, run
+
+CONFIG_ENV = "CANARY_TEMPLATES"
+DEFAULT_CONFIG = "templates.toml"
+
+
+def default_config_path() -> Path:
+    """``$CANARY_TEMPLATES``, else ``templates.toml`` in the current directory."""
+    return Path(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
+
+
+def _workers(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError("must be 0 (no xdist) or more")
+    return number
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """Options shared by ``run`` and ``matrix`` (and passed through by nox after ``--``)."""
+    _add_config_option(parser, default=argparse.SUPPRESS)
+    parser.add_argument(
+        "--driver",
+        choices=DRIVER_CHOICES,
+        default="auto",
+        help="how runtimes are started (default: auto)",
+    )
+    parser.add_argument(
+        "--canary",
+        action="append",
+        dest="canaries",
+        metavar="ID",
+        choices=(*CANARY_IDS, *DIAGNOSTIC_IDS),
+        help="run only this canary or diagnostic (repeatable)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=_workers,
+        default=2,
+        help="pytest-xdist workers per template (default: 2; 0 = no xdist)",
+    )
+    parser.add_argument(
+        "--results", type=Path, default=Path("results"), help="results directory (default: results)"
+    )
+    parser.add_argument(
+        "--artifacts",
+        type=Path,
+        default=Path("artifacts"),
+        help="artifacts directory (default: artifacts)",
+    )
+
+
+def _add_config_option(parser: argparse.ArgumentParser, default: object) -> None:
+    # Accepted before and after the subcommand; SUPPRESS keeps a subcommand's
+    # unset option from overwriting the one given before it.
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=default,
+        help="templates file (default: $CANARY_TEMPLATES or templates.toml)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(prog="canary-matrix", description=__doc__)
+    _add_config_option(parser, default=None)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run_parser = commands.add_parser("run", help="run the canaries against the named templates")
+    run_parser.add_argument("templates", nargs="+", metavar="TEMPLATE")
+    add_run_options(run_parser)
+
+    matrix_parser = commands.add_parser("matrix", help="run every template whose gate is not 'off'")
+    add_run_options(matrix_parser)
+
+    list_parser = commands.add_parser("list", help="list the templates")
+    _add_config_option(list_parser, default=argparse.SUPPRESS)
+    list_parser.add_argument(
+        "--json", action="store_true", help="machine-readable, for a CI matrix"
+    )
+
+    report_parser = commands.add_parser("report", help="print the matrix of existing result files")
+    report_parser.add_argument("--results", type=Path, default=Path("results"))
+    report_parser.add_argument("--format", choices=report.FORMATS, default="terminal")
+    report_parser.add_argument(
+        "--output", type=Path, default=None, help="write to this file instead of stdout"
+    )
+    return parser
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (0 ok, 1 failed, 2 usage, 130 interrupted)."""
+    args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return _dispatch(args)
+    except HarnessError as exc:
+        print(f"canary-matrix: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("canary-matrix: interrupted; every runtime it started was stopped", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "report":
+        return _report(args)
+    config = load(args.config or default_config_path())
+    if args.command == "list":
+        return _list(config, as_json=args.json)
+    templates = (
+        config.select(args.templates) if args.command == "run" else config.matrix_templates()
+    )
+    return run_and_report(config, [t.name for t in templates], args)
+
+
+def run_and_report(config: Config, names: list[str], args: argparse.Namespace) -> int:
+    """Run templates, print the matrix, and return the gate's exit code."""
+    options = RunOptions(
+        driver=args.driver,
+        canaries=tuple(args.canaries) if args.canaries else None,
+        workers=args.workers,
+        results_dir=args.results,
+        artifacts_dir=args.artifacts,
+    )
+    finished = run(config, config.select(names), options)
+    print(report.render(finished, "terminal"))
+    return results.exit_code(finished)
+
+
+def _list(config: Config, *, as_json: bool) -> int:
+    entries = [
+        {
+            "name": t.name,
+            "session": t.session_name,
+            "gate": t.gate,
+            "wave": t.wave,
+            "image": t.image,
+            "build": str(t.build.context) if t.build else None,
+            "command": list(t.command) if t.command else None,
+            "secrets": list(t.secrets),
+            "description": t.description,
+        }
+        for t in sorted(config.templates.values(), key=lambda t: (t.wave, t.name))
+    ]
+    if as_json:
+        print(json.dumps(entries, indent=2))
+    else:
+        for e in entries:
+            print(f"{e['name']:<16} gate={e['gate']:<9} wave={e['wave']}  {e['description']}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    if not args.results.is_dir():
+        print(f"canary-matrix: error: no results directory {args.results}", file=sys.stderr)
+        return EXIT_USAGE
+    found = results.read_all(args.results)
+    text = report.render(found, args.format)
+    if args.output:
+        args.output.write_text(text + "\n", encoding="utf-8")
+    else:
+        print(text)
+    return results.exit_code(found)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

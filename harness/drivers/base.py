@@ -1,0 +1,179 @@
+"""The driver interface: how a template's runtime is prepared, started and stopped.
+
+A driver owns one runtime for one run. The orchestration calls, in order:
+:meth:`Driver.prepare`, :meth:`Driver.start`, :meth:`Driver.wait_ready`, then hands
+:meth:`Driver.upload` and :meth:`Driver.snapshot` to the platform server for the
+canary workers, and always :meth:`Driver.stop` at the end.
+"""
+
+from __future__ import annotations
+
+import abc
+import re
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from harness.config import Template
+from harness.errors import HarnessError
+
+LEGACY_READY_PATH = "/.well-known/agent.json"
+UPLOADS_DIR = ".molecule/chat-uploads"
+LOG_TAIL_LINES = 200
+_UNSAFE_NAME_RE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class TemplateSkipped(HarnessError):
+    """A declared precondition is missing (a secret, a driver): the template is skipped."""
+
+
+class TemplateError(HarnessError):
+    """The template never got to run its canaries (build, pull or boot failed)."""
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What every driver of one harness run shares.
+
+    Attributes:
+        run_id: Identifies this run (labels, temp names).
+        config_root: Directory of the templates file; relative paths resolve here.
+        artifacts: This template's artifacts directory.
+    """
+
+    run_id: str
+    config_root: Path
+    artifacts: Path
+
+
+def sanitize_filename(name: str) -> str:
+    """A file name safe in any filesystem, keeping its extension readable."""
+    cleaned = _UNSAFE_NAME_RE.sub("_", Path(name).name).strip("._") or "file"
+    return cleaned[:100]
+
+
+def upload_name(name: str) -> str:
+    """The platform's name for an uploaded file: ``<32 hex>-<sanitized name>``."""
+    return f"{secrets.token_hex(16)}-{sanitize_filename(name)}"
+
+
+def tail(text: str, lines: int = LOG_TAIL_LINES) -> str:
+    """The last lines of a log."""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+class Driver(abc.ABC):
+    """Runs one template's runtime for one harness run."""
+
+    name: str
+
+    def __init__(self, template: Template, context: RunContext) -> None:
+        self.template = template
+        self.context = context
+
+    @abc.abstractmethod
+    def prepare(self) -> None:
+        """Make the runtime startable (pull or build an image); raises TemplateError."""
+
+    @abc.abstractmethod
+    def platform_host(self) -> str:
+        """The address the platform server must bind so the runtime can reach it."""
+
+    @abc.abstractmethod
+    def platform_url(self, host: str, port: int) -> str:
+        """The platform server's URL as the runtime sees it."""
+
+    @abc.abstractmethod
+    def start(self, env: Mapping[str, str]) -> None:
+        """Start the runtime with the given environment (contract variables included)."""
+
+    @property
+    @abc.abstractmethod
+    def base_url(self) -> str:
+        """Where the harness reaches the runtime's HTTP port."""
+
+    @property
+    @abc.abstractmethod
+    def workspace(self) -> str:
+        """The runtime's workspace root, in the runtime's filesystem."""
+
+    @abc.abstractmethod
+    def exit_status(self) -> int | None:
+        """The runtime's exit code if it has stopped, else None."""
+
+    @abc.abstractmethod
+    def logs(self) -> str:
+        """Everything the runtime printed so far."""
+
+    @abc.abstractmethod
+    def upload(self, name: str, content: bytes) -> str:
+        """Place a file in the chat uploads directory; returns its ``workspace:`` URI."""
+
+    @abc.abstractmethod
+    def snapshot(self, path: str, destination: Path) -> Path | None:
+        """Copy a path of the runtime's filesystem to ``destination``; None if absent."""
+
+    @abc.abstractmethod
+    def stop(self) -> None:
+        """Stop the runtime and release everything it holds; safe to call twice."""
+
+    @property
+    def a2a_url(self) -> str:
+        """The runtime's JSON-RPC endpoint."""
+        return self.base_url + self.template.a2a_path
+
+    def resolve_path(self, path: str) -> str:
+        """Expand ``{workspace}`` in a declared runtime path."""
+        return path.replace("{workspace}", self.workspace)
+
+    def write_logs(self) -> list[Path]:
+        """Save the runtime's log and its tail to the artifacts directory."""
+        self.context.artifacts.mkdir(parents=True, exist_ok=True)
+        text = self.logs()
+        full = self.context.artifacts / "runtime.log"
+        short = self.context.artifacts / "runtime.tail.log"
+        full.write_text(text, encoding="utf-8")
+        short.write_text(tail(text) + "\n", encoding="utf-8")
+        return [full, short]
+
+    def wait_ready(self, registered: Callable[[], bool]) -> None:
+        """Poll until the runtime answers its ready path or has registered.
+
+        Args:
+            registered: Tells whether the runtime registered with the platform.
+
+        Raises:
+            TemplateError: The runtime exited, or ``boot_timeout`` passed.
+        """
+        deadline = time.monotonic() + self.template.boot_timeout
+        paths = [self.template.ready_path]
+        if self.template.ready_path != LEGACY_READY_PATH:
+            paths.append(LEGACY_READY_PATH)
+        delay = 0.02
+        with httpx.Client(timeout=2.0) as client:
+            while True:
+                code = self.exit_status()
+                if code is not None:
+                    raise TemplateError(
+                        f"runtime exited with code {code} during boot; last lines:\n"
+                        f"{tail(self.logs(), 20)}"
+                    )
+                if registered() or any(self._answers(client, path) for path in paths):
+                    return
+                if time.monotonic() > deadline:
+                    raise TemplateError(
+                        f"not ready within boot_timeout={self.template.boot_timeout:g}s "
+                        f"({self.base_url}{self.template.ready_path} never answered 200)"
+                    )
+                time.sleep(delay)
+                delay = min(delay * 1.5, 0.5)
+
+    def _answers(self, client: httpx.Client, path: str) -> bool:
+        try:
+            return client.get(self.base_url + path).status_code == 200
+        except httpx.HTTPError:
+            return False

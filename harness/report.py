@@ -1,0 +1,112 @@
+"""The compatibility matrix: a pure function of result files, in four formats."""
+
+from __future__ import annotations
+
+import html
+import json
+from typing import Any
+
+from tabulate import tabulate
+
+from harness.config import CANARY_IDS, DIAGNOSTIC_IDS
+from harness.results import Result, sort
+
+FORMATS = ("terminal", "markdown", "json", "html")
+_SYMBOLS = {"passed": "pass", "failed": "FAIL", "error": "ERROR", "skipped": "skip"}
+
+
+def columns(results: list[Result]) -> list[str]:
+    """Canary and diagnostic columns present in any result, in their canonical order."""
+    present = {cid for r in results for cid in r.get("canaries", {})}
+    return [cid for cid in (*CANARY_IDS, *DIAGNOSTIC_IDS) if cid in present]
+
+
+def _cell(result: Result, canary: str) -> str:
+    entry = result.get("canaries", {}).get(canary)
+    if entry is None:
+        return "-"
+    cell = str(_SYMBOLS.get(entry["outcome"], entry["outcome"]))
+    if canary == "session_scope" and entry.get("observed"):
+        cell += f" ({entry['observed']})"
+    return cell
+
+
+def rows(results: list[Result]) -> tuple[list[str], list[list[str]]]:
+    """Header and rows: one row per template, in cascade order."""
+    results = sort(results)
+    canaries = columns(results)
+    header = ["template", "gate", "wave", "status", *canaries, "boot s", "driver", "reason"]
+    body = []
+    for r in results:
+        boot = r.get("timings", {}).get("boot_s") or 0.0
+        body.append(
+            [
+                r["template"],
+                r.get("gate", "?"),
+                str(r.get("wave", "")),
+                r["status"].upper() if r["status"] in ("failed", "error") else r["status"],
+                *(_cell(r, c) for c in canaries),
+                f"{boot:.2f}" if boot else "-",
+                r.get("driver") or "-",
+                _short(r.get("reason") or ""),
+            ]
+        )
+    return header, body
+
+
+def _short(text: str, limit: int = 70) -> str:
+    line = text.splitlines()[0] if text else ""
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def failures(results: list[Result]) -> list[str]:
+    """One line per failed canary: template, canary, layer and message."""
+    lines = []
+    for r in sort(results):
+        for canary, entry in r.get("canaries", {}).items():
+            if entry["outcome"] in ("failed", "error"):
+                layer = f" [{entry['layer']}]" if entry.get("layer") else ""
+                lines.append(f"{r['template']} {canary}{layer}: {entry.get('message')}")
+    return lines
+
+
+def render(results: list[Result], fmt: str = "terminal") -> str:
+    """The matrix in one of :data:`FORMATS`."""
+    header, body = rows(results)
+    if fmt == "json":
+        return json.dumps(_as_json(results), indent=2)
+    if fmt == "markdown":
+        text = tabulate(body, header, tablefmt="github")
+        details = failures(results)
+        if details:
+            text += "\n\n**Failures**\n\n" + "\n".join(f"- `{d}`" for d in details)
+        return text
+    if fmt == "html":
+        table = tabulate(body, header, tablefmt="html")
+        items = "".join(f"<li><code>{html.escape(d)}</code></li>" for d in failures(results))
+        return (
+            "<!doctype html><meta charset='utf-8'><title>canary-matrix</title>"
+            "<style>td,th{padding:2px 8px;font-family:monospace}</style>"
+            f"<h1>canary-matrix</h1>{table}<ul>{items}</ul>\n"
+        )
+    text = tabulate(body, header, tablefmt="simple")
+    details = failures(results)
+    if details:
+        text += "\n\nfailures:\n" + "\n".join(f"  {d}" for d in details)
+    return text
+
+
+def _as_json(results: list[Result]) -> dict[str, Any]:
+    return {
+        "templates": [
+            {
+                "template": r["template"],
+                "gate": r.get("gate"),
+                "wave": r.get("wave"),
+                "status": r["status"],
+                "reason": r.get("reason"),
+                "canaries": {c: e["outcome"] for c, e in r.get("canaries", {}).items()},
+            }
+            for r in sort(results)
+        ]
+    }

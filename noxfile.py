@@ -1,0 +1,88 @@
+"""nox sessions: one ``canary-<template>`` per entry of templates.toml, plus matrix, tests, …
+
+Thin on purpose: it reads the config and calls the harness. Options after ``--``
+go to the harness, e.g. ``nox -s canary-reference -- --driver process --workers 0``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+sys.path.insert(0, str(ROOT))  # harness.config needs only the standard library
+
+from harness.config import load  # noqa: E402
+from harness.errors import ConfigError  # noqa: E402
+
+nox.options.reuse_venv = "yes"
+CONFIG_PATH = Path(os.environ.get("CANARY_TEMPLATES") or ROOT / "templates.toml")
+
+try:
+    CONFIG = load(CONFIG_PATH)
+except ConfigError as exc:
+    print(f"canary-matrix: error: {exc}", file=sys.stderr)
+    sys.exit(exc.exit_code)
+
+
+def install(session: nox.Session, extras: str) -> None:
+    """Install the project once per venv; skip it while pyproject.toml is unchanged."""
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extras.encode()).hexdigest()
+    stamp = Path(session.virtualenv.location) / ".canary-matrix-installed"
+    if stamp.is_file() and stamp.read_text() == digest:
+        return
+    session.install("-e", f"{ROOT}[{extras}]")
+    stamp.write_text(digest)
+
+
+def harness(session: nox.Session, *args: str) -> None:
+    """Run the harness's command line with the session's extra arguments."""
+    session.run("canary-matrix", "--config", str(CONFIG_PATH), *args, *session.posargs)
+
+
+def _canary_session(name: str, description: str) -> None:
+    @nox.session(name=f"canary-{name}", tags=["canary"])
+    def canary(session: nox.Session) -> None:
+        install(session, "reference")
+        harness(session, "run", name)
+
+    canary.__doc__ = description or f"Run the canaries against {name}"
+
+
+for _template in CONFIG.templates.values():
+    _canary_session(_template.name, _template.description)
+
+
+@nox.session
+def matrix(session: nox.Session) -> None:
+    """Run every template whose gate is not 'off' and print the compatibility matrix."""
+    install(session, "reference")
+    harness(session, "matrix")
+
+
+@nox.session(default=False)
+def report(session: nox.Session) -> None:
+    """Print the matrix of existing results (e.g. merged from CI jobs): -- --format markdown."""
+    install(session, "reference")
+    session.run("canary-matrix", "report", *session.posargs)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The harness's own tests, with lint and type checks."""
+    install(session, "dev")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("mypy")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(default=False)
+def benchmark(session: nox.Session) -> None:
+    """Wall time and timings split of canary runs, as ratios measured in one run."""
+    install(session, "reference")
+    session.run("python", "scripts/benchmark.py", *session.posargs)

@@ -1,0 +1,154 @@
+"""End to end through the process driver: the reference runtime, healthy and with each fault."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.config import CANARY_IDS
+from tests.conftest import run_cli
+
+pytestmark = pytest.mark.slow
+
+FAULT_BREAKS = {
+    "forget_context": ("name_recall", "session"),
+    "empty_prompt": ("file_only", "files"),
+    "ignore_caption": ("file_caption", "caption"),
+    "no_memory": ("memory_recall", "memory"),
+}
+
+
+def run_reference(
+    config: Path, tmp_path: Path, faults: str = "", *extra: str
+) -> tuple[int, dict[str, Any], str]:
+    completed = run_cli(
+        "--config",
+        str(config),
+        "run",
+        "reference",
+        "--driver",
+        "process",
+        "--results",
+        str(tmp_path / "results"),
+        "--artifacts",
+        str(tmp_path / "artifacts"),
+        *extra,
+        env={"REFERENCE_FAULTS": faults},
+    )
+    result_file = tmp_path / "results" / "reference.json"
+    assert result_file.exists(), completed.stderr
+    return completed.returncode, json.loads(result_file.read_text()), completed.stdout
+
+
+def test_reference_passes_every_canary_and_diagnostic(
+    reference_config: Path, tmp_path: Path
+) -> None:
+    code, result, stdout = run_reference(reference_config, tmp_path)
+    outcomes = {cid: entry["outcome"] for cid, entry in result["canaries"].items()}
+    assert outcomes == {
+        "name_recall": "passed",
+        "file_only": "passed",
+        "file_caption": "passed",
+        "memory_recall": "passed",
+        "wire": "passed",
+        "session_scope": "passed",
+        "session_store": "passed",
+        "memory_layers": "passed",
+    }, result
+    assert code == 0
+    assert result["status"] == "passed"
+    assert result["driver"] == "process"
+    assert result["canaries"]["session_scope"]["observed"] == "context"
+    assert result["timings"]["boot_s"] > 0
+    assert result["timings"]["canaries_s"] > 0
+    assert "artifacts/reference/runtime.log" in " ".join(result["artifacts"])
+    assert "reference" in stdout
+    assert "passed" in stdout
+
+
+@pytest.mark.parametrize("fault", sorted(FAULT_BREAKS))
+def test_each_fault_breaks_exactly_its_canary(
+    reference_config: Path, tmp_path: Path, fault: str
+) -> None:
+    broken, layer = FAULT_BREAKS[fault]
+    code, result, stdout = run_reference(reference_config, tmp_path, fault)
+    canaries = {cid: result["canaries"][cid]["outcome"] for cid in CANARY_IDS}
+    assert canaries == {cid: "failed" if cid == broken else "passed" for cid in CANARY_IDS}, result
+    assert code == 1
+    assert result["status"] == "failed"
+    failure = result["canaries"][broken]
+    assert failure["layer"] == layer
+    # The message says what was sent, what came back and what was expected.
+    assert "got" in failure["message"]
+    assert "expected" in failure["message"]
+    assert broken in stdout
+
+
+def test_no_memory_is_located_at_the_commit_layer(reference_config: Path, tmp_path: Path) -> None:
+    _, result, _ = run_reference(reference_config, tmp_path, "no_memory")
+    layers = result["canaries"]["memory_layers"]
+    assert layers["outcome"] == "failed"
+    assert layers["layer"] == "memory:commit"
+
+
+def test_forget_context_leaves_scope_without_evidence(
+    reference_config: Path, tmp_path: Path
+) -> None:
+    _, result, _ = run_reference(reference_config, tmp_path, "forget_context")
+    assert result["canaries"]["session_scope"]["outcome"] == "skipped"
+
+
+def test_canary_option_selects(reference_config: Path, tmp_path: Path) -> None:
+    code, result, _ = run_reference(
+        reference_config, tmp_path, "", "--canary", "file_only", "--workers", "0"
+    )
+    assert code == 0
+    assert list(result["canaries"]) == ["file_only"]
+
+
+def test_missing_secret_skips_with_reason(tmp_path: Path) -> None:
+    config = tmp_path / "templates.toml"
+    config.write_text(
+        'schema = 1\n[templates.needy]\nimage = "x/y:1"\nsecrets = ["CANARY_TEST_UNSET_KEY"]\n'
+    )
+    completed = run_cli(
+        "--config",
+        str(config),
+        "matrix",
+        "--results",
+        str(tmp_path / "r"),
+        "--artifacts",
+        str(tmp_path / "a"),
+    )
+    result = json.loads((tmp_path / "r" / "needy.json").read_text())
+    assert completed.returncode == 0
+    assert result["status"] == "skipped"
+    assert "CANARY_TEST_UNSET_KEY" in result["reason"]
+
+
+def test_runtime_dying_on_boot_is_an_error_with_its_exit_code(tmp_path: Path) -> None:
+    config = tmp_path / "templates.toml"
+    config.write_text(
+        "schema = 1\n[templates.crashy]\n"
+        'command = ["python", "-c", "import sys; print(\'bad config\'); sys.exit(3)"]\n'
+        'gate = "required"\n'
+    )
+    completed = run_cli(
+        "--config",
+        str(config),
+        "run",
+        "crashy",
+        "--results",
+        str(tmp_path / "r"),
+        "--artifacts",
+        str(tmp_path / "a"),
+    )
+    result = json.loads((tmp_path / "r" / "crashy.json").read_text())
+    assert completed.returncode == 1
+    assert result["status"] == "error"
+    assert "code 3" in result["reason"]
+    assert "bad config" in result["reason"]
+    assert (tmp_path / "a" / "crashy" / "runtime.log").read_text().strip() == "bad config"
