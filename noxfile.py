@@ -65,6 +65,20 @@ def matrix(session: nox.Session) -> None:
 
 
 @nox.session(default=False)
+def run(session: nox.Session) -> None:
+    """canary-matrix run with the arguments after --, e.g. -- --image IMAGE (no template)."""
+    install(session, "reference")
+    harness(session, "run")
+
+
+@nox.session(default=False)
+def clean(session: nox.Session) -> None:
+    """Remove every container and built image canary-matrix made."""
+    install(session, "reference")
+    session.run("canary-matrix", "clean")
+
+
+@nox.session(default=False)
 def report(session: nox.Session) -> None:
     """Print the matrix of existing results (e.g. merged from CI jobs): -- --format markdown."""
     install(session, "reference")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import uuid
 from pathlib import Path
@@ -120,6 +121,9 @@ def test_session_store(
         shutil.rmtree(copy, ignore_errors=True)
     else:
         copy.unlink(missing_ok=True)
+    for empty in (copy.parent, copy.parent.parent):  # snapshots/<id>/, then snapshots/
+        with contextlib.suppress(OSError):
+            empty.rmdir()
 
 
 def _memory_calls(calls: list[dict[str, Any]], method: str) -> list[dict[str, Any]]:

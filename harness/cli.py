@@ -8,16 +8,18 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 
 from harness import report, results
-from harness.config import CANARY_IDS, DIAGNOSTIC_IDS, Config, load
+from harness.config import CANARY_IDS, DIAGNOSTIC_IDS, PULL_POLICIES, Config, Template, load
 from harness.drivers import DRIVER_CHOICES
-from harness.errors import EXIT_INTERRUPTED, EXIT_USAGE, HarnessError
+from harness.errors import EXIT_INTERRUPTED, EXIT_USAGE, HarnessError, UsageError
 from harness.run import RunOptions, run
 
 CONFIG_ENV = "CANARY_TEMPLATES"
+IMAGE_ENV = "TEMPLATE_IMAGE"
 DEFAULT_CONFIG = "templates.toml"
 
 
@@ -60,6 +62,19 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         "--results", type=Path, default=Path("results"), help="results directory (default: results)"
     )
     parser.add_argument(
+        "--pull",
+        choices=PULL_POLICIES,
+        default=None,
+        help="image pull policy for every template (default: each template's, 'missing')",
+    )
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME[=VALUE]",
+        help="add to every runtime's environment; NAME alone passes the caller's value",
+    )
+    parser.add_argument(
         "--artifacts",
         type=Path,
         default=Path("artifacts"),
@@ -85,7 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     run_parser = commands.add_parser("run", help="run the canaries against the named templates")
-    run_parser.add_argument("templates", nargs="+", metavar="TEMPLATE")
+    run_parser.add_argument("templates", nargs="*", metavar="TEMPLATE")
+    run_parser.add_argument(
+        "--image",
+        default=os.environ.get(IMAGE_ENV) or None,
+        help=f"run this image instead of the template's (default: ${IMAGE_ENV}); "
+        "with no TEMPLATE, run it with the defaults of the templates file",
+    )
     add_run_options(run_parser)
 
     matrix_parser = commands.add_parser("matrix", help="run every template whose gate is not 'off'")
@@ -96,6 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
     list_parser.add_argument(
         "--json", action="store_true", help="machine-readable, for a CI matrix"
     )
+
+    clean_parser = commands.add_parser(
+        "clean", help="remove every container and built image canary-matrix made"
+    )
+    clean_parser.set_defaults(config=None)
 
     report_parser = commands.add_parser("report", help="print the matrix of existing result files")
     report_parser.add_argument("--results", type=Path, default=Path("results"))
@@ -127,16 +153,40 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "report":
         return _report(args)
+    if args.command == "clean":
+        return _clean()
     config = load(args.config or default_config_path())
     if args.command == "list":
         return _list(config, as_json=args.json)
-    templates = (
-        config.select(args.templates) if args.command == "run" else config.matrix_templates()
-    )
-    return run_and_report(config, [t.name for t in templates], args)
+    templates = _run_templates(config, args) if args.command == "run" else config.matrix_templates()
+    return run_and_report(config, templates, args)
 
 
-def run_and_report(config: Config, names: list[str], args: argparse.Namespace) -> int:
+def _run_templates(config: Config, args: argparse.Namespace) -> list[Template]:
+    if not args.templates:
+        if not args.image:
+            raise UsageError(f"run: name a TEMPLATE, or give --image (or ${IMAGE_ENV})")
+        return [config.adhoc(args.image)]
+    templates = config.select(args.templates)
+    if args.image:
+        if len(templates) != 1:
+            raise UsageError("run: --image replaces the image of exactly one template")
+        # The image replaces whatever the template would pull or build.
+        templates = [replace(templates[0], image=args.image, build=None)]
+    return templates
+
+
+def _extra_env(pairs: list[str]) -> dict[str, str]:
+    env = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not name:
+            raise UsageError(f"--env {pair!r}: expected NAME or NAME=VALUE")
+        env[name] = value if sep else os.environ.get(name, "")
+    return env
+
+
+def run_and_report(config: Config, templates: list[Template], args: argparse.Namespace) -> int:
     """Run templates, print the matrix, and return the gate's exit code."""
     options = RunOptions(
         driver=args.driver,
@@ -144,8 +194,10 @@ def run_and_report(config: Config, names: list[str], args: argparse.Namespace) -
         workers=args.workers,
         results_dir=args.results,
         artifacts_dir=args.artifacts,
+        pull=args.pull,
+        extra_env=_extra_env(args.env),
     )
-    finished = run(config, config.select(names), options)
+    finished = run(config, templates, options)
     print(report.render(finished, "terminal"))
     return results.exit_code(finished)
 
@@ -170,6 +222,18 @@ def _list(config: Config, *, as_json: bool) -> int:
     else:
         for e in entries:
             print(f"{e['name']:<16} gate={e['gate']:<9} wave={e['wave']}  {e['description']}")
+    return 0
+
+
+def _clean() -> int:
+    from harness.drivers import docker as docker_driver
+
+    client, problem = docker_driver.engine()
+    if client is None:
+        print(f"canary-matrix: nothing to clean: {problem}", file=sys.stderr)
+        return 0
+    containers, images = docker_driver.clean(client)
+    print(f"removed {containers} container(s) and {images} image(s) made by canary-matrix")
     return 0
 
 

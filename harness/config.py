@@ -64,9 +64,24 @@ _DEFAULTS: dict[str, Any] = {
 # Keys valid in [defaults] and in a template; a template may also say what it is.
 _SHARED_KEYS = frozenset(_DEFAULTS)
 _TEMPLATE_ONLY_KEYS = frozenset({"description", "image", "build", "command"})
-_BUILD_KEYS = frozenset({"context", "dockerfile", "args"})
+_BUILD_KEYS = frozenset({"context", "dockerfile", "args", "wheelhouse"})
+_WHEELHOUSE_KEYS = frozenset({"requirements", "python"})
+_PYTHON_VERSION_RE = re.compile(r"^3\.\d+$")
 _PROBE_KEYS = frozenset({"session_store", "key"})
 _TOP_KEYS = frozenset({"schema", "defaults", "templates"})
+
+
+@dataclass(frozen=True)
+class Wheelhouse:
+    """Python dependencies the harness downloads on the host for an offline build.
+
+    Attributes:
+        requirements: Requirements file, relative to the build context.
+        python: The image's Python version (wheels are chosen for it).
+    """
+
+    requirements: str
+    python: str = "3.11"
 
 
 @dataclass(frozen=True)
@@ -77,11 +92,13 @@ class Build:
         context: Absolute path of the build context.
         dockerfile: Dockerfile path relative to the context.
         args: Build arguments, already expanded.
+        wheelhouse: Offline wheels to prepare in ``<context>/wheelhouse`` first.
     """
 
     context: Path
     dockerfile: str = "Dockerfile"
     args: Mapping[str, str] = field(default_factory=dict)
+    wheelhouse: Wheelhouse | None = None
 
 
 @dataclass(frozen=True)
@@ -142,6 +159,7 @@ class Config:
 
     path: Path
     templates: Mapping[str, Template]
+    defaults: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def root(self) -> Path:
@@ -155,6 +173,15 @@ class Config:
             known = ", ".join(self.templates)
             raise ConfigError(f"{self.path}: no template named {unknown[0]!r} (known: {known})")
         return [self.templates[name] for name in names]
+
+    def adhoc(self, image: str) -> Template:
+        """A required template for an image that is not in the file, with its defaults."""
+        repository = image.rsplit("/", 1)[-1].split(":", maxsplit=1)[0]
+        name = re.sub(r"[^a-z0-9_.-]+", "-", repository.lower()).strip("-.") or "image"
+        checker = _Checker(self.path, name, {})
+        return _template(
+            checker, self.root, name, {**self.defaults, "image": image, "gate": "required"}
+        )
 
     def matrix_templates(self) -> list[Template]:
         """Templates ``matrix`` runs: every gate but ``off``, in cascade order."""
@@ -310,7 +337,7 @@ def _validate(file: Path, data: dict[str, Any], environ: Mapping[str, str]) -> C
         checker.unknown_keys(table, _SHARED_KEYS | _TEMPLATE_ONLY_KEYS)
         merged = {**defaults, **checker.expand("", table)}
         templates[name] = _template(checker, file.parent, name, merged)
-    return Config(path=file, templates=templates)
+    return Config(path=file, templates=templates, defaults=defaults)
 
 
 def _template(check: _Checker, root: Path, name: str, raw: dict[str, Any]) -> Template:
@@ -391,7 +418,25 @@ def _build(check: _Checker, root: Path, raw: Any) -> Build:
         raise check.fail("build.context", f"directory {context} does not exist")
     dockerfile = check.string("build.dockerfile", raw.get("dockerfile", "Dockerfile"))
     args = check.string_table("build.args", raw.get("args", {}))
-    return Build(context=context, dockerfile=dockerfile, args=args)
+    wheelhouse = _wheelhouse(check, context, raw["wheelhouse"]) if "wheelhouse" in raw else None
+    return Build(context=context, dockerfile=dockerfile, args=args, wheelhouse=wheelhouse)
+
+
+def _wheelhouse(check: _Checker, context: Path, raw: Any) -> Wheelhouse:
+    if not isinstance(raw, dict):
+        raise check.fail("build.wheelhouse", f"expected a table with 'requirements', got {raw!r}")
+    check.unknown_keys(raw, _WHEELHOUSE_KEYS, prefix="build.wheelhouse.")
+    requirements = check.string("build.wheelhouse.requirements", raw.get("requirements"))
+    if not (context / requirements).is_file():
+        raise check.fail(
+            "build.wheelhouse.requirements", f"{context / requirements} does not exist"
+        )
+    python = check.string("build.wheelhouse.python", raw.get("python", "3.11"))
+    if not _PYTHON_VERSION_RE.match(python):
+        raise check.fail(
+            "build.wheelhouse.python", f"expected a version like '3.11', got {python!r}"
+        )
+    return Wheelhouse(requirements=requirements, python=python)
 
 
 def _probe(check: _Checker, raw: Any) -> Probe:

@@ -13,8 +13,9 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -50,6 +51,8 @@ class RunOptions:
         workers: pytest-xdist workers per template (0: no xdist).
         results_dir: Where ``<template>.json`` files go.
         artifacts_dir: Where logs and snapshots go, one directory per template.
+        pull: Pull policy for every image (None: each template's own).
+        extra_env: More environment for every runtime (``--env``).
     """
 
     driver: str = "auto"
@@ -57,6 +60,8 @@ class RunOptions:
     workers: int = 2
     results_dir: Path = Path("results")
     artifacts_dir: Path = Path("artifacts")
+    pull: str | None = None
+    extra_env: Mapping[str, str] = field(default_factory=dict)
     log: Any = field(default=None, compare=False)
 
 
@@ -111,6 +116,8 @@ def run(config: Config, templates: list[Template], options: RunOptions) -> list[
     """
     run_id = uuid.uuid4().hex[:12]
     live = _Live()
+    if options.driver != "process":
+        _remove_orphans(options)
     finished: list[Result] = []
     with ThreadPoolExecutor(max_workers=max(1, len(templates))) as pool:
         futures: dict[Future[Result], Template] = {
@@ -130,36 +137,82 @@ def run(config: Config, templates: list[Template], options: RunOptions) -> list[
     return results.sort(finished)
 
 
+def _remove_orphans(options: RunOptions) -> None:
+    from harness.drivers import docker as docker_driver
+
+    client, _ = docker_driver.engine()
+    if client is not None:
+        for name in docker_driver.remove_orphans(client):
+            log_line(options, "cleanup", f"removed {name}, left by a harness that is gone")
+
+
 def _run_template(
     config: Config, template: Template, options: RunOptions, run_id: str, live: _Live
 ) -> Result:
     result = results.new_result(template)
     artifacts = options.artifacts_dir.resolve() / template.name
     context = RunContext(run_id=run_id, config_root=config.root, artifacts=artifacts)
+
+    def progress(text: str) -> None:
+        log_line(options, template.name, text)
+
     try:
         _check_secrets(template)
-        driver = drivers.select(template, options.driver, context)
+        driver = drivers.select(
+            template, options.driver, context, pull_policy=options.pull, progress=progress
+        )
     except TemplateSkipped as skip:
         result.update(status="skipped", reason=str(skip))
         log_line(options, template.name, f"skipped: {skip}")
         return _finish(result, options)
     result["driver"] = driver.name
     try:
-        _run_driver(template, driver, options, result, live)
+        try:
+            _run_driver(template, driver, options, result, live)
+        except TemplateError as exc:
+            if not _can_fall_back(template, driver, options, result, live):
+                raise
+            # auto: an image that cannot be had here is no reason to skip a runnable command.
+            note = f"docker image unavailable ({str(exc).splitlines()[0]}); ran as a process"
+            log_line(options, template.name, note)
+            driver = drivers.ProcessDriver(template, context)
+            result.update(drivers_note=note, driver=driver.name, image=None, image_id=None)
+            _run_driver(template, driver, options, result, live)
     except TemplateSkipped as skip:
         result.update(status="skipped", reason=str(skip))
     except TemplateError as exc:
         result.update(status="error", reason=str(exc))
     except Exception as exc:  # a harness bug must not hide the other templates' results
-        result.update(status="error", reason=f"harness error: {type(exc).__name__}: {exc}")
+        context.artifacts.mkdir(parents=True, exist_ok=True)
+        trace = context.artifacts / "harness-error.log"
+        trace.write_text(traceback.format_exc(), encoding="utf-8")
+        result.update(
+            status="error", reason=f"harness error: {type(exc).__name__}: {exc} (see {trace})"
+        )
     if live.cancelled.is_set() and result["status"] != "passed":
         result.update(status="error", reason="interrupted")
+    note = result.pop("drivers_note", None)
+    if note and not result["reason"]:
+        result["reason"] = note
     log_line(
         options,
         template.name,
         f"{result['status']}" + (f": {result['reason']}" if result["reason"] else ""),
     )
     return _finish(result, options)
+
+
+def _can_fall_back(
+    template: Template, driver: Driver, options: RunOptions, result: Result, live: _Live
+) -> bool:
+    failed_in_prepare = not result["timings"]["boot_s"]
+    return (
+        options.driver == "auto"
+        and driver.name == "docker"
+        and template.command is not None
+        and failed_in_prepare
+        and not live.cancelled.is_set()
+    )
 
 
 def _finish(result: Result, options: RunOptions) -> Result:
@@ -186,6 +239,7 @@ def _run_driver(
     template: Template, driver: Driver, options: RunOptions, result: Result, live: _Live
 ) -> None:
     workspace_id = str(uuid.uuid4())
+    driver.context.artifacts.mkdir(parents=True, exist_ok=True)
     with live.lock:
         live.drivers.add(driver)
     platform = PlatformServer(workspace_id, host=driver.platform_host()).start()
@@ -196,11 +250,8 @@ def _run_driver(
             result["image"] = getattr(driver, "image", None) or template.image
             result["image_id"] = getattr(driver, "image_id", None)
         with _timed(result, "boot_s"):
-            driver.start(
-                _runtime_env(
-                    template, workspace_id, driver.platform_url(platform.host, platform.port)
-                )
-            )
+            platform_url = driver.platform_url(platform.host, platform.port)
+            driver.start(_runtime_env(template, workspace_id, platform_url, options.extra_env))
             driver.wait_ready(registered=platform.state.registered)
         log_line(
             options, template.name, f"ready in {result['timings']['boot_s']:.2f}s; running canaries"
@@ -224,6 +275,10 @@ def _run_driver(
             )
         result["canaries"] = outcomes
         result["status"] = results.template_status(outcomes)
+        if result["status"] == "failed" and template.probe.session_store:
+            driver.snapshot(
+                template.probe.session_store, driver.context.artifacts / "session_store"
+            )
     finally:
         with _timed(result, "teardown_s"):
             try:
@@ -237,8 +292,10 @@ def _run_driver(
         result["artifacts"] = _artifact_list(driver.context.artifacts, options)
 
 
-def _runtime_env(template: Template, workspace_id: str, platform_url: str) -> dict[str, str]:
-    env = dict(template.env)
+def _runtime_env(
+    template: Template, workspace_id: str, platform_url: str, extra: Mapping[str, str]
+) -> dict[str, str]:
+    env = {**template.env, **extra}
     env.update({s: os.environ[s] for s in template.secrets})
     env.update(
         {"WORKSPACE_ID": workspace_id, "PLATFORM_URL": platform_url, "PORT": str(template.port)}

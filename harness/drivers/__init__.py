@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from harness.config import Template
 from harness.drivers.base import Driver, RunContext, TemplateError, TemplateSkipped
 from harness.drivers.process import ProcessDriver
@@ -9,30 +11,45 @@ from harness.drivers.process import ProcessDriver
 DRIVER_CHOICES = ("auto", "docker", "process")
 
 
-def docker_available() -> str | None:
-    """None when a Docker engine answers, else why not (the Docker driver is not built yet)."""
-    return "the docker driver is not available in this version"
-
-
-def select(template: Template, requested: str, context: RunContext) -> Driver:
+def select(
+    template: Template,
+    requested: str,
+    context: RunContext,
+    *,
+    pull_policy: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Driver:
     """The driver for a template, or TemplateSkipped saying why none can run it.
+
+    ``auto`` prefers Docker when an engine answers and the template has an
+    image or a build, then the process driver when it has a command.
 
     Args:
         template: The template to run.
         requested: ``auto``, ``docker`` or ``process``.
         context: The run's shared facts.
+        pull_policy: Overrides the template's pull policy.
+        progress: Receives short progress lines (pull, build).
     """
-    wants_container = template.image is not None or template.build is not None
-    if requested == "process" or (requested == "auto" and template.command):
+    has_container = template.image is not None or template.build is not None
+    if requested == "process" or (requested == "auto" and not has_container):
         if not template.command:
-            raise TemplateSkipped("no 'command' for the process driver (it has only an image)")
+            raise TemplateSkipped(
+                "the process driver needs a 'command' (this template has an image)"
+            )
         return ProcessDriver(template, context)
-    problem = docker_available()
-    if problem:
+    if not has_container:
+        raise TemplateSkipped("the docker driver needs an 'image' or a 'build'")
+    from harness.drivers import docker as docker_driver  # docker-py loads only when used
+
+    client, problem = docker_driver.engine()
+    if client is None:
+        if requested == "auto" and template.command:
+            return ProcessDriver(template, context)
         raise TemplateSkipped(f"needs Docker: {problem}")
-    if not wants_container:
-        raise TemplateSkipped("no 'image' or 'build' for the docker driver")
-    raise TemplateSkipped("needs Docker")
+    return docker_driver.DockerDriver(
+        template, context, client, pull_policy=pull_policy, progress=progress
+    )
 
 
 __all__ = [

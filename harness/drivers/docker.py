@@ -1,0 +1,307 @@
+"""Runs a template's image as a container, on docker-py; removes it always.
+
+Containers carry labels naming the tool, the run, the template and the harness
+process, so a later run can remove what a killed harness left behind, and
+``canary-matrix clean`` can remove everything the tool made.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import io
+import ipaddress
+import os
+import socket
+import tarfile
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import docker
+import docker.errors
+import requests
+from docker.models.containers import Container
+
+from harness.config import Template
+from harness.drivers import images
+from harness.drivers.base import (
+    UPLOADS_DIR,
+    Driver,
+    RunContext,
+    TemplateError,
+    upload_name,
+)
+from harness.drivers.images import LABEL_TOOL, TOOL
+
+LABEL_RUN = "io.canary-matrix.run"
+LABEL_TEMPLATE = "io.canary-matrix.template"
+LABEL_PID = "io.canary-matrix.pid"
+LABEL_HOST = "io.canary-matrix.host"
+RUNTIME_UID = 1000  # production images run as uid 1000
+DESKTOP_HOST = "host.docker.internal"
+
+
+@functools.cache
+def engine() -> tuple[docker.DockerClient | None, str | None]:
+    """The shared engine client, or None and why no engine answers (probed once)."""
+    try:
+        client = images.engine_client()
+        client.ping()
+    except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
+        return None, f"no Docker engine answers ({_first_line(exc)})"
+    return client, None
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:160]
+
+
+def is_desktop(client: docker.DockerClient) -> bool:
+    """Docker Desktop runs the engine in a VM; containers reach the host by name."""
+    return "Docker Desktop" in str(client.info().get("OperatingSystem", ""))
+
+
+def bridge_gateway(client: docker.DockerClient) -> str:
+    """The default bridge's gateway: the host address containers reach, not 0.0.0.0."""
+    network = client.networks.get("bridge")
+    for config in network.attrs.get("IPAM", {}).get("Config") or []:
+        if config.get("Gateway"):
+            return str(config["Gateway"])
+        # A fresh daemon may omit Gateway (moby#26799): it is the subnet's first host.
+        if config.get("Subnet"):
+            return str(next(ipaddress.ip_network(config["Subnet"]).hosts()))
+    raise TemplateError("cannot find the Docker bridge network's gateway address")
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this pid exists on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_orphans(client: docker.DockerClient) -> list[str]:
+    """Remove containers of earlier runs on this host whose harness process is gone."""
+    removed = []
+    host = socket.gethostname()
+    for container in client.containers.list(all=True, filters={"label": f"{LABEL_TOOL}={TOOL}"}):
+        labels = container.labels
+        if labels.get(LABEL_HOST) != host:
+            continue
+        pid = int(labels.get(LABEL_PID, "0") or 0)
+        if pid and not process_alive(pid):
+            container.remove(force=True)
+            removed.append(str(container.name))
+    return removed
+
+
+def clean(client: docker.DockerClient) -> tuple[int, int]:
+    """Remove every container and built image the tool made; returns the counts."""
+    containers = client.containers.list(all=True, filters={"label": f"{LABEL_TOOL}={TOOL}"})
+    for container in containers:
+        container.remove(force=True)
+    built = client.images.list(filters={"label": f"{LABEL_TOOL}={TOOL}"})
+    for image in built:
+        with contextlib.suppress(docker.errors.NotFound):
+            client.images.remove(str(image.id), force=True)
+    return len(containers), len(built)
+
+
+class DockerDriver(Driver):
+    """Pulls or builds the template's image and runs it with the contract environment."""
+
+    name = "docker"
+
+    def __init__(
+        self,
+        template: Template,
+        context: RunContext,
+        client: docker.DockerClient,
+        pull_policy: str | None = None,
+        progress: Any = None,
+    ) -> None:
+        super().__init__(template, context)
+        self.client = client
+        self.pull_policy = pull_policy or template.pull
+        self.image: str | None = template.image
+        self.image_id: str | None = None
+        self.built = False
+        self._progress = progress or (lambda text: None)
+        self._container: Container | None = None
+        self._host_port: int | None = None
+        self._lock = threading.Lock()
+        self._stopped = False
+        self._final_logs = ""
+        self._desktop = is_desktop(client)
+
+    # --- image ------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        if self.template.build is not None and self.template.image is None:
+            self.image, self.built = images.build(
+                self.client, self.template, self.context.artifacts / "build.log", self._progress
+            )
+        else:
+            assert self.image is not None
+            images.pull(self.client, self.image, self.pull_policy, self._progress)
+        self.image_id = str(self.client.images.get(self.image).id)
+
+    # --- where things are -------------------------------------------------------
+
+    def platform_host(self) -> str:
+        override = os.environ.get("CANARY_PLATFORM_HOST")
+        if override:
+            return override
+        return "127.0.0.1" if self._desktop else bridge_gateway(self.client)
+
+    def platform_url(self, host: str, port: int) -> str:
+        return f"http://{DESKTOP_HOST if self._desktop else host}:{port}"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._host_port}"
+
+    @property
+    def workspace(self) -> str:
+        return self.template.workspace
+
+    # --- lifecycle --------------------------------------------------------------
+
+    def labels(self) -> dict[str, str]:
+        """Labels that identify the tool, the run, the template and this harness process."""
+        return {
+            LABEL_TOOL: TOOL,
+            LABEL_RUN: self.context.run_id,
+            LABEL_TEMPLATE: self.template.name,
+            LABEL_PID: str(os.getpid()),
+            LABEL_HOST: socket.gethostname(),
+        }
+
+    def start(self, env: Mapping[str, str]) -> None:
+        assert self.image is not None
+        port = f"{self.template.port}/tcp"
+        options: dict[str, Any] = {
+            "detach": True,
+            "name": f"canary-{self.template.name}-{self.context.run_id}",
+            "environment": dict(env),
+            "ports": {port: ("127.0.0.1", None)},
+            "labels": self.labels(),
+            "init": True,
+        }
+        if self._desktop:
+            options["extra_hosts"] = {DESKTOP_HOST: "host-gateway"}
+        if self.template.mem_limit:
+            options["mem_limit"] = self.template.mem_limit
+        if self.template.cpus:
+            options["nano_cpus"] = int(self.template.cpus * 1e9)
+        with self._lock:
+            if self._stopped:
+                raise TemplateError("interrupted before the container started")
+            try:
+                self._container = self.client.containers.run(self.image, **options)
+            except docker.errors.APIError as exc:
+                raise TemplateError(f"cannot start {self.image}: {exc.explanation}") from None
+        self._host_port = self._published_port(port)
+
+    def _published_port(self, port: str) -> int:
+        assert self._container is not None
+        # run(detach=True) returns before the port mapping is filled in.
+        for _ in range(50):
+            self._container.reload()
+            bindings = (self._container.ports or {}).get(port)
+            if bindings:
+                return int(bindings[0]["HostPort"])
+            if self._container.status in ("exited", "dead"):
+                break
+            time.sleep(0.05)
+        raise TemplateError(
+            f"container exited or published no port for {port}; last lines:\n{self._tail(20)}"
+        )
+
+    def exit_status(self) -> int | None:
+        if self._stopped:
+            raise TemplateError("stopped while booting")
+        container = self._container
+        if container is None:
+            return None
+        try:
+            container.reload()
+        except docker.errors.NotFound:
+            return -1
+        if container.status in ("exited", "dead"):
+            return int(container.attrs["State"]["ExitCode"])
+        return None
+
+    def logs(self) -> str:
+        if self._container is None:
+            return self._final_logs
+        try:
+            return bytes(self._container.logs()).decode("utf-8", errors="replace")
+        except docker.errors.APIError:
+            return ""
+
+    def _tail(self, lines: int) -> str:
+        return "\n".join(self.logs().splitlines()[-lines:])
+
+    # --- files ------------------------------------------------------------------
+
+    def upload(self, name: str, content: bytes) -> str:
+        assert self._container is not None
+        uploads = PurePosixPath(UPLOADS_DIR)
+        filename = upload_name(name)
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as archive:
+            for directory in (uploads.parent, uploads):
+                info = tarfile.TarInfo(str(directory))
+                info.type, info.mode = tarfile.DIRTYPE, 0o755
+                info.uid = info.gid = RUNTIME_UID
+                archive.addfile(info)
+            info = tarfile.TarInfo(str(uploads / filename))
+            info.size, info.mode, info.mtime = len(content), 0o644, int(time.time())
+            info.uid = info.gid = RUNTIME_UID
+            archive.addfile(info, io.BytesIO(content))
+        if not self._container.put_archive(self.workspace, buffer.getvalue()):
+            raise TemplateError(f"could not copy {name} into {self.workspace}")
+        return f"workspace:{PurePosixPath(self.workspace) / uploads / filename}"
+
+    def snapshot(self, path: str, destination: Path) -> Path | None:
+        assert self._container is not None
+        source = self.resolve_path(path)
+        try:
+            stream, _ = self._container.get_archive(source)
+        except docker.errors.NotFound:
+            return None
+        buffer = io.BytesIO(b"".join(stream))
+        destination.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(fileobj=buffer) as archive:
+            archive.extractall(destination, filter="data")
+        return destination / PurePosixPath(source).name
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            container, self._container = self._container, None
+        if container is None:
+            return
+        # Keep the log: a Ctrl-C may stop the container before teardown saves it.
+        with contextlib.suppress(docker.errors.APIError):
+            self._final_logs = bytes(container.logs()).decode("utf-8", errors="replace")
+        try:
+            container.remove(force=True)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as exc:
+            if "already in progress" not in str(exc):
+                raise
+
+    def write_logs(self) -> list[Path]:
+        written = super().write_logs()
+        build_log = self.context.artifacts / "build.log"
+        return [*written, build_log] if build_log.exists() else written

@@ -1,0 +1,230 @@
+"""Getting a template's image: pull by policy, or build from its context (reused by hash).
+
+Builds install Python dependencies offline from a wheelhouse the harness prepares
+on the host (DESIGN §7: containers here cannot reach the package index, and
+air-gapped CI has the same need).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+
+from harness.config import Build, Template
+from harness.drivers.base import TemplateError, tail
+
+LABEL_TOOL = "io.canary-matrix.tool"
+TOOL = "canary-matrix"
+WHEELHOUSE_DIR = "wheelhouse"
+STAMP_FILE = ".stamp"
+# Files that never change what an image does: kept out of the context hash.
+_IGNORED_PARTS = frozenset({"__pycache__", WHEELHOUSE_DIR, ".pytest_cache", ".mypy_cache"})
+
+Progress = Callable[[str], None]
+
+
+def _context_files(context: Path) -> Iterator[Path]:
+    for path in sorted(context.rglob("*")):
+        relative = path.relative_to(context)
+        if path.is_file() and not _IGNORED_PARTS & set(relative.parts):
+            yield path
+
+
+def build_tag(template: Template) -> str:
+    """``canary-matrix/<template>:<hash>`` of the context's files, Dockerfile and args."""
+    assert template.build is not None
+    digest = hashlib.sha256()
+    for path in _context_files(template.build.context):
+        digest.update(str(path.relative_to(template.build.context)).encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    digest.update(template.build.dockerfile.encode() + b"\0")
+    for key, value in sorted(template.build.args.items()):
+        digest.update(f"{key}={value}\0".encode())
+    if template.build.wheelhouse:
+        digest.update(f"wheels:{wheel_target(template.build)}".encode())
+    return f"{TOOL}/{template.name}:{digest.hexdigest()[:12]}"
+
+
+def wheel_target(build: Build) -> str:
+    """The Python and platform the wheelhouse is for, e.g. ``cp311-x86_64``."""
+    python = build.wheelhouse.python if build.wheelhouse else "3.11"
+    machine = {"arm64": "aarch64", "AMD64": "x86_64"}.get(platform.machine(), platform.machine())
+    return f"cp{python.replace('.', '')}-{machine}"
+
+
+def prepare_wheelhouse(build: Build, progress: Progress) -> None:
+    """Download binary wheels for the image's Python into ``<context>/wheelhouse``.
+
+    Skipped when the wheelhouse's stamp matches the requirements file and the
+    target, so an unchanged context needs no network.
+
+    Raises:
+        TemplateError: pip could not get every requirement as a wheel.
+    """
+    spec = build.wheelhouse
+    if spec is None:
+        return
+    requirements = build.context / spec.requirements
+    stamp_value = f"{hashlib.sha256(requirements.read_bytes()).hexdigest()} {wheel_target(build)}"
+    wheelhouse = build.context / WHEELHOUSE_DIR
+    stamp = wheelhouse / STAMP_FILE
+    if stamp.is_file() and stamp.read_text().strip() == stamp_value:
+        return
+    python = spec.python
+    machine = wheel_target(build).split("-", 1)[1]
+    platforms = [f"manylinux2014_{machine}"]
+    platforms += [f"manylinux_2_{minor}_{machine}" for minor in range(36, 16, -1)]
+    platforms += [f"linux_{machine}", "any"]
+    progress(f"downloading wheels for {requirements.name} (CPython {python}, {machine})")
+    fresh = Path(tempfile.mkdtemp(prefix=".wheelhouse-", dir=build.context))
+    command = [
+        sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
+        "--only-binary=:all:", "--python-version", python, "--implementation", "cp",
+        "--abi", f"cp{python.replace('.', '')}", "-d", str(fresh), "-r", str(requirements),
+        *(arg for p in platforms for arg in ("--platform", p)),
+    ]  # fmt: skip
+    completed = subprocess.run(command, capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        shutil.rmtree(fresh, ignore_errors=True)
+        raise TemplateError(
+            f"could not prepare the wheelhouse from {requirements}: {tail(completed.stderr, 5)}"
+        )
+    (fresh / STAMP_FILE).write_text(stamp_value + "\n")
+    fresh.chmod(0o755)
+    shutil.rmtree(wheelhouse, ignore_errors=True)
+    fresh.rename(wheelhouse)
+
+
+def image_exists(client: docker.DockerClient, reference: str) -> bool:
+    """Whether the engine has this image locally."""
+    try:
+        client.images.get(reference)
+    except docker.errors.ImageNotFound:
+        return False
+    return True
+
+
+def build(
+    client: docker.DockerClient, template: Template, log_path: Path, progress: Progress
+) -> tuple[str, bool]:
+    """Build the template's image unless an image with its context hash exists.
+
+    Returns:
+        The tag and whether a build ran.
+
+    Raises:
+        TemplateError: The build failed; the message names the failing step and
+            the last lines of ``build.log``.
+    """
+    assert template.build is not None
+    tag = build_tag(template)
+    if image_exists(client, tag):
+        return tag, False
+    prepare_wheelhouse(template.build, progress)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    step, lines = "", []
+    with log_path.open("w", encoding="utf-8") as log:
+        try:
+            stream = client.api.build(
+                path=str(template.build.context),
+                dockerfile=template.build.dockerfile,
+                buildargs=dict(template.build.args),
+                tag=tag,
+                rm=True,
+                forcerm=True,
+                decode=True,
+                labels={LABEL_TOOL: TOOL, "io.canary-matrix.template": template.name},
+            )
+            for event in stream:
+                text = str(event.get("stream") or event.get("status") or "")
+                if text:
+                    log.write(text)
+                    lines.extend(text.splitlines())
+                    if text.startswith("Step "):
+                        step = text.strip()
+                        progress(f"build {step[:90]}")
+                if "error" in event:
+                    log.write(f"ERROR: {event['error']}\n")
+                    raise TemplateError(
+                        f"build failed at {step or 'the start'}: {event['error'].strip()}\n"
+                        + "\n".join(lines[-10:])
+                    )
+        except docker.errors.APIError as exc:
+            log.write(f"ERROR: {exc.explanation}\n")
+            raise TemplateError(
+                f"build failed at {step or 'the start'}: {exc.explanation}"
+            ) from None
+    if not image_exists(client, tag):
+        raise TemplateError(f"build ended without producing {tag}; see {log_path}")
+    return tag, True
+
+
+def pull(client: docker.DockerClient, reference: str, policy: str, progress: Progress) -> None:
+    """Pull an image per policy (``missing``, ``always``, ``never``), with condensed progress.
+
+    Raises:
+        TemplateError: The image is not available under the policy, or the pull failed.
+    """
+    present = image_exists(client, reference)
+    if policy == "never" or (policy == "missing" and present):
+        if not present:
+            raise TemplateError(f"image {reference} is not present and the pull policy is 'never'")
+        return
+    repository, tag = _split(reference)
+    layer_states: dict[str, str] = {}
+    try:
+        for event in client.api.pull(repository, tag=tag, stream=True, decode=True):
+            _pull_event(event, layer_states, progress)
+    except docker.errors.APIError as exc:
+        if present:  # 'always' with a copy at hand: a registry outage is not the template's fault
+            progress(f"pull failed, using the local {reference}: {exc.explanation}")
+            return
+        raise TemplateError(f"pull of {reference} failed: {exc.explanation}") from None
+
+
+def _pull_event(event: dict[str, Any], states: dict[str, str], progress: Progress) -> None:
+    if "error" in event:
+        raise docker.errors.APIError(str(event["error"]), explanation=str(event["error"]))
+    layer, status = event.get("id"), str(event.get("status", ""))
+    if not layer:
+        progress(status)
+    elif states.get(layer) != status:  # one line per layer state change, not per byte
+        states[layer] = status
+        if status in {"Pulling fs layer", "Download complete", "Pull complete", "Already exists"}:
+            progress(f"layer {layer}: {status}")
+
+
+def _split(reference: str) -> tuple[str, str]:
+    if "@" in reference:
+        repository, digest = reference.split("@", 1)
+        return repository, digest
+    name, _, tag = reference.rpartition(":")
+    if name and "/" not in tag:
+        return name, tag
+    return reference, "latest"
+
+
+def engine_client() -> docker.DockerClient:
+    """A client for the engine ``DOCKER_HOST`` or the current Docker context names."""
+    if os.environ.get("DOCKER_HOST"):
+        return docker.from_env()
+    try:
+        from docker.context import ContextAPI
+
+        context = ContextAPI.get_current_context()
+    except Exception:
+        context = None
+    if context is not None and context.name != "default" and context.Host:
+        return docker.DockerClient(base_url=context.Host, tls=context.TLSConfig)
+    return docker.from_env()

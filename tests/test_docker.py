@@ -1,0 +1,281 @@
+"""The Docker driver, against a real engine: build, reuse, faults, boot crashes, cleanup.
+
+Needs a Docker engine and a local Python base image (``scripts/bootstrap-base-image.sh``
+makes one). Without them these tests skip, except under ``CI=true``, where they fail.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+
+from harness.config import CANARY_IDS
+from harness.drivers.docker import LABEL_PID, LABEL_RUN, engine
+from harness.drivers.images import LABEL_TOOL, TOOL, image_exists
+from tests.conftest import ROOT, run_cli
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+LOCAL_BASES = ("canary-matrix/python-base:bookworm", "python:3.11-slim")
+FAULT_BREAKS = {
+    "forget_context": "name_recall",
+    "empty_prompt": "file_only",
+    "ignore_caption": "file_caption",
+    "no_memory": "memory_recall",
+}
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI=true requires Docker: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def client() -> docker.DockerClient:
+    found, problem = engine()
+    if found is None:
+        _unavailable(problem or "no Docker engine")
+    assert found is not None
+    return found
+
+
+@pytest.fixture(scope="session")
+def base_image(client: docker.DockerClient) -> str:
+    wanted = os.environ.get("CANARY_BASE_IMAGE")
+    candidates = [wanted] if wanted else list(LOCAL_BASES)
+    for candidate in candidates:
+        if candidate and image_exists(client, candidate):
+            return candidate
+    _unavailable(f"no base image among {candidates}: run scripts/bootstrap-base-image.sh")
+    raise AssertionError("unreachable")
+
+
+def tool_containers(client: docker.DockerClient) -> list[Any]:
+    return list(client.containers.list(all=True, filters={"label": f"{LABEL_TOOL}={TOOL}"}))
+
+
+@pytest.fixture
+def docker_env(client: docker.DockerClient, base_image: str) -> Iterator[dict[str, str]]:
+    """Environment for harness runs; afterwards no container of the tool may remain."""
+    yield {"CANARY_BASE_IMAGE": base_image}
+    left = [c.name for c in tool_containers(client)]
+    assert left == [], f"containers left behind: {left}"
+
+
+def run_docker(tmp_path: Path, *args: str, env: dict[str, str], config: Path | None = None) -> Any:
+    completed = run_cli(
+        "--config", str(config or ROOT / "templates.toml"), "run", *args, "--driver", "docker",
+        "--results", str(tmp_path / "results"), "--artifacts", str(tmp_path / "artifacts"),
+        env=env, timeout=600,
+    )  # fmt: skip
+    return completed
+
+
+def result_of(tmp_path: Path, template: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((tmp_path / "results" / f"{template}.json").read_text())
+    return data
+
+
+def write_template(tmp_path: Path, name: str, dockerfile: str, base: str, extra: str = "") -> Path:
+    context = tmp_path / name
+    context.mkdir()
+    (context / "Dockerfile").write_text(textwrap.dedent(dockerfile))
+    config = tmp_path / "templates.toml"
+    previous = config.read_text() if config.exists() else "schema = 1\n"
+    config.write_text(
+        previous + f'[templates.{name}]\nbuild = {{ context = "{name}", '
+        f'args = {{ BASE = "{base}" }} }}\ngate = "required"\nboot_timeout = 60\n{extra}'
+    )
+    return config
+
+
+def test_reference_image_passes_and_second_run_reuses_it(
+    tmp_path: Path, client: docker.DockerClient, docker_env: dict[str, str]
+) -> None:
+    first = run_docker(tmp_path / "one", "reference", env=docker_env)
+    assert first.returncode == 0, first.stdout + first.stderr
+    result = result_of(tmp_path / "one", "reference")
+    assert result["driver"] == "docker"
+    assert result["status"] == "passed"
+    assert all(entry["outcome"] == "passed" for entry in result["canaries"].values()), result
+    image = client.images.get(result["image"])
+    assert image.id == result["image_id"]
+    assert image.labels.get(LABEL_TOOL) == TOOL
+
+    second = run_docker(tmp_path / "two", "reference", env=docker_env)
+    again = result_of(tmp_path / "two", "reference")
+    assert second.returncode == 0
+    assert again["image_id"] == result["image_id"]
+    assert "build Step" not in second.stderr
+    assert not (tmp_path / "two" / "artifacts" / "reference" / "build.log").exists()
+
+
+@pytest.mark.parametrize("fault", sorted(FAULT_BREAKS))
+def test_each_fault_breaks_the_same_canary_through_docker(
+    tmp_path: Path, docker_env: dict[str, str], fault: str
+) -> None:
+    completed = run_docker(tmp_path, "reference", env={**docker_env, "REFERENCE_FAULTS": fault})
+    result = result_of(tmp_path, "reference")
+    canaries = {cid: result["canaries"][cid]["outcome"] for cid in CANARY_IDS}
+    broken = FAULT_BREAKS[fault]
+    assert canaries == {cid: "failed" if cid == broken else "passed" for cid in CANARY_IDS}
+    assert completed.returncode == 1
+    assert result["driver"] == "docker"
+
+
+def test_container_exiting_during_boot_is_an_error_with_code_and_log_tail(
+    tmp_path: Path, base_image: str, docker_env: dict[str, str]
+) -> None:
+    config = write_template(tmp_path, "crashy", """
+        ARG BASE
+        FROM ${BASE}
+        CMD ["python3", "-c", "import sys; print('missing MODEL_NAME, giving up'); sys.exit(7)"]
+    """, base_image)  # fmt: skip
+    completed = run_docker(tmp_path, "crashy", env=docker_env, config=config)
+    result = result_of(tmp_path, "crashy")
+    assert completed.returncode == 1
+    assert result["status"] == "error"
+    assert "code 7" in result["reason"]
+    tail = (tmp_path / "artifacts" / "crashy" / "runtime.tail.log").read_text()
+    assert "missing MODEL_NAME" in tail
+
+
+def test_failed_build_is_an_error_and_the_rest_still_runs(
+    tmp_path: Path, base_image: str, docker_env: dict[str, str]
+) -> None:
+    config = write_template(tmp_path, "broken", """
+        ARG BASE
+        FROM ${BASE}
+        RUN echo "compiling the agent" && exit 3
+    """, base_image)  # fmt: skip
+    text = config.read_text() + (ROOT / "templates.toml").read_text().split("schema = 1", 1)[1]
+    text = text.replace(
+        'context = "templates/reference"', f'context = "{ROOT}/templates/reference"'
+    )
+    config.write_text(text)
+    completed = run_docker(tmp_path, "broken", "reference", env=docker_env, config=config)
+    broken, reference = result_of(tmp_path, "broken"), result_of(tmp_path, "reference")
+    assert broken["status"] == "error"
+    assert "Step 3/" in broken["reason"]
+    assert "compiling the agent" in broken["reason"]
+    assert (tmp_path / "artifacts" / "broken" / "build.log").exists()
+    assert reference["status"] == "passed"
+    assert completed.returncode == 1
+
+
+def _wait_for(predicate: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def _start_harness(tmp_path: Path, config: Path, template: str, env: dict[str, str]) -> Any:
+    return subprocess.Popen(
+        [sys.executable, "-m", "harness", "--config", str(config), "run", template,
+         "--driver", "docker", "--results", str(tmp_path / "results"),
+         "--artifacts", str(tmp_path / "artifacts")],
+        cwd=ROOT, env={**os.environ, **env}, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
+        text=True, start_new_session=True,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_during_boot_leaves_no_container(
+    tmp_path: Path, client: docker.DockerClient, base_image: str, docker_env: dict[str, str],
+    sig: signal.Signals,
+) -> None:  # fmt: skip
+    config = write_template(tmp_path, "sleepy", """
+        ARG BASE
+        FROM ${BASE}
+        CMD ["sleep", "300"]
+    """, base_image)  # fmt: skip
+    harness = _start_harness(tmp_path, config, "sleepy", docker_env)
+    _wait_for(lambda: tool_containers(client), 300, "the container to start")
+    # Ctrl-C reaches the whole foreground group; SIGTERM (a CI runner) only the harness.
+    if sig == signal.SIGINT:
+        os.killpg(harness.pid, sig)
+    else:
+        harness.send_signal(sig)
+    assert harness.wait(timeout=60) == 130
+    assert tool_containers(client) == []
+    assert result_of(tmp_path, "sleepy")["reason"] == "interrupted"
+
+
+def test_ctrl_c_during_canaries_leaves_no_container(
+    tmp_path: Path, client: docker.DockerClient, docker_env: dict[str, str]
+) -> None:
+    harness = _start_harness(tmp_path, ROOT / "templates.toml", "reference", docker_env)
+    assert harness.stderr is not None
+    for line in harness.stderr:
+        if "running canaries" in line:
+            break
+    time.sleep(0.3)  # pytest is starting its workers now
+    os.killpg(harness.pid, signal.SIGINT)
+    assert harness.wait(timeout=60) == 130
+    assert tool_containers(client) == []
+
+
+def test_containers_of_a_dead_harness_are_removed_at_start(
+    tmp_path: Path, client: docker.DockerClient, base_image: str, docker_env: dict[str, str]
+) -> None:
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    orphan = client.containers.run(
+        base_image, ["sleep", "300"], detach=True,
+        labels={LABEL_TOOL: TOOL, LABEL_RUN: "orphan", LABEL_PID: str(dead.pid),
+                "io.canary-matrix.host": os.uname().nodename},
+    )  # fmt: skip
+    completed = run_docker(tmp_path, "reference", "--canary", "wire", env=docker_env)
+    assert completed.returncode == 0
+    assert "left by a harness that is gone" in completed.stderr
+    with pytest.raises(docker.errors.NotFound):
+        client.containers.get(orphan.id)
+
+
+def test_run_canary_script_against_an_image(
+    tmp_path: Path, client: docker.DockerClient, docker_env: dict[str, str]
+) -> None:
+    built = client.images.list(
+        filters={"label": [f"{LABEL_TOOL}={TOOL}", "io.canary-matrix.template=reference"]}
+    )
+    assert built, "the reference image is built by the first test"
+    image = built[0].tags[0]
+
+    def script(**env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["bash", str(ROOT / "scripts" / "run-canary.sh")], cwd=tmp_path,
+            env={**os.environ, **docker_env, "TEMPLATE_IMAGE": image, **env},
+            capture_output=True, text=True, timeout=600, check=False,
+        )  # fmt: skip
+
+    assert script().returncode == 0
+    failing = script(REFERENCE_FAULTS="empty_prompt")
+    assert failing.returncode != 0
+    result = json.loads((tmp_path / "results" / "reference.json").read_text())
+    assert result["canaries"]["file_only"]["outcome"] == "failed"
+    assert (tmp_path / "artifacts" / "reference" / "runtime.log").exists()
+
+
+def test_clean_removes_every_container_and_image_of_the_tool(
+    tmp_path: Path, client: docker.DockerClient, base_image: str
+) -> None:
+    client.containers.run(base_image, ["sleep", "300"], detach=True, labels={LABEL_TOOL: TOOL})
+    assert client.images.list(filters={"label": f"{LABEL_TOOL}={TOOL}"})
+    completed = run_cli("clean")
+    assert completed.returncode == 0, completed.stderr
+    assert tool_containers(client) == []
+    assert client.images.list(filters={"label": f"{LABEL_TOOL}={TOOL}"}) == []

@@ -1,0 +1,80 @@
+"""The canaries judge the contract, not the reference: a second runtime, written apart, passes.
+
+``tests/alt_runtime.py`` differs from ``templates/reference`` wherever DESIGN §3 allows (Task
+replies with ``type`` parts, legacy card path only, no registration, a SQLite session store,
+its own wording), so a canary that leaned on the reference's habits would fail here.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.config import CANARY_IDS, DIAGNOSTIC_IDS
+from tests.conftest import run_cli, write_config
+
+pytestmark = pytest.mark.slow
+
+ALT_RUNTIME = Path(__file__).resolve().parent / "alt_runtime.py"
+
+
+def run_alt(tmp_path: Path, fault: str = "") -> tuple[int, dict[str, Any], str]:
+    config = write_config(
+        tmp_path,
+        f"""
+        [templates.alt]
+        command = ["python", "{ALT_RUNTIME}"]
+        ready_path = "/.well-known/agent.json"
+        probe = {{ session_store = "{{workspace}}/state", key = "ctx::{{context_id}}" }}
+        env = {{ ALT_FAULT = "{fault}" }}
+        gate = "required"
+        boot_timeout = 30
+        turn_timeout = 30
+        """,
+    )
+    completed = run_cli(
+        "--config",
+        str(config),
+        "run",
+        "alt",
+        "--driver",
+        "process",
+        "--results",
+        str(tmp_path / "results"),
+        "--artifacts",
+        str(tmp_path / "artifacts"),
+    )
+    result_file = tmp_path / "results" / "alt.json"
+    assert result_file.exists(), completed.stdout + completed.stderr
+    return completed.returncode, json.loads(result_file.read_text()), completed.stdout
+
+
+def test_independent_runtime_passes_every_canary_and_diagnostic(tmp_path: Path) -> None:
+    code, result, stdout = run_alt(tmp_path)
+    outcomes = {cid: entry["outcome"] for cid, entry in result["canaries"].items()}
+    assert outcomes == dict.fromkeys((*CANARY_IDS, *DIAGNOSTIC_IDS), "passed"), result
+    assert result["canaries"]["session_scope"]["observed"] == "context"
+    assert result["status"] == "passed"
+    assert code == 0, stdout
+    # It was this runtime that answered, not the reference.
+    log = (tmp_path / "artifacts" / "alt" / "runtime.log").read_text()
+    assert "alt-runtime on 127.0.0.1" in log
+
+
+def test_independent_runtime_that_forgets_fails_name_recall(tmp_path: Path) -> None:
+    code, result, stdout = run_alt(tmp_path, fault="forget")
+    canaries = {cid: result["canaries"][cid]["outcome"] for cid in CANARY_IDS}
+    assert canaries == {
+        "name_recall": "failed",
+        "file_only": "passed",
+        "file_caption": "passed",
+        "memory_recall": "passed",
+    }, result
+    assert result["canaries"]["name_recall"]["layer"] == "session"
+    assert result["canaries"]["session_scope"]["outcome"] == "skipped"
+    assert result["status"] == "failed"
+    assert code == 1
+    assert "name_recall" in stdout
