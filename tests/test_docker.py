@@ -131,6 +131,8 @@ def test_each_fault_breaks_the_same_canary_through_docker(
     canaries = {cid: result["canaries"][cid]["outcome"] for cid in CANARY_IDS}
     broken = FAULT_BREAKS[fault]
     assert canaries == {cid: "failed" if cid == broken else "passed" for cid in CANARY_IDS}
+    # A failing template leaves its declared session store in the artifacts.
+    assert (tmp_path / "artifacts" / "reference" / "session_store" / ".sessions").is_dir()
     assert completed.returncode == 1
     assert result["driver"] == "docker"
 
@@ -173,6 +175,23 @@ def test_failed_build_is_an_error_and_the_rest_still_runs(
     assert (tmp_path / "artifacts" / "broken" / "build.log").exists()
     assert reference["status"] == "passed"
     assert completed.returncode == 1
+
+
+@pytest.mark.parametrize(("policy", "expected"), [("missing", "pull of"), ("never", "'never'")])
+def test_unavailable_image_is_an_error_with_the_reason(
+    tmp_path: Path, docker_env: dict[str, str], policy: str, expected: str
+) -> None:
+    config = tmp_path / "templates.toml"
+    config.write_text(
+        'schema = 1\n[templates.ghost]\nimage = "canary-matrix-test/no-such-image:1"\n'
+        'gate = "required"\n'
+    )
+    completed = run_docker(tmp_path, "ghost", "--pull", policy, env=docker_env, config=config)
+    result = result_of(tmp_path, "ghost")
+    assert completed.returncode == 1
+    assert result["status"] == "error"
+    assert expected in result["reason"]
+    assert "Traceback" not in completed.stderr
 
 
 def _wait_for(predicate: Any, timeout: float, what: str) -> None:
