@@ -15,6 +15,20 @@ def fail(request: pytest.FixtureRequest, layer: str, message: str) -> NoReturn:
     pytest.fail(message, pytrace=False)
 
 
+FILE_ERROR_MARKERS = (
+    "could not open", "couldn't open", "cannot open", "can't open", "unable to open",
+    "could not read", "couldn't read", "cannot read", "can't read", "unable to read",
+    "cannot access", "can't access", "unable to access", "no such file", "file not found",
+    "outside my workspace", "permission denied",
+)  # fmt: skip
+
+
+def file_error(text: str) -> str | None:
+    """The first phrase saying the runtime could not read the file, case-insensitively."""
+    lowered = text.lower()
+    return next((m for m in FILE_ERROR_MARKERS if m in lowered), None)
+
+
 def dropped_marker(text: str, markers: tuple[str, ...]) -> str | None:
     """The first dropped-turn marker the reply contains, case-insensitively."""
     lowered = text.lower()

@@ -6,7 +6,7 @@ import secrets
 
 import pytest
 
-from canary.checks import dropped_marker, fail, require_reply
+from canary.checks import dropped_marker, fail, file_error, require_reply
 from canary.conftest import Conversation
 from canary.runtime import RuntimeInfo, context_id, document, random_code
 from harness.cp_sim import A2AClient, PlatformClient, file_part, text_part, trim
@@ -57,6 +57,11 @@ def test_file_only(
             f"sent only the file {name} in context {ctx}; got {trim(text)!r}: the turn was "
             f"dropped (marker {marker!r}); expected an answer about the file",
         )
+    unreadable = file_error(text)
+    if unreadable:
+        fail(request, "files",
+             f"sent only the file {name} in context {ctx}; got {trim(text)!r}: the runtime "
+             f"could not read it ({unreadable!r}); expected an answer about the file")  # fmt: skip
     stem = name.rsplit(".", 1)[0]
     engaged = stem.lower() in text.lower() or "?" in text or code.lower() in text.lower()
     if not engaged:
@@ -86,6 +91,10 @@ def test_file_caption(
             f"sent {CAPTION!r} with the file {name} in context {ctx}; got {trim(text)!r}: "
             f"the turn was dropped (marker {marker!r})",
         )
+    if code.upper() not in text and file_error(text):
+        fail(request, "files",
+             f"sent {CAPTION!r} with the file {name} in context {ctx}; got {trim(text)!r}: "
+             f"the runtime could not read the file ({file_error(text)!r})")  # fmt: skip
     if code.upper() not in text:
         hint = (
             "it knows the code but ignored the caption's 'uppercase'"

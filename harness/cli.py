@@ -197,6 +197,9 @@ def run_and_report(config: Config, templates: list[Template], args: argparse.Nam
         pull=args.pull,
         extra_env=_extra_env(args.env),
     )
+    for flag, directory in (("--results", args.results), ("--artifacts", args.artifacts)):
+        if directory.exists() and not directory.is_dir():
+            raise UsageError(f"{flag} {directory}: exists and is not a directory")
     finished = run(config, templates, options)
     print(report.render(finished, "terminal"))
     return results.exit_code(finished)

@@ -14,6 +14,12 @@ from typing import Any
 import pytest
 
 OUTCOMES_OPTION = "--canary-outcomes"
+NOT_FINISHED = "did not finish (its worker crashed or the run was stopped)"
+
+
+def canary_id(nodeid: str) -> str:
+    """``canary/test_canaries.py::test_name_recall[x]`` → ``name_recall`` (tests are named so)."""
+    return nodeid.rsplit("::", 1)[-1].split("[", 1)[0].removeprefix("test_")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -47,11 +53,11 @@ class OutcomeCollector:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         properties = dict(report.user_properties)
-        canary = properties.get("canary")
-        if not canary:
-            return
+        canary = str(properties.get("canary") or canary_id(report.nodeid))
         entry = self.outcomes.setdefault(
-            str(canary), {"outcome": "passed", "duration_s": 0.0, "message": None, "layer": None}
+            canary,
+            # Only a passing call phase makes a pass: a crashed worker's test stays an error.
+            {"outcome": "error", "duration_s": 0.0, "message": NOT_FINISHED, "layer": None},
         )
         entry["duration_s"] = round(entry["duration_s"] + report.duration, 3)
         for key in ("layer", "observed"):
@@ -59,8 +65,10 @@ class OutcomeCollector:
                 entry[key] = properties[key]
         if report.skipped:
             entry.update(outcome="skipped", message=_message(report))
+        elif report.when == "call" and report.passed:
+            entry.update(outcome="passed", message=None)
         elif report.failed and entry["outcome"] != "failed":
-            # A failure in setup or teardown is the harness's or runtime's error, not a verdict.
+            # A failure outside the test body is the harness's or runtime's error, not a verdict.
             outcome = "failed" if report.when == "call" else "error"
             entry.update(outcome=outcome, message=_message(report))
 

@@ -7,8 +7,10 @@ the template and the key.
 
 from __future__ import annotations
 
+import math
 import os
 import re
+import string
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -208,6 +210,8 @@ def load(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None)
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{file}: cannot read templates file ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{file}: not UTF-8 text (byte {exc.start})") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -271,6 +275,8 @@ class _Checker:
 
     def number(self, key: str, value: Any, *, integer: bool = False, minimum: float = 0) -> float:
         is_number = isinstance(value, int | float) and not isinstance(value, bool)
+        if is_number and not math.isfinite(value):
+            is_number = False
         if not is_number or (integer and not isinstance(value, int)) or value < minimum:
             kind = "an integer" if integer else "a number"
             raise self.fail(key, f"expected {kind} >= {minimum:g}, got {value!r}")
@@ -449,5 +455,16 @@ def _probe(check: _Checker, raw: Any) -> Probe:
         raise check.fail("probe", "'session_store' and 'key' go together")
     if store is not None:
         check.string("probe.session_store", store)
-        check.string("probe.key", key)
+        pattern = check.string("probe.key", key)
+        try:
+            fields = {f for _, f, _, _ in string.Formatter().parse(pattern) if f is not None}
+        except ValueError as exc:
+            raise check.fail("probe.key", f"bad placeholder syntax: {exc}") from None
+        unknown = fields - {"workspace_id", "context_id"}
+        if unknown:
+            raise check.fail(
+                "probe.key",
+                f"unknown placeholder {{{sorted(unknown)[0]}}} "
+                "(use {workspace_id} and {context_id})",
+            )
     return Probe(session_store=store, key=key)

@@ -42,9 +42,11 @@ def new_result(template: Template, driver: str | None = None) -> Result:
 
 
 def template_status(canaries: dict[str, dict[str, Any]]) -> str:
-    """``failed`` when any canary or diagnostic failed or errored, else ``passed``."""
+    """``failed`` when any canary or diagnostic failed or errored; ``skipped`` when all skipped."""
     outcomes = {entry["outcome"] for entry in canaries.values()}
-    return "failed" if outcomes & {"failed", "error"} else "passed"
+    if outcomes & {"failed", "error"}:
+        return "failed"
+    return "skipped" if outcomes == {"skipped"} else "passed"
 
 
 def write(result: Result, results_dir: Path) -> Path:

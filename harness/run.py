@@ -6,8 +6,10 @@ subprocess (under xdist) that receives only a small JSON of URLs and ids.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -24,7 +26,7 @@ from typing import Any
 
 import canary
 from canary.runtime import RuntimeInfo
-from harness import drivers, results
+from harness import drivers, results, secrets
 from harness.config import CANARY_IDS, DIAGNOSTIC_IDS, Config, Template
 from harness.cp_sim import PlatformServer
 from harness.drivers import Driver, RunContext, TemplateError, TemplateSkipped
@@ -80,15 +82,25 @@ class _Live:
             processes, running = list(self.processes), list(self.drivers)
         for process in processes:
             if process.poll() is None:
-                process.terminate()
+                _kill_group(process, signal.SIGTERM)
         for driver in running:
-            driver.stop()
+            try:
+                driver.stop()
+            except Exception as exc:  # one stuck runtime must not keep the others running
+                print(
+                    f"canary-matrix: could not stop {driver.template.name}: {exc}", file=sys.stderr
+                )
 
 
 def selected_canaries(template: Template, requested: tuple[str, ...] | None) -> tuple[str, ...]:
     """Canary and diagnostic ids this template runs."""
     if requested is not None:
-        return tuple(cid for cid in requested if cid in (*template.canaries, *DIAGNOSTIC_IDS))
+        chosen = tuple(cid for cid in requested if cid in (*template.canaries, *DIAGNOSTIC_IDS))
+        if not chosen:
+            raise TemplateSkipped(
+                f"the template declares none of the requested canaries ({', '.join(requested)})"
+            )
+        return chosen
     diagnostics = [
         d for d, needs in DIAGNOSTIC_NEEDS.items() if needs is None or needs in template.canaries
     ]
@@ -141,9 +153,13 @@ def _remove_orphans(options: RunOptions) -> None:
     from harness.drivers import docker as docker_driver
 
     client, _ = docker_driver.engine()
-    if client is not None:
+    if client is None:
+        return
+    try:
         for name in docker_driver.remove_orphans(client):
             log_line(options, "cleanup", f"removed {name}, left by a harness that is gone")
+    except Exception as exc:  # a sweep that fails must not stop the run itself
+        log_line(options, "cleanup", f"could not look for leftover containers: {exc}")
 
 
 def _run_template(
@@ -158,12 +174,17 @@ def _run_template(
 
     try:
         _check_secrets(template)
+        selected_canaries(template, options.canaries)  # nothing to run is known before booting
         driver = drivers.select(
             template, options.driver, context, pull_policy=options.pull, progress=progress
         )
     except TemplateSkipped as skip:
         result.update(status="skipped", reason=str(skip))
         log_line(options, template.name, f"skipped: {skip}")
+        return _finish(result, options)
+    except Exception as exc:  # e.g. the engine went away between probe and use
+        result.update(status="error", reason=f"cannot set up a driver: {type(exc).__name__}: {exc}")
+        log_line(options, template.name, f"error: {result['reason']}")
         return _finish(result, options)
     result["driver"] = driver.name
     try:
@@ -194,6 +215,9 @@ def _run_template(
     note = result.pop("drivers_note", None)
     if note and not result["reason"]:
         result["reason"] = note
+    hidden = secrets.values(template)
+    secrets.redact_tree(context.artifacts, hidden)
+    result = secrets.redact_data(result, hidden)
     log_line(
         options,
         template.name,
@@ -240,9 +264,12 @@ def _run_driver(
 ) -> None:
     workspace_id = str(uuid.uuid4())
     driver.context.artifacts.mkdir(parents=True, exist_ok=True)
+    try:
+        platform = PlatformServer(workspace_id, host=driver.platform_host()).start()
+    except OSError as exc:
+        raise TemplateError(f"cannot serve the platform API for the runtime: {exc}") from None
     with live.lock:
         live.drivers.add(driver)
-    platform = PlatformServer(workspace_id, host=driver.platform_host()).start()
     try:
         with _timed(result, "prepare_s"):
             log_line(options, template.name, f"preparing ({driver.name} driver)")
@@ -265,7 +292,7 @@ def _run_driver(
 
         platform.serve_files(driver.upload, snapshot)
         with _timed(result, "canaries_s"):
-            outcomes = _run_canaries(
+            outcomes, problem = _run_canaries(
                 template,
                 driver,
                 platform=platform,
@@ -274,7 +301,11 @@ def _run_driver(
                 live=live,
             )
         result["canaries"] = outcomes
+        if problem:
+            raise TemplateError(problem)
         result["status"] = results.template_status(outcomes)
+        if result["status"] == "skipped":
+            result["reason"] = "every selected canary was skipped"
         if result["status"] == "failed" and template.probe.session_store:
             driver.snapshot(
                 template.probe.session_store, driver.context.artifacts / "session_store"
@@ -282,10 +313,9 @@ def _run_driver(
     finally:
         with _timed(result, "teardown_s"):
             try:
-                written = driver.write_logs()
-                _redact(written, [os.environ[s] for s in template.secrets if os.environ.get(s)])
+                driver.stop()  # first: what a runtime prints while stopping is in its log too
+                driver.write_logs()
             finally:
-                driver.stop()
                 platform.stop()
                 with live.lock:
                     live.drivers.discard(driver)
@@ -301,17 +331,6 @@ def _runtime_env(
         {"WORKSPACE_ID": workspace_id, "PLATFORM_URL": platform_url, "PORT": str(template.port)}
     )
     return env
-
-
-def _redact(paths: list[Path], secrets: list[str]) -> None:
-    """Runtimes may print their keys; artifacts must not keep them."""
-    for path in paths:
-        if not secrets or not path.is_file():
-            continue
-        text = path.read_text(encoding="utf-8", errors="replace")
-        for secret in secrets:
-            text = text.replace(secret, "***")
-        path.write_text(text, encoding="utf-8")
 
 
 def _artifact_list(artifacts: Path, options: RunOptions) -> list[str]:
@@ -333,7 +352,7 @@ def _run_canaries(
     workspace_id: str,
     options: RunOptions,
     live: _Live,
-) -> dict[str, dict[str, Any]]:
+) -> tuple[dict[str, dict[str, Any]], str | None]:
     selected = selected_canaries(template, options.canaries)
     artifacts = driver.context.artifacts
     info = RuntimeInfo(
@@ -358,16 +377,18 @@ def _run_canaries(
         command = _pytest_command(options, outcomes_path, artifacts / "junit.xml")
         env = {**os.environ, "CANARY_RUNTIME_INFO": str(info_path), "PYTHONDONTWRITEBYTECODE": "1"}
         with (artifacts / "canaries.log").open("wb") as log:
+            # Its own process group, so stopping it reaches the xdist workers too.
             process = subprocess.Popen(
-                command, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-            )
+                command, env=env, stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True,
+            )  # fmt: skip
             with live.lock:
                 live.processes.add(process)
             budget = PYTEST_GRACE_S + template.turn_timeout * 8
             try:
                 code = process.wait(timeout=budget)
             except subprocess.TimeoutExpired:
-                process.kill()
+                _kill_group(process, signal.SIGKILL)
                 process.wait()
                 raise TemplateError(f"canaries did not finish within {budget:g}s") from None
             finally:
@@ -376,16 +397,21 @@ def _run_canaries(
         outcomes: dict[str, dict[str, Any]] = (
             json.loads(outcomes_path.read_text()) if outcomes_path.exists() else {}
         )
-    if not outcomes:
+    problem = None
+    if not outcomes or code not in (0, 1):
         output = (artifacts / "canaries.log").read_text(errors="replace").splitlines()[-15:]
-        raise TemplateError(
-            f"the canary suite ran no canary (pytest exit {code}): " + " | ".join(output)
-        )
+        problem = f"the canary suite ended abnormally (pytest exit {code}): " + " | ".join(output)
     for cid in selected:
         outcomes.setdefault(
             cid, {"outcome": "error", "duration_s": 0.0, "message": "did not run", "layer": None}
         )
-    return {cid: outcomes[cid] for cid in (*CANARY_IDS, *DIAGNOSTIC_IDS) if cid in outcomes}
+    ordered = {cid: outcomes[cid] for cid in (*CANARY_IDS, *DIAGNOSTIC_IDS) if cid in outcomes}
+    return ordered, problem
+
+
+def _kill_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, sig)
 
 
 def _pytest_command(options: RunOptions, outcomes: Path, junit: Path) -> list[str]:

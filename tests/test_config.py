@@ -177,3 +177,23 @@ def test_cli_unknown_template_is_a_usage_error(tmp_path: Path) -> None:
     assert completed.returncode == 2
     assert "omega" in completed.stderr
     assert "Traceback" not in completed.stderr
+
+
+def test_probe_key_placeholders_are_checked(tmp_path: Path) -> None:
+    message = error_of(
+        tmp_path, MINIMAL + 'probe = { session_store = "/s", key = "{session}:{context_id}" }\n'
+    )
+    assert "key 'probe.key'" in message
+    assert "{session}" in message
+
+
+def test_non_finite_numbers_are_rejected(tmp_path: Path) -> None:
+    message = error_of(tmp_path, MINIMAL + "boot_timeout = nan\n")
+    assert "key 'boot_timeout'" in message
+
+
+def test_file_that_is_not_utf8_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "templates.toml"
+    path.write_bytes(b"schema = 1\n# caf\xe9\n")
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load(path, {})

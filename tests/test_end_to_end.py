@@ -152,3 +152,60 @@ def test_runtime_dying_on_boot_is_an_error_with_its_exit_code(tmp_path: Path) ->
     assert "code 3" in result["reason"]
     assert "bad config" in result["reason"]
     assert (tmp_path / "a" / "crashy" / "runtime.log").read_text().strip() == "bad config"
+
+
+def test_secrets_never_reach_results_artifacts_or_output(tmp_path: Path) -> None:
+    config = tmp_path / "templates.toml"
+    config.write_text(
+        "schema = 1\n[templates.leaky]\n"
+        'command = ["python", "-c", "import os; '
+        "print('key is', os.environ['CANARY_TEST_TOKEN']); raise SystemExit(3)\"]\n"
+        'secrets = ["CANARY_TEST_TOKEN"]\n'
+    )
+    secret = "sk-canary-test-0123456789"
+    completed = run_cli(
+        "--config", str(config), "run", "leaky", "--results", str(tmp_path / "r"),
+        "--artifacts", str(tmp_path / "a"), env={"CANARY_TEST_TOKEN": secret},
+    )  # fmt: skip
+    assert "key is" in (tmp_path / "r" / "leaky.json").read_text()
+    assert secret not in completed.stdout + completed.stderr
+    assert secret not in (tmp_path / "r" / "leaky.json").read_text()
+    for path in (tmp_path / "a").rglob("*"):
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), path
+
+
+def test_undeclared_environment_does_not_reach_a_process_runtime(tmp_path: Path) -> None:
+    config = tmp_path / "templates.toml"
+    config.write_text(
+        "schema = 1\n[templates.nosy]\n"
+        'command = ["python", "-c", "import os; print(sorted(os.environ)); raise SystemExit(1)"]\n'
+    )
+    run_cli("--config", str(config), "run", "nosy", "--results", str(tmp_path / "r"),
+            "--artifacts", str(tmp_path / "a"), env={"CANARY_UNDECLARED_KEY": "x"})  # fmt: skip
+    log = (tmp_path / "a" / "nosy" / "runtime.log").read_text()
+    assert "WORKSPACE_ID" in log
+    assert "CANARY_UNDECLARED_KEY" not in log
+
+
+def test_requested_canary_the_template_lacks_is_skipped(tmp_path: Path) -> None:
+    config = tmp_path / "templates.toml"
+    config.write_text(
+        'schema = 1\n[templates.only]\ncommand = ["true"]\ncanaries = ["name_recall"]\n'
+    )
+    completed = run_cli(
+        "--config", str(config), "run", "only", "--canary", "file_only",
+        "--results", str(tmp_path / "r"), "--artifacts", str(tmp_path / "a"),
+    )  # fmt: skip
+    result = json.loads((tmp_path / "r" / "only.json").read_text())
+    assert completed.returncode == 0
+    assert result["status"] == "skipped"
+    assert "file_only" in result["reason"]
+
+
+def test_results_path_that_is_a_file_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "r").write_text("not a directory")
+    completed = run_cli("run", "reference", "--results", str(tmp_path / "r"))
+    assert completed.returncode == 2
+    assert "--results" in completed.stderr
+    assert "Traceback" not in completed.stderr

@@ -131,3 +131,32 @@ def test_request_envelope_is_the_production_wire_shape() -> None:
         "acceptedOutputModes": ["text/plain"],
         "blocking": True,
     }
+
+
+@pytest.mark.parametrize("state", ["failed", "rejected", "canceled", "TASK_STATE_FAILED"])
+def test_a_task_that_ended_badly_is_a_failed_turn_even_with_text(state: str) -> None:
+    body = rpc(
+        {
+            "kind": "task",
+            "status": {
+                "state": state,
+                "message": {"parts": [{"kind": "text", "text": "model quota exceeded?"}]},
+            },
+        }
+    )
+    reply = parse_reply(200, body)
+    assert not reply.ok
+    assert "task ended" in (reply.problem or "")
+
+
+def test_input_required_task_with_a_question_is_a_reply() -> None:
+    body = rpc(
+        {
+            "kind": "task",
+            "status": {
+                "state": "input-required",
+                "message": {"parts": [{"kind": "text", "text": "What should I do with it?"}]},
+            },
+        }
+    )
+    assert parse_reply(200, body).ok

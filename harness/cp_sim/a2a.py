@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 BODY_EXCERPT_BYTES = 500
+FAILED_TASK_STATES = frozenset({"failed", "rejected", "canceled", "cancelled"})
 
 Part = dict[str, Any]
 
@@ -118,6 +119,8 @@ def parse_reply(status_code: int, body: bytes) -> Reply:
     result = _unwrap(result)
     text = reply_text(result)
     received = replace(received, text=text, shape=_shape(result), task_state=_task_state(result))
+    if received.task_state in FAILED_TASK_STATES:
+        return replace(received, problem=f"task ended {received.task_state}: {trim(text)!r}")
     if not text.strip():
         problem = f"reply has no text ({received.shape}, state {received.task_state}): {excerpt!r}"
         return replace(received, problem=problem)
@@ -155,7 +158,8 @@ def _shape(result: dict[str, Any]) -> str:
 def _task_state(result: dict[str, Any]) -> str | None:
     status = result.get("status")
     if isinstance(status, dict) and isinstance(status.get("state"), str):
-        return str(status["state"])
+        # 0.3 says "failed", 1.0 says "TASK_STATE_FAILED": one vocabulary for both.
+        return str(status["state"]).lower().removeprefix("task_state_").replace("_", "-")
     return None
 
 

@@ -162,7 +162,10 @@ class Driver(abc.ABC):
                         f"runtime exited with code {code} during boot; last lines:\n"
                         f"{tail(self.logs(), 20)}"
                     )
-                if registered() or any(self._answers(client, path) for path in paths):
+                if any(self._answers(client, path) for path in paths):
+                    return
+                # Registration happens before some servers bind their port: wait for both.
+                if registered() and self._listening(client):
                     return
                 if time.monotonic() > deadline:
                     raise TemplateError(
@@ -171,6 +174,13 @@ class Driver(abc.ABC):
                     )
                 time.sleep(delay)
                 delay = min(delay * 1.5, 0.5)
+
+    def _listening(self, client: httpx.Client) -> bool:
+        try:
+            client.get(self.a2a_url)  # any HTTP answer (405 for a GET, say) means it serves
+        except httpx.HTTPError:
+            return False
+        return True
 
     def _answers(self, client: httpx.Client, path: str) -> bool:
         try:

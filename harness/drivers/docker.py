@@ -97,7 +97,8 @@ def remove_orphans(client: docker.DockerClient) -> list[str]:
             continue
         pid = int(labels.get(LABEL_PID, "0") or 0)
         if pid and not process_alive(pid):
-            container.remove(force=True)
+            with contextlib.suppress(docker.errors.NotFound):  # another run got there first
+                container.remove(force=True)
             removed.append(str(container.name))
     return removed
 
@@ -146,11 +147,17 @@ class DockerDriver(Driver):
     def prepare(self) -> None:
         if self.template.build is not None and self.template.image is None:
             self.image, self.built = images.build(
-                self.client, self.template, self.context.artifacts / "build.log", self._progress
+                self.client,
+                self.template,
+                self.context.artifacts / "build.log",
+                self._progress,
+                stopped=lambda: self._stopped,
             )
         else:
             assert self.image is not None
-            images.pull(self.client, self.image, self.pull_policy, self._progress)
+            images.pull(
+                self.client, self.image, self.pull_policy, self._progress, lambda: self._stopped
+            )
         self.image_id = str(self.client.images.get(self.image).id)
 
     # --- where things are -------------------------------------------------------

@@ -32,6 +32,12 @@ STAMP_FILE = ".stamp"
 _IGNORED_PARTS = frozenset({"__pycache__", WHEELHOUSE_DIR, ".pytest_cache", ".mypy_cache"})
 
 Progress = Callable[[str], None]
+Stopped = Callable[[], bool]
+"""Tells a long pull or build that the run was interrupted."""
+
+
+def _never() -> bool:
+    return False
 
 
 def _context_files(context: Path) -> Iterator[Path]:
@@ -116,7 +122,11 @@ def image_exists(client: docker.DockerClient, reference: str) -> bool:
 
 
 def build(
-    client: docker.DockerClient, template: Template, log_path: Path, progress: Progress
+    client: docker.DockerClient,
+    template: Template,
+    log_path: Path,
+    progress: Progress,
+    stopped: Stopped = _never,
 ) -> tuple[str, bool]:
     """Build the template's image unless an image with its context hash exists.
 
@@ -147,6 +157,8 @@ def build(
                 labels={LABEL_TOOL: TOOL, "io.canary-matrix.template": template.name},
             )
             for event in stream:
+                if stopped():
+                    raise TemplateError(f"interrupted during the build ({step or 'start'})")
                 text = str(event.get("stream") or event.get("status") or "")
                 if text:
                     log.write(text)
@@ -170,7 +182,13 @@ def build(
     return tag, True
 
 
-def pull(client: docker.DockerClient, reference: str, policy: str, progress: Progress) -> None:
+def pull(
+    client: docker.DockerClient,
+    reference: str,
+    policy: str,
+    progress: Progress,
+    stopped: Stopped = _never,
+) -> None:
     """Pull an image per policy (``missing``, ``always``, ``never``), with condensed progress.
 
     Raises:
@@ -185,6 +203,8 @@ def pull(client: docker.DockerClient, reference: str, policy: str, progress: Pro
     layer_states: dict[str, str] = {}
     try:
         for event in client.api.pull(repository, tag=tag, stream=True, decode=True):
+            if stopped():
+                raise TemplateError(f"interrupted while pulling {reference}")
             _pull_event(event, layer_states, progress)
     except docker.errors.APIError as exc:
         if present:  # 'always' with a copy at hand: a registry outage is not the template's fault

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
@@ -26,6 +27,11 @@ from harness.drivers.base import (
 )
 
 STOP_GRACE_S = 5.0
+INHERITED_ENV = (
+    "PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "TERM",
+    "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+    "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
+)  # fmt: skip
 
 
 def free_port() -> int:
@@ -43,8 +49,10 @@ class ProcessDriver(Driver):
     def __init__(self, template: Template, context: RunContext) -> None:
         super().__init__(template, context)
         self._port = free_port()
-        self._workspace = Path(tempfile.mkdtemp(prefix=f"canary-{self.template.name}-"))
+        self._workspace: Path | None = None
         self._process: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()
+        self._stopped = False
         self._log: IO[bytes] | None = None
         self._log_path = self.context.artifacts / "runtime.log"
 
@@ -64,6 +72,7 @@ class ProcessDriver(Driver):
 
     @property
     def workspace(self) -> str:
+        assert self._workspace is not None, "the workspace exists once the runtime started"
         return str(self._workspace)
 
     def start(self, env: Mapping[str, str]) -> None:
@@ -71,8 +80,11 @@ class ProcessDriver(Driver):
         # The harness's own interpreter comes first on PATH, so a command that
         # says "python" gets the environment the harness was installed into.
         path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+        # Only what any program needs from the caller: undeclared secrets stay out.
+        inherited = {name: os.environ[name] for name in INHERITED_ENV if name in os.environ}
+        self._workspace = Path(tempfile.mkdtemp(prefix=f"canary-{self.template.name}-"))
         full_env = {
-            **os.environ,
+            **inherited,
             **env,
             "PATH": path,
             "PORT": str(self._port),
@@ -82,11 +94,18 @@ class ProcessDriver(Driver):
         }
         self.context.artifacts.mkdir(parents=True, exist_ok=True)
         self._log = self._log_path.open("wb")
+        with self._lock:
+            if self._stopped:
+                raise TemplateError("stopped before the runtime started")
+            self._process = self._spawn(full_env)
+
+    def _spawn(self, env: dict[str, str]) -> subprocess.Popen[bytes]:
+        assert self.template.command
         try:
-            self._process = subprocess.Popen(
+            return subprocess.Popen(
                 list(self.template.command),
                 cwd=self.context.config_root,
-                env=full_env,
+                env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=self._log,
                 stderr=subprocess.STDOUT,
@@ -116,7 +135,7 @@ class ProcessDriver(Driver):
         return [self._log_path, short]
 
     def upload(self, name: str, content: bytes) -> str:
-        target = self._workspace / UPLOADS_DIR / upload_name(name)
+        target = Path(self.workspace) / UPLOADS_DIR / upload_name(name)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(content)
         return f"workspace:{target}"
@@ -134,7 +153,9 @@ class ProcessDriver(Driver):
         return target
 
     def stop(self) -> None:
-        process = self._process
+        with self._lock:
+            self._stopped = True
+            process = self._process
         if process is not None and process.poll() is None:
             self._signal_group(process, signal.SIGTERM)
             try:
@@ -145,7 +166,8 @@ class ProcessDriver(Driver):
         if self._log is not None:
             self._log.close()
             self._log = None
-        shutil.rmtree(self._workspace, ignore_errors=True)
+        if self._workspace is not None:
+            shutil.rmtree(self._workspace, ignore_errors=True)
 
     @staticmethod
     def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
