@@ -158,14 +158,19 @@ def test_memory_layers(
     """Commit in ctx D, search in ctx E, use in the reply: the first missing step is the verdict."""
     stated, question = memory_conversation.turns
     colour = memory_conversation.token
-    if question.reply.ok and colour.lower() in question.reply.text.lower():
-        return  # recalled; whichever layers it used, none is missing
     calls = platform.calls()
     commits = [
         c
         for c in _memory_calls(calls, "POST")
         if colour.lower() in str((c["body"] or {}).get("content", "")).lower()
     ]
+    if question.reply.ok and colour.lower() in question.reply.text.lower():
+        # Recalled: no layer is missing; record whether the platform's memory carried it.
+        accepted_commit = any(c["status"] == 201 for c in commits)
+        request.node.user_properties.append(
+            ("observed", "platform" if accepted_commit else "runtime")
+        )
+        return
     if not commits:
         seen = [f"{c['method']} {c['path']} -> {c['status']}" for c in calls[-8:]]
         fail(

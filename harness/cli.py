@@ -139,7 +139,8 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 1 failed, 2 usage, 130 interrupted)."""
     args = build_parser().parse_args(argv)
-    signal.signal(signal.SIGTERM, _interrupt)
+    for sig in (signal.SIGTERM, signal.SIGHUP):  # a CI runner's cancel, a closed terminal
+        signal.signal(sig, _interrupt)
     try:
         return _dispatch(args)
     except HarnessError as exc:

@@ -26,7 +26,7 @@ def _cell(result: Result, canary: str) -> str:
     if entry is None:
         return "-"
     cell = str(_SYMBOLS.get(entry["outcome"], entry["outcome"]))
-    if canary == "session_scope" and entry.get("observed"):
+    if entry.get("observed"):
         cell += f" ({entry['observed']})"
     return cell
 

@@ -62,6 +62,7 @@ def test_reference_passes_every_canary_and_diagnostic(
     assert result["status"] == "passed"
     assert result["driver"] == "process"
     assert result["canaries"]["session_scope"]["observed"] == "context"
+    assert result["canaries"]["memory_layers"]["observed"] == "platform"
     assert result["timings"]["boot_s"] > 0
     assert result["timings"]["canaries_s"] > 0
     assert "artifacts/reference/runtime.log" in " ".join(result["artifacts"])
