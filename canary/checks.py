@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import pytest
 
 from harness.cp_sim import Reply, trim
+
+if TYPE_CHECKING:
+    from canary.conftest import Turn
 
 
 def fail(request: pytest.FixtureRequest, layer: str, message: str) -> NoReturn:
@@ -40,3 +43,10 @@ def require_reply(request: pytest.FixtureRequest, reply: Reply, sent: str, ctx: 
     if not reply.ok:
         fail(request, "wire", f"sent {trim(sent)!r} in context {ctx}: {reply.describe()}")
     return reply.text
+
+
+def second_answer(request: pytest.FixtureRequest, turns: list[Turn]) -> str:
+    """The reply to a two-turn conversation's question; both turns must have succeeded."""
+    first, second = turns
+    require_reply(request, first.reply, first.sent, first.context_id)
+    return require_reply(request, second.reply, second.sent, second.context_id)

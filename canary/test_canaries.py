@@ -6,7 +6,7 @@ import secrets
 
 import pytest
 
-from canary.checks import dropped_marker, fail, file_error, require_reply
+from canary.checks import dropped_marker, fail, file_error, require_reply, second_answer
 from canary.conftest import Conversation
 from canary.runtime import RuntimeInfo, context_id, document, random_code
 from harness.cp_sim import A2AClient, PlatformClient, file_part, text_part, trim
@@ -18,9 +18,8 @@ CAPTION = "What is the reference code in this file? Answer with the code in uppe
 @pytest.mark.xdist_group("name")
 def test_name_recall(request: pytest.FixtureRequest, name_conversation: Conversation) -> None:
     """A second turn in the same context remembers the first."""
-    intro, question = name_conversation.turns
-    require_reply(request, intro.reply, intro.sent, intro.context_id)
-    text = require_reply(request, question.reply, question.sent, question.context_id)
+    text = second_answer(request, name_conversation.turns)
+    question = name_conversation.last
     name = name_conversation.token
     if name.lower() not in text.lower():
         fail(
@@ -114,8 +113,7 @@ def test_file_caption(
 def test_memory_recall(request: pytest.FixtureRequest, memory_conversation: Conversation) -> None:
     """A memory written in one session is found in the next."""
     stated, question = memory_conversation.turns
-    require_reply(request, stated.reply, stated.sent, stated.context_id)
-    text = require_reply(request, question.reply, question.sent, question.context_id)
+    text = second_answer(request, memory_conversation.turns)
     colour = memory_conversation.token
     if colour.lower() not in text.lower():
         fail(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,3 +41,18 @@ def run_cli(
 def reference_config() -> Path:
     """The project's templates file (tests run ``reference`` from it, results go to tmp)."""
     return ROOT / "templates.toml"
+
+
+def run_template(
+    config: Path, template: str, tmp_path: Path, *extra: str,
+    driver: str = "process", env: dict[str, str] | None = None,
+) -> tuple[int, dict[str, Any], str]:  # fmt: skip
+    """Run one template through the CLI; returns exit code, its result file, and stdout."""
+    completed = run_cli(
+        "--config", str(config), "run", template, "--driver", driver,
+        "--results", str(tmp_path / "results"), "--artifacts", str(tmp_path / "artifacts"),
+        *extra, env=env, timeout=600,
+    )  # fmt: skip
+    result_file = tmp_path / "results" / f"{template}.json"
+    assert result_file.exists(), completed.stdout + completed.stderr
+    return completed.returncode, json.loads(result_file.read_text()), completed.stdout

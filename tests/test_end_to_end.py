@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from harness.config import CANARY_IDS
-from tests.conftest import run_cli
+from tests.conftest import run_cli, run_template
 
 pytestmark = pytest.mark.slow
 
@@ -24,23 +24,7 @@ FAULT_BREAKS = {
 def run_reference(
     config: Path, tmp_path: Path, faults: str = "", *extra: str
 ) -> tuple[int, dict[str, Any], str]:
-    completed = run_cli(
-        "--config",
-        str(config),
-        "run",
-        "reference",
-        "--driver",
-        "process",
-        "--results",
-        str(tmp_path / "results"),
-        "--artifacts",
-        str(tmp_path / "artifacts"),
-        *extra,
-        env={"REFERENCE_FAULTS": faults},
-    )
-    result_file = tmp_path / "results" / "reference.json"
-    assert result_file.exists(), completed.stderr
-    return completed.returncode, json.loads(result_file.read_text()), completed.stdout
+    return run_template(config, "reference", tmp_path, *extra, env={"REFERENCE_FAULTS": faults})
 
 
 def test_reference_passes_every_canary_and_diagnostic(

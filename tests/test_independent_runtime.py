@@ -7,14 +7,13 @@ its own wording), so a canary that leaned on the reference's habits would fail h
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from harness.config import CANARY_IDS, DIAGNOSTIC_IDS
-from tests.conftest import run_cli, write_config
+from tests.conftest import run_template, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -35,21 +34,7 @@ def run_alt(tmp_path: Path, fault: str = "") -> tuple[int, dict[str, Any], str]:
         turn_timeout = 30
         """,
     )
-    completed = run_cli(
-        "--config",
-        str(config),
-        "run",
-        "alt",
-        "--driver",
-        "process",
-        "--results",
-        str(tmp_path / "results"),
-        "--artifacts",
-        str(tmp_path / "artifacts"),
-    )
-    result_file = tmp_path / "results" / "alt.json"
-    assert result_file.exists(), completed.stdout + completed.stderr
-    return completed.returncode, json.loads(result_file.read_text()), completed.stdout
+    return run_template(config, "alt", tmp_path)
 
 
 def test_independent_runtime_passes_every_canary_and_diagnostic(tmp_path: Path) -> None:
