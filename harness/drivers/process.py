@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO
 
 from harness.config import Template
+from harness.drivers import supervise
 from harness.drivers.base import (
     UPLOADS_DIR,
     Driver,
@@ -101,9 +102,19 @@ class ProcessDriver(Driver):
 
     def _spawn(self, env: dict[str, str]) -> subprocess.Popen[bytes]:
         assert self.template.command
+        # Through the supervisor, which cleans up even if the harness is SIGKILLed.
+        # Run as a script: it needs only the standard library, not an installed harness.
+        supervised = [
+            sys.executable,
+            supervise.__file__,
+            str(os.getpid()),
+            self.workspace,
+            "--",
+            *self.template.command,
+        ]
         try:
             return subprocess.Popen(
-                list(self.template.command),
+                supervised,
                 cwd=self.context.config_root,
                 env=env,
                 stdin=subprocess.DEVNULL,

@@ -1,0 +1,45 @@
+"""``supervise.py PARENT_PID WORKSPACE -- COMMAND…``: a runtime's watchdog.
+
+The process driver starts runtimes through this small supervisor. It runs the
+command, exits with the command's exit code, and, if the harness that started it
+disappears (even by SIGKILL, when no cleanup code can run), kills the runtime's
+process group and removes its temporary workspace.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+
+POLL_S = 0.5
+
+
+def main(argv: list[str]) -> int:
+    """Run the command until it exits or the parent process is gone."""
+    parent, workspace, separator, *command = argv
+    if separator != "--" or not command or not parent.isdigit():
+        print("usage: supervise.py PARENT_PID WORKSPACE -- COMMAND…", file=sys.stderr)
+        return 2
+    try:
+        child = subprocess.Popen(command)
+    except OSError as exc:
+        print(f"cannot start {command[0]!r}: {exc.strerror}", file=sys.stderr)
+        return 127
+    while True:
+        try:
+            code = child.wait(timeout=POLL_S)
+        except subprocess.TimeoutExpired:
+            # The harness's pid comes as an argument: if it died before this line ran
+            # the first time, os.getppid() would already name the new parent.
+            if os.getppid() != int(parent):
+                shutil.rmtree(workspace, ignore_errors=True)
+                os.killpg(0, signal.SIGKILL)
+            continue
+        return code if code >= 0 else 128 - code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
