@@ -23,6 +23,10 @@ def main(argv: list[str]) -> int:
     if separator != "--" or not command or not parent.isdigit():
         print("usage: supervise.py PARENT_PID WORKSPACE -- COMMAND…", file=sys.stderr)
         return 2
+    # The harness signals the whole group: the runtime gets SIGTERM itself, and the
+    # supervisor stays until it has exited, so stopping waits for the runtime.
+    # (A handler, unlike SIG_IGN, is not inherited by the command.)
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
     try:
         child = subprocess.Popen(command)
     except OSError as exc:
