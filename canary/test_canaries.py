@@ -9,7 +9,7 @@ import pytest
 from canary.checks import dropped_marker, fail, file_error, require_reply, second_answer
 from canary.conftest import Conversation
 from canary.runtime import RuntimeInfo, context_id, document, random_code
-from harness.cp_sim import A2AClient, PlatformClient, file_part, text_part, trim
+from harness.cp_sim import A2AClient, PlatformClient, Reply, file_part, text_part, trim
 
 CAPTION = "What is the reference code in this file? Answer with the code in uppercase."
 
@@ -38,6 +38,40 @@ def _upload(request: pytest.FixtureRequest, platform: PlatformClient, code: str)
         fail(request, "files", f"could not place {name} in the runtime's workspace: {exc}")
 
 
+def _answer_about_file(
+    request: pytest.FixtureRequest,
+    runtime: RuntimeInfo,
+    reply: Reply,
+    sent: str,
+    ctx: str,
+    *,
+    read_evidence: str | None = None,
+) -> str:
+    """The reply's text, unless the turn failed, was dropped, or the file could not be read.
+
+    ``read_evidence`` is text only a runtime that read the file can produce; a reply
+    holding it is not failed for an apologetic phrase next to it.
+    """
+    text = require_reply(request, reply, sent, ctx)
+    marker = dropped_marker(text, runtime.dropped_markers)
+    if marker:
+        fail(
+            request,
+            "files",
+            f"sent {trim(sent)!r} in context {ctx}; got {trim(text)!r}: the turn was dropped "
+            f"(marker {marker!r}); expected an answer about the file",
+        )
+    unreadable = file_error(text)
+    if unreadable and not (read_evidence and read_evidence in text):
+        fail(
+            request,
+            "files",
+            f"sent {trim(sent)!r} in context {ctx}; got {trim(text)!r}: the runtime could not read "
+            f"the file ({unreadable!r}); expected an answer about the file",
+        )
+    return text
+
+
 @pytest.mark.canary("file_only")
 def test_file_only(
     request: pytest.FixtureRequest, runtime: RuntimeInfo, a2a: A2AClient, platform: PlatformClient
@@ -47,27 +81,14 @@ def test_file_only(
     name, uri = _upload(request, platform, code)
     ctx = context_id()
     sent = f"[file {name}, no text]"
-    text = require_reply(request, a2a.send([file_part(name, uri)], ctx), sent, ctx)
-    marker = dropped_marker(text, runtime.dropped_markers)
-    if marker:
-        fail(
-            request,
-            "files",
-            f"sent only the file {name} in context {ctx}; got {trim(text)!r}: the turn was "
-            f"dropped (marker {marker!r}); expected an answer about the file",
-        )
-    unreadable = file_error(text)
-    if unreadable:
-        fail(request, "files",
-             f"sent only the file {name} in context {ctx}; got {trim(text)!r}: the runtime "
-             f"could not read it ({unreadable!r}); expected an answer about the file")  # fmt: skip
+    text = _answer_about_file(request, runtime, a2a.send([file_part(name, uri)], ctx), sent, ctx)
     stem = name.rsplit(".", 1)[0]
     engaged = stem.lower() in text.lower() or "?" in text or code.lower() in text.lower()
     if not engaged:
         fail(
             request,
             "files",
-            f"sent only the file {name} in context {ctx}; got {trim(text)!r}; expected the "
+            f"sent {trim(sent)!r} in context {ctx}; got {trim(text)!r}; expected the "
             f"reply to name the file, ask a question, or mention its code {code!r}",
         )
 
@@ -81,19 +102,8 @@ def test_file_caption(
     name, uri = _upload(request, platform, code)
     ctx = context_id()
     reply = a2a.send([text_part(CAPTION), file_part(name, uri)], ctx)
-    text = require_reply(request, reply, f"{CAPTION} [+ file {name}]", ctx)
-    marker = dropped_marker(text, runtime.dropped_markers)
-    if marker:
-        fail(
-            request,
-            "files",
-            f"sent {CAPTION!r} with the file {name} in context {ctx}; got {trim(text)!r}: "
-            f"the turn was dropped (marker {marker!r})",
-        )
-    if code.upper() not in text and file_error(text):
-        fail(request, "files",
-             f"sent {CAPTION!r} with the file {name} in context {ctx}; got {trim(text)!r}: "
-             f"the runtime could not read the file ({file_error(text)!r})")  # fmt: skip
+    sent = f"{CAPTION} [+ file {name}]"
+    text = _answer_about_file(request, runtime, reply, sent, ctx, read_evidence=code.upper())
     if code.upper() not in text:
         hint = (
             "it knows the code but ignored the caption's 'uppercase'"
