@@ -7,7 +7,6 @@ go to the harness, e.g. ``nox -s canary-reference -- --driver process --workers 
 from __future__ import annotations
 
 import hashlib
-import os
 import sys
 from pathlib import Path
 
@@ -16,11 +15,11 @@ import nox
 ROOT = Path(__file__).parent
 sys.path.insert(0, str(ROOT))  # harness.config needs only the standard library
 
-from harness.config import load  # noqa: E402
+from harness.config import default_path, load  # noqa: E402
 from harness.errors import ConfigError  # noqa: E402
 
 nox.options.reuse_venv = "yes"
-CONFIG_PATH = Path(os.environ.get("CANARY_TEMPLATES") or ROOT / "templates.toml")
+CONFIG_PATH = default_path(ROOT)
 
 try:
     CONFIG = load(CONFIG_PATH)

@@ -13,19 +13,20 @@ from pathlib import Path
 from types import FrameType
 
 from harness import report, results
-from harness.config import CANARY_IDS, DIAGNOSTIC_IDS, PULL_POLICIES, Config, Template, load
+from harness.config import (
+    CANARY_IDS,
+    DIAGNOSTIC_IDS,
+    PULL_POLICIES,
+    Config,
+    Template,
+    default_path,
+    load,
+)
 from harness.drivers import DRIVER_CHOICES
 from harness.errors import EXIT_INTERRUPTED, EXIT_USAGE, HarnessError, UsageError
 from harness.run import RunOptions, run
 
-CONFIG_ENV = "CANARY_TEMPLATES"
 IMAGE_ENV = "TEMPLATE_IMAGE"
-DEFAULT_CONFIG = "templates.toml"
-
-
-def default_config_path() -> Path:
-    """``$CANARY_TEMPLATES``, else ``templates.toml`` in the current directory."""
-    return Path(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
 
 
 def _workers(value: str) -> int:
@@ -156,7 +157,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _report(args)
     if args.command == "clean":
         return _clean()
-    config = load(args.config or default_config_path())
+    config = load(args.config or default_path(Path()))
     if args.command == "list":
         return _list(config, as_json=args.json)
     templates = _run_templates(config, args) if args.command == "run" else config.matrix_templates()

@@ -20,6 +20,8 @@ from typing import Any
 from harness.errors import ConfigError
 
 SCHEMA_VERSION = 1
+CONFIG_ENV = "CANARY_TEMPLATES"
+DEFAULT_FILE = "templates.toml"
 
 CANARY_IDS = ("name_recall", "file_only", "file_caption", "memory_recall")
 DIAGNOSTIC_IDS = ("wire", "session_scope", "session_store", "memory_layers")
@@ -189,6 +191,11 @@ class Config:
         """Templates ``matrix`` runs: every gate but ``off``, in cascade order."""
         chosen = [t for t in self.templates.values() if t.gate != "off"]
         return sorted(chosen, key=lambda t: (t.wave, t.name))
+
+
+def default_path(directory: Path) -> Path:
+    """``$CANARY_TEMPLATES`` if set, else ``templates.toml`` in ``directory``."""
+    return Path(os.environ.get(CONFIG_ENV) or directory / DEFAULT_FILE)
 
 
 def load(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Config:

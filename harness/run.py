@@ -6,7 +6,6 @@ subprocess (under xdist) that receives only a small JSON of URLs and ids.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -30,6 +29,7 @@ from harness import drivers, results, secrets
 from harness.config import CANARY_IDS, DIAGNOSTIC_IDS, Config, Template
 from harness.cp_sim import PlatformServer
 from harness.drivers import Driver, RunContext, TemplateError, TemplateSkipped
+from harness.drivers.base import signal_group
 from harness.results import Result
 
 # A diagnostic runs only where the canary whose evidence it reads runs.
@@ -64,7 +64,6 @@ class RunOptions:
     artifacts_dir: Path = Path("artifacts")
     pull: str | None = None
     extra_env: Mapping[str, str] = field(default_factory=dict)
-    log: Any = field(default=None, compare=False)
 
 
 class _Live:
@@ -82,7 +81,7 @@ class _Live:
             processes, running = list(self.processes), list(self.drivers)
         for process in processes:
             if process.poll() is None:
-                _kill_group(process, signal.SIGTERM)
+                signal_group(process, signal.SIGTERM)
         for driver in running:
             try:
                 driver.stop()
@@ -109,8 +108,7 @@ def selected_canaries(template: Template, requested: tuple[str, ...] | None) -> 
 
 def log_line(options: RunOptions, template: str, text: str) -> None:
     """A short progress line on stderr (the matrix goes to stdout)."""
-    stream = options.log or sys.stderr
-    print(f"[{template}] {text}", file=stream, flush=True)
+    print(f"[{template}] {text}", file=sys.stderr, flush=True)
 
 
 def run(config: Config, templates: list[Template], options: RunOptions) -> list[Result]:
@@ -173,8 +171,10 @@ def _run_template(
         log_line(options, template.name, text)
 
     try:
-        _check_secrets(template)
-        selected_canaries(template, options.canaries)  # nothing to run is known before booting
+        missing = secrets.missing(template)
+        if missing:
+            raise TemplateSkipped(f"secret {missing[0]} is not set in the environment")
+        selected = selected_canaries(template, options.canaries)  # known before anything boots
         driver = drivers.select(
             template, options.driver, context, pull_policy=options.pull, progress=progress
         )
@@ -187,18 +187,21 @@ def _run_template(
         log_line(options, template.name, f"error: {result['reason']}")
         return _finish(result, options)
     result["driver"] = driver.name
+    fallback_note = None
     try:
         try:
-            _run_driver(template, driver, options, result, live)
+            _run_driver(template, driver, selected, options=options, result=result, live=live)
         except TemplateError as exc:
             if not _can_fall_back(template, driver, options, result, live):
                 raise
             # auto: an image that cannot be had here is no reason to skip a runnable command.
-            note = f"docker image unavailable ({str(exc).splitlines()[0]}); ran as a process"
-            log_line(options, template.name, note)
+            fallback_note = (
+                f"docker image unavailable ({str(exc).splitlines()[0]}); ran as a process"
+            )
+            log_line(options, template.name, fallback_note)
             driver = drivers.ProcessDriver(template, context)
-            result.update(drivers_note=note, driver=driver.name, image=None, image_id=None)
-            _run_driver(template, driver, options, result, live)
+            result.update(driver=driver.name, image=None, image_id=None)
+            _run_driver(template, driver, selected, options=options, result=result, live=live)
     except TemplateSkipped as skip:
         result.update(status="skipped", reason=str(skip))
     except TemplateError as exc:
@@ -212,9 +215,8 @@ def _run_template(
         )
     if live.cancelled.is_set() and result["status"] != "passed":
         result.update(status="error", reason="interrupted")
-    note = result.pop("drivers_note", None)
-    if note and not result["reason"]:
-        result["reason"] = note
+    if fallback_note and not result["reason"]:
+        result["reason"] = fallback_note
     hidden = secrets.values(template)
     secrets.redact_tree(context.artifacts, hidden)
     result = secrets.redact_data(result, hidden)
@@ -244,12 +246,6 @@ def _finish(result: Result, options: RunOptions) -> Result:
     return result
 
 
-def _check_secrets(template: Template) -> None:
-    missing = [s for s in template.secrets if not os.environ.get(s)]
-    if missing:
-        raise TemplateSkipped(f"secret {missing[0]} is not set in the environment")
-
-
 @contextmanager
 def _timed(result: Result, key: str) -> Iterator[None]:
     start = time.perf_counter()
@@ -260,7 +256,13 @@ def _timed(result: Result, key: str) -> Iterator[None]:
 
 
 def _run_driver(
-    template: Template, driver: Driver, options: RunOptions, result: Result, live: _Live
+    template: Template,
+    driver: Driver,
+    selected: tuple[str, ...],
+    *,
+    options: RunOptions,
+    result: Result,
+    live: _Live,
 ) -> None:
     workspace_id = str(uuid.uuid4())
     driver.context.artifacts.mkdir(parents=True, exist_ok=True)
@@ -274,8 +276,8 @@ def _run_driver(
         with _timed(result, "prepare_s"):
             log_line(options, template.name, f"preparing ({driver.name} driver)")
             driver.prepare()
-            result["image"] = getattr(driver, "image", None) or template.image
-            result["image_id"] = getattr(driver, "image_id", None)
+            result["image"] = driver.image or template.image
+            result["image_id"] = driver.image_id
         with _timed(result, "boot_s"):
             platform_url = driver.platform_url(platform.host, platform.port)
             driver.start(_runtime_env(template, workspace_id, platform_url, options.extra_env))
@@ -295,6 +297,7 @@ def _run_driver(
             outcomes, problem = _run_canaries(
                 template,
                 driver,
+                selected=selected,
                 platform=platform,
                 workspace_id=workspace_id,
                 options=options,
@@ -348,12 +351,12 @@ def _run_canaries(
     template: Template,
     driver: Driver,
     *,
+    selected: tuple[str, ...],
     platform: PlatformServer,
     workspace_id: str,
     options: RunOptions,
     live: _Live,
 ) -> tuple[dict[str, dict[str, Any]], str | None]:
-    selected = selected_canaries(template, options.canaries)
     artifacts = driver.context.artifacts
     info = RuntimeInfo(
         template=template.name,
@@ -388,7 +391,7 @@ def _run_canaries(
             try:
                 code = process.wait(timeout=budget)
             except subprocess.TimeoutExpired:
-                _kill_group(process, signal.SIGKILL)
+                signal_group(process, signal.SIGKILL)
                 process.wait()
                 raise TemplateError(f"canaries did not finish within {budget:g}s") from None
             finally:
@@ -407,11 +410,6 @@ def _run_canaries(
         )
     ordered = {cid: outcomes[cid] for cid in (*CANARY_IDS, *DIAGNOSTIC_IDS) if cid in outcomes}
     return ordered, problem
-
-
-def _kill_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, sig)
 
 
 def _pytest_command(options: RunOptions, outcomes: Path, junit: Path) -> list[str]:

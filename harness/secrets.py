@@ -17,6 +17,11 @@ from harness.config import Template
 MIN_SECRET_LENGTH = 4  # shorter values would blank out ordinary text
 
 
+def missing(template: Template) -> list[str]:
+    """Names of the template's declared secrets that the environment does not set."""
+    return [name for name in template.secrets if not os.environ.get(name)]
+
+
 def values(template: Template) -> list[str]:
     """The current values of a template's declared secrets, longest first."""
     found = {os.environ.get(name, "") for name in template.secrets}

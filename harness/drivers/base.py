@@ -9,8 +9,12 @@ canary workers, and always :meth:`Driver.stop` at the end.
 from __future__ import annotations
 
 import abc
+import contextlib
+import os
 import re
 import secrets
+import signal
+import subprocess
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -61,6 +65,12 @@ def upload_name(name: str) -> str:
     return f"{secrets.token_hex(16)}-{sanitize_filename(name)}"
 
 
+def signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    """Signal a process started with ``start_new_session`` and everything in its group."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, sig)
+
+
 def tail(text: str, lines: int = LOG_TAIL_LINES) -> str:
     """The last lines of a log."""
     return "\n".join(text.splitlines()[-lines:])
@@ -70,6 +80,9 @@ class Driver(abc.ABC):
     """Runs one template's runtime for one harness run."""
 
     name: str
+    image: str | None = None
+    """The image the runtime runs, for results (None for a local process)."""
+    image_id: str | None = None
 
     def __init__(self, template: Template, context: RunContext) -> None:
         self.template = template
@@ -130,15 +143,14 @@ class Driver(abc.ABC):
         """Expand ``{workspace}`` in a declared runtime path."""
         return path.replace("{workspace}", self.workspace)
 
-    def write_logs(self) -> list[Path]:
+    def write_logs(self) -> None:
         """Save the runtime's log and its tail to the artifacts directory."""
         self.context.artifacts.mkdir(parents=True, exist_ok=True)
         text = self.logs()
-        full = self.context.artifacts / "runtime.log"
-        short = self.context.artifacts / "runtime.tail.log"
-        full.write_text(text, encoding="utf-8")
-        short.write_text(tail(text) + "\n", encoding="utf-8")
-        return [full, short]
+        (self.context.artifacts / "runtime.log").write_text(text, encoding="utf-8")
+        (self.context.artifacts / "runtime.tail.log").write_text(
+            tail(text) + "\n", encoding="utf-8"
+        )
 
     def wait_ready(self, registered: Callable[[], bool]) -> None:
         """Poll until the runtime answers its ready path or has registered.

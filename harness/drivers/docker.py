@@ -32,6 +32,7 @@ from harness.drivers.base import (
     Driver,
     RunContext,
     TemplateError,
+    tail,
     upload_name,
 )
 from harness.drivers.images import LABEL_TOOL, TOOL
@@ -126,14 +127,12 @@ class DockerDriver(Driver):
         context: RunContext,
         client: docker.DockerClient,
         pull_policy: str | None = None,
-        progress: Any = None,
+        progress: images.Progress | None = None,
     ) -> None:
         super().__init__(template, context)
         self.client = client
         self.pull_policy = pull_policy or template.pull
-        self.image: str | None = template.image
-        self.image_id: str | None = None
-        self.built = False
+        self.image = template.image
         self._progress = progress or (lambda text: None)
         self._container: Container | None = None
         self._host_port: int | None = None
@@ -146,7 +145,7 @@ class DockerDriver(Driver):
 
     def prepare(self) -> None:
         if self.template.build is not None and self.template.image is None:
-            self.image, self.built = images.build(
+            self.image = images.build(
                 self.client,
                 self.template,
                 self.context.artifacts / "build.log",
@@ -229,7 +228,8 @@ class DockerDriver(Driver):
                 break
             time.sleep(0.05)
         raise TemplateError(
-            f"container exited or published no port for {port}; last lines:\n{self._tail(20)}"
+            f"container exited or published no port for {port}; last lines:\n"
+            f"{tail(self.logs(), 20)}"
         )
 
     def exit_status(self) -> int | None:
@@ -253,9 +253,6 @@ class DockerDriver(Driver):
             return bytes(self._container.logs()).decode("utf-8", errors="replace")
         except docker.errors.APIError:
             return ""
-
-    def _tail(self, lines: int) -> str:
-        return "\n".join(self.logs().splitlines()[-lines:])
 
     # --- files ------------------------------------------------------------------
 
@@ -307,8 +304,3 @@ class DockerDriver(Driver):
         except docker.errors.APIError as exc:
             if "already in progress" not in str(exc):
                 raise
-
-    def write_logs(self) -> list[Path]:
-        written = super().write_logs()
-        build_log = self.context.artifacts / "build.log"
-        return [*written, build_log] if build_log.exists() else written

@@ -127,11 +127,11 @@ def build(
     log_path: Path,
     progress: Progress,
     stopped: Stopped = _never,
-) -> tuple[str, bool]:
+) -> str:
     """Build the template's image unless an image with its context hash exists.
 
     Returns:
-        The tag and whether a build ran.
+        The image's tag.
 
     Raises:
         TemplateError: The build failed; the message names the failing step and
@@ -140,7 +140,7 @@ def build(
     assert template.build is not None
     tag = build_tag(template)
     if image_exists(client, tag):
-        return tag, False
+        return tag
     prepare_wheelhouse(template.build, progress)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     step, lines = "", []
@@ -179,7 +179,7 @@ def build(
             ) from None
     if not image_exists(client, tag):
         raise TemplateError(f"build ended without producing {tag}; see {log_path}")
-    return tag, True
+    return tag
 
 
 def pull(

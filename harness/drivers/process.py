@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import signal
@@ -23,6 +22,7 @@ from harness.drivers.base import (
     RunContext,
     TemplateError,
     TemplateSkipped,
+    signal_group,
     tail,
     upload_name,
 )
@@ -138,12 +138,10 @@ class ProcessDriver(Driver):
         except FileNotFoundError:
             return ""
 
-    def write_logs(self) -> list[Path]:
+    def write_logs(self) -> None:
         # The log already streams to runtime.log; only the tail needs writing.
-        text = self.logs()
         short = self.context.artifacts / "runtime.tail.log"
-        short.write_text(tail(text) + "\n", encoding="utf-8")
-        return [self._log_path, short]
+        short.write_text(tail(self.logs()) + "\n", encoding="utf-8")
 
     def upload(self, name: str, content: bytes) -> str:
         target = Path(self.workspace) / UPLOADS_DIR / upload_name(name)
@@ -168,19 +166,14 @@ class ProcessDriver(Driver):
             self._stopped = True
             process = self._process
         if process is not None and process.poll() is None:
-            self._signal_group(process, signal.SIGTERM)
+            signal_group(process, signal.SIGTERM)
             try:
                 process.wait(timeout=STOP_GRACE_S)
             except subprocess.TimeoutExpired:
-                self._signal_group(process, signal.SIGKILL)
+                signal_group(process, signal.SIGKILL)
                 process.wait()
         if self._log is not None:
             self._log.close()
             self._log = None
         if self._workspace is not None:
             shutil.rmtree(self._workspace, ignore_errors=True)
-
-    @staticmethod
-    def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, sig)
