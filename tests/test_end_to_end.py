@@ -126,22 +126,12 @@ def test_runtime_dying_on_boot_is_an_error_with_its_exit_code(tmp_path: Path) ->
         'command = ["python", "-c", "import sys; print(\'bad config\'); sys.exit(3)"]\n'
         'gate = "required"\n'
     )
-    completed = run_cli(
-        "--config",
-        str(config),
-        "run",
-        "crashy",
-        "--results",
-        str(tmp_path / "r"),
-        "--artifacts",
-        str(tmp_path / "a"),
-    )
-    result = json.loads((tmp_path / "r" / "crashy.json").read_text())
-    assert completed.returncode == 1
+    code, result, _ = run_template(config, "crashy", tmp_path)
+    assert code == 1
     assert result["status"] == "error"
     assert "code 3" in result["reason"]
     assert "bad config" in result["reason"]
-    assert (tmp_path / "a" / "crashy" / "runtime.log").read_text().strip() == "bad config"
+    assert (tmp_path / "artifacts" / "crashy" / "runtime.log").read_text().strip() == "bad config"
 
 
 def test_secrets_never_reach_results_artifacts_or_output(tmp_path: Path) -> None:
@@ -171,9 +161,8 @@ def test_undeclared_environment_does_not_reach_a_process_runtime(tmp_path: Path)
         "schema = 1\n[templates.nosy]\n"
         'command = ["python", "-c", "import os; print(sorted(os.environ)); raise SystemExit(1)"]\n'
     )
-    run_cli("--config", str(config), "run", "nosy", "--results", str(tmp_path / "r"),
-            "--artifacts", str(tmp_path / "a"), env={"CANARY_UNDECLARED_KEY": "x"})  # fmt: skip
-    log = (tmp_path / "a" / "nosy" / "runtime.log").read_text()
+    run_template(config, "nosy", tmp_path, env={"CANARY_UNDECLARED_KEY": "x"})
+    log = (tmp_path / "artifacts" / "nosy" / "runtime.log").read_text()
     assert "WORKSPACE_ID" in log
     assert "CANARY_UNDECLARED_KEY" not in log
 
@@ -183,12 +172,8 @@ def test_requested_canary_the_template_lacks_is_skipped(tmp_path: Path) -> None:
     config.write_text(
         'schema = 1\n[templates.only]\ncommand = ["true"]\ncanaries = ["name_recall"]\n'
     )
-    completed = run_cli(
-        "--config", str(config), "run", "only", "--canary", "file_only",
-        "--results", str(tmp_path / "r"), "--artifacts", str(tmp_path / "a"),
-    )  # fmt: skip
-    result = json.loads((tmp_path / "r" / "only.json").read_text())
-    assert completed.returncode == 0
+    code, result, _ = run_template(config, "only", tmp_path, "--canary", "file_only")
+    assert code == 0
     assert result["status"] == "skipped"
     assert "file_only" in result["reason"]
 
