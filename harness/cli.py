@@ -19,18 +19,22 @@ from harness.config import (
     PULL_POLICIES,
     Config,
     Template,
+    cascade_order,
     default_path,
     load,
 )
 from harness.drivers import DRIVER_CHOICES
 from harness.errors import EXIT_INTERRUPTED, EXIT_USAGE, HarnessError, UsageError
-from harness.run import RunOptions, run
+from harness.run import RunOptions, judge_transcripts, run
 
 IMAGE_ENV = "TEMPLATE_IMAGE"
 
 
 def _workers(value: str) -> int:
-    number = int(value)
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
     if number < 0:
         raise argparse.ArgumentTypeError("must be 0 (no xdist) or more")
     return number
@@ -53,15 +57,7 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         choices=(*CANARY_IDS, *DIAGNOSTIC_IDS),
         help="run only this canary or diagnostic (repeatable)",
     )
-    parser.add_argument(
-        "--workers",
-        type=_workers,
-        default=2,
-        help="pytest-xdist workers per template (default: 2; 0 = no xdist)",
-    )
-    parser.add_argument(
-        "--results", type=Path, default=Path("results"), help="results directory (default: results)"
-    )
+    _add_judge_options(parser)
     parser.add_argument(
         "--pull",
         choices=PULL_POLICIES,
@@ -80,6 +76,18 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         type=Path,
         default=Path("artifacts"),
         help="artifacts directory (default: artifacts)",
+    )
+
+
+def _add_judge_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--workers",
+        type=_workers,
+        default=0,
+        help="pytest-xdist workers for the judge (default: 0 = no xdist)",
+    )
+    parser.add_argument(
+        "--results", type=Path, default=Path("results"), help="results directory (default: results)"
     )
 
 
@@ -112,6 +120,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     matrix_parser = commands.add_parser("matrix", help="run every template whose gate is not 'off'")
     add_run_options(matrix_parser)
+
+    judge_parser = commands.add_parser(
+        "judge", help="re-judge stored transcripts (no runtime) and write their results"
+    )
+    judge_parser.add_argument(
+        "directories", nargs="+", type=Path, metavar="DIR",
+        help="directories searched for transcript.jsonl (e.g. artifacts/)",
+    )  # fmt: skip
+    _add_judge_options(judge_parser)
+    judge_parser.set_defaults(config=None)
 
     list_parser = commands.add_parser("list", help="list the templates")
     _add_config_option(list_parser, default=argparse.SUPPRESS)
@@ -157,6 +175,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _report(args)
     if args.command == "clean":
         return _clean()
+    if args.command == "judge":
+        return _judge(args)
     config = load(args.config or default_path(Path()))
     if args.command == "list":
         return _list(config, as_json=args.json)
@@ -220,7 +240,7 @@ def _list(config: Config, *, as_json: bool) -> int:
             "secrets": list(t.secrets),
             "description": t.description,
         }
-        for t in sorted(config.templates.values(), key=lambda t: (t.wave, t.name))
+        for t in cascade_order(config.templates.values())
     ]
     if as_json:
         print(json.dumps(entries, indent=2))
@@ -242,11 +262,27 @@ def _clean() -> int:
     return 0
 
 
+def _judge(args: argparse.Namespace) -> int:
+    missing = [d for d in args.directories if not d.is_dir()]
+    if missing:
+        raise UsageError(f"judge: {missing[0]}: no such directory")
+    options = RunOptions(workers=args.workers, results_dir=args.results)
+    judged = judge_transcripts(list(args.directories), options)
+    if not judged:
+        raise UsageError(
+            "judge: no transcript.jsonl under " + ", ".join(map(str, args.directories))
+        )
+    print(report.render(judged, "terminal"))
+    return results.exit_code(judged)
+
+
 def _report(args: argparse.Namespace) -> int:
     if not args.results.is_dir():
         print(f"canary-matrix: error: no results directory {args.results}", file=sys.stderr)
         return EXIT_USAGE
-    found = results.read_all(args.results)
+    found, problems = results.read_all(args.results)
+    for problem in problems:
+        print(f"canary-matrix: warning: not a result file: {problem}", file=sys.stderr)
     text = report.render(found, args.format)
     if args.output:
         args.output.write_text(text + "\n", encoding="utf-8")

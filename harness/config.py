@@ -12,19 +12,20 @@ import os
 import re
 import string
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
+from canary import registry
 from harness.errors import ConfigError
 
 SCHEMA_VERSION = 1
 CONFIG_ENV = "CANARY_TEMPLATES"
 DEFAULT_FILE = "templates.toml"
 
-CANARY_IDS = ("name_recall", "file_only", "file_caption", "memory_recall")
-DIAGNOSTIC_IDS = ("wire", "session_scope", "session_store", "memory_layers")
+CANARY_IDS = registry.canary_ids()
+DIAGNOSTIC_IDS = registry.diagnostic_ids()
 GATES = ("required", "advisory", "off")
 SESSION_SCOPES = ("context", "workspace", "container")
 PULL_POLICIES = ("missing", "always", "never")
@@ -189,8 +190,25 @@ class Config:
 
     def matrix_templates(self) -> list[Template]:
         """Templates ``matrix`` runs: every gate but ``off``, in cascade order."""
-        chosen = [t for t in self.templates.values() if t.gate != "off"]
-        return sorted(chosen, key=lambda t: (t.wave, t.name))
+        return cascade_order(t for t in self.templates.values() if t.gate != "off")
+
+
+class Cascading(Protocol):
+    """Anything placed in the cascade: a template or a template's result."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def wave(self) -> int: ...
+
+
+CascadingT = TypeVar("CascadingT", bound=Cascading)
+
+
+def cascade_order(items: Iterable[CascadingT]) -> list[CascadingT]:
+    """The cascade's order: wave 0 first, then by name."""
+    return sorted(items, key=lambda item: (item.wave, item.name))
 
 
 def default_path(directory: Path) -> Path:

@@ -8,47 +8,49 @@ from typing import Any
 
 from tabulate import tabulate
 
-from harness.config import CANARY_IDS, DIAGNOSTIC_IDS
-from harness.results import Result, sort
+from harness.config import CANARY_IDS, DIAGNOSTIC_IDS, cascade_order
+from harness.results import Result, Status
 
 FORMATS = ("terminal", "markdown", "json", "html")
-_SYMBOLS = {"passed": "pass", "failed": "FAIL", "error": "ERROR", "skipped": "skip"}
+_SYMBOLS = {Status.PASSED: "pass", Status.FAILED: "FAIL", Status.ERROR: "ERROR",
+            Status.SKIPPED: "skip"}  # fmt: skip
+_LOUD = (Status.FAILED, Status.ERROR)
 
 
 def columns(results: list[Result]) -> list[str]:
     """Canary and diagnostic columns present in any result, in their canonical order."""
-    present = {cid for r in results for cid in r.get("canaries", {})}
+    present = {cid for r in results for cid in r.canaries}
     return [cid for cid in (*CANARY_IDS, *DIAGNOSTIC_IDS) if cid in present]
 
 
 def _cell(result: Result, canary: str) -> str:
-    entry = result.get("canaries", {}).get(canary)
+    entry = result.canaries.get(canary)
     if entry is None:
         return "-"
-    cell = str(_SYMBOLS.get(entry["outcome"], entry["outcome"]))
-    if entry.get("observed"):
-        cell += f" ({entry['observed']})"
+    cell = _SYMBOLS[entry.outcome]
+    if entry.observed:
+        cell += f" ({entry.observed})"
     return cell
 
 
 def rows(results: list[Result]) -> tuple[list[str], list[list[str]]]:
     """Header and rows: one row per template, in cascade order."""
-    results = sort(results)
+    results = cascade_order(results)
     canaries = columns(results)
     header = ["template", "gate", "wave", "status", *canaries, "boot s", "driver", "reason"]
     body = []
     for r in results:
-        boot = r.get("timings", {}).get("boot_s") or 0.0
+        boot = r.timings.get("boot_s") or 0.0
         body.append(
             [
-                r["template"],
-                r.get("gate", "?"),
-                str(r.get("wave", "")),
-                r["status"].upper() if r["status"] in ("failed", "error") else r["status"],
+                r.template,
+                r.gate,
+                str(r.wave),
+                str(r.status).upper() if r.status in _LOUD else str(r.status),
                 *(_cell(r, c) for c in canaries),
                 f"{boot:.2f}" if boot else "-",
-                r.get("driver") or "-",
-                _short(r.get("reason") or ""),
+                r.driver or "-",
+                _short(r.reason or ""),
             ]
         )
     return header, body
@@ -62,11 +64,11 @@ def _short(text: str, limit: int = 70) -> str:
 def failures(results: list[Result]) -> list[str]:
     """One line per failed canary: template, canary, layer and message."""
     lines = []
-    for r in sort(results):
-        for canary, entry in r.get("canaries", {}).items():
-            if entry["outcome"] in ("failed", "error"):
-                layer = f" [{entry['layer']}]" if entry.get("layer") else ""
-                lines.append(f"{r['template']} {canary}{layer}: {entry.get('message')}")
+    for r in cascade_order(results):
+        for canary, entry in r.canaries.items():
+            if entry.outcome in _LOUD:
+                layer = f" [{entry.layer}]" if entry.layer else ""
+                lines.append(f"{r.template} {canary}{layer}: {entry.message}")
     return lines
 
 
@@ -100,13 +102,13 @@ def _as_json(results: list[Result]) -> dict[str, Any]:
     return {
         "templates": [
             {
-                "template": r["template"],
-                "gate": r.get("gate"),
-                "wave": r.get("wave"),
-                "status": r["status"],
-                "reason": r.get("reason"),
-                "canaries": {c: e["outcome"] for c, e in r.get("canaries", {}).items()},
+                "template": r.template,
+                "gate": r.gate,
+                "wave": r.wave,
+                "status": str(r.status),
+                "reason": r.reason,
+                "canaries": {c: str(e.outcome) for c, e in r.canaries.items()},
             }
-            for r in sort(results)
+            for r in cascade_order(results)
         ]
     }

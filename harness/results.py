@@ -1,85 +1,194 @@
-"""``results/<template>.json`` (DESIGN §6): building, writing and reading them.
+"""``results/<template>.json`` (DESIGN §6): typed results, writing and reading them.
 
-Pure functions over plain dicts, so results written by parallel CI jobs merge
-into the same matrix as a local run's.
+Results written by parallel CI jobs merge into the same matrix as a local run's,
+so everything here is a pure function of the files.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from harness.config import Template
+from harness.config import Template, cascade_order
 from harness.errors import EXIT_FAILED, EXIT_OK
 
 SCHEMA_VERSION = 1
-STATUSES = ("passed", "failed", "error", "skipped")
 TIMINGS = ("prepare_s", "boot_s", "canaries_s", "teardown_s")
 
-Result = dict[str, Any]
+
+class Status(StrEnum):
+    """A template's status, or one canary's outcome."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"
+    SKIPPED = "skipped"
 
 
-def new_result(template: Template, driver: str | None = None) -> Result:
-    """A result for a template that has not run yet."""
-    return {
-        "schema": SCHEMA_VERSION,
-        "template": template.name,
-        "status": "error",
-        "reason": None,
-        "gate": template.gate,
-        "wave": template.wave,
-        "driver": driver,
-        "image": template.image,
-        "image_id": None,
-        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "timings": dict.fromkeys(TIMINGS, 0.0),
-        "canaries": {},
-        "artifacts": [],
-    }
+@dataclass
+class CanaryResult:
+    """One canary's or diagnostic's verdict.
+
+    Attributes:
+        outcome: passed, failed, error or skipped.
+        duration_s: Seconds its conversation took.
+        message: Why it did not pass (what was sent, what came back, what was expected).
+        layer: Where a failure sits (``session``, ``files``, ``memory:search``, …).
+        observed: What a diagnostic observed (``context``, ``shared``, ``platform``, …).
+    """
+
+    outcome: Status
+    duration_s: float = 0.0
+    message: str | None = None
+    layer: str | None = None
+    observed: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form; ``observed`` only when there is one."""
+        data = asdict(self)
+        if self.observed is None:
+            del data["observed"]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CanaryResult:
+        """Read the JSON form (raises ValueError on a foreign shape)."""
+        if not isinstance(data, dict):
+            raise ValueError(f"a canary entry is not an object: {data!r}")
+        return cls(
+            outcome=Status(str(data.get("outcome"))),
+            duration_s=float(data.get("duration_s") or 0.0),
+            message=data.get("message"),
+            layer=data.get("layer"),
+            observed=data.get("observed"),
+        )
 
 
-def template_status(canaries: dict[str, dict[str, Any]]) -> str:
+@dataclass
+class Result:
+    """One template's run."""
+
+    template: str
+    gate: str
+    wave: int
+    status: Status = Status.ERROR
+    reason: str | None = None
+    driver: str | None = None
+    image: str | None = None
+    image_id: str | None = None
+    started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    timings: dict[str, float] = field(default_factory=lambda: dict.fromkeys(TIMINGS, 0.0))
+    canaries: dict[str, CanaryResult] = field(default_factory=dict)
+    unserved_calls: list[str] = field(default_factory=list)
+    artifacts: list[str] = field(default_factory=list)
+
+    @classmethod
+    def new(cls, template: Template) -> Result:
+        """A result for a template that has not run yet."""
+        return cls(template=template.name, gate=template.gate, wave=template.wave,
+                   image=template.image)  # fmt: skip
+
+    @property
+    def name(self) -> str:
+        """The template's name (for the cascade order)."""
+        return self.template
+
+    @property
+    def blocking(self) -> bool:
+        """A required template that failed or errored: the run fails."""
+        return self.gate == "required" and self.status in (Status.FAILED, Status.ERROR)
+
+    def to_json(self) -> dict[str, Any]:
+        """The file's content (DESIGN §6)."""
+        return {
+            "schema": SCHEMA_VERSION,
+            "template": self.template,
+            "status": str(self.status),
+            "reason": self.reason,
+            "gate": self.gate,
+            "wave": self.wave,
+            "driver": self.driver,
+            "image": self.image,
+            "image_id": self.image_id,
+            "started_at": self.started_at,
+            "timings": self.timings,
+            "canaries": {cid: entry.to_json() for cid, entry in self.canaries.items()},
+            "unserved_calls": self.unserved_calls,
+            "artifacts": self.artifacts,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> Result:
+        """Read a result file's content.
+
+        Raises:
+            ValueError: It is not a result of this schema (the message says why).
+        """
+        if not isinstance(data, dict) or data.get("schema") != SCHEMA_VERSION:
+            raise ValueError(f"not a schema-{SCHEMA_VERSION} canary-matrix result")
+        canaries = data.get("canaries") or {}
+        if not isinstance(canaries, dict):
+            raise ValueError("'canaries' is not an object")
+        try:
+            return cls(
+                template=str(data["template"]),
+                gate=str(data.get("gate", "advisory")),
+                wave=int(data.get("wave") or 0),
+                status=Status(data["status"]),
+                reason=data.get("reason"),
+                driver=data.get("driver"),
+                image=data.get("image"),
+                image_id=data.get("image_id"),
+                started_at=str(data.get("started_at", "")),
+                timings={k: float(v) for k, v in (data.get("timings") or {}).items()},
+                canaries={cid: CanaryResult.from_json(e) for cid, e in canaries.items()},
+                unserved_calls=list(data.get("unserved_calls") or []),
+                artifacts=list(data.get("artifacts") or []),
+            )
+        except KeyError as exc:
+            raise ValueError(f"missing {exc.args[0]!r}") from None
+        except (TypeError, ValueError) as exc:
+            raise ValueError(str(exc)) from None
+
+
+def template_status(canaries: dict[str, CanaryResult]) -> Status:
     """``failed`` when any canary or diagnostic failed or errored; ``skipped`` when all skipped."""
-    outcomes = {entry["outcome"] for entry in canaries.values()}
-    if outcomes & {"failed", "error"}:
-        return "failed"
-    return "skipped" if outcomes == {"skipped"} else "passed"
+    outcomes = {entry.outcome for entry in canaries.values()}
+    if outcomes & {Status.FAILED, Status.ERROR}:
+        return Status.FAILED
+    return Status.SKIPPED if outcomes == {Status.SKIPPED} else Status.PASSED
 
 
 def write(result: Result, results_dir: Path) -> Path:
     """Write one template's result file (atomically, so a reader never sees half)."""
     results_dir.mkdir(parents=True, exist_ok=True)
-    path = results_dir / f"{result['template']}.json"
+    path = results_dir / f"{result.template}.json"
     temporary = path.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    temporary.write_text(json.dumps(result.to_json(), indent=2) + "\n", encoding="utf-8")
     temporary.replace(path)
     return path
 
 
-def read_all(results_dir: Path) -> list[Result]:
-    """Every result file in a directory, sorted in cascade order (wave, name)."""
-    results = []
+def read_all(results_dir: Path) -> tuple[list[Result], list[str]]:
+    """Every result file in a directory, in cascade order, and the files that are not results.
+
+    Returns:
+        The results, and one line per unreadable or foreign ``*.json`` file.
+    """
+    found, problems = [], []
     for path in sorted(results_dir.glob("*.json")):
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except ValueError:
-            continue
-        if isinstance(data, dict) and data.get("schema") == SCHEMA_VERSION and "template" in data:
-            results.append(data)
-    return sort(results)
-
-
-def sort(results: Iterable[Result]) -> list[Result]:
-    """Cascade order: wave first, then name."""
-    return sorted(results, key=lambda r: (r.get("wave", 0), r["template"]))
+            found.append(Result.from_json(json.loads(path.read_text(encoding="utf-8"))))
+        except (OSError, ValueError) as exc:
+            problems.append(f"{path}: {exc}")
+    return cascade_order(found), problems
 
 
 def exit_code(results: Iterable[Result]) -> int:
     """1 when a ``required`` template failed or errored, else 0."""
-    blocking = [
-        r for r in results if r.get("gate") == "required" and r["status"] in ("failed", "error")
-    ]
-    return EXIT_FAILED if blocking else EXIT_OK
+    return EXIT_FAILED if any(r.blocking for r in results) else EXIT_OK

@@ -7,7 +7,9 @@ failure is a verdict, not a crash of the harness.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -178,45 +180,62 @@ def _part_texts(parts: Any) -> list[str]:
     return texts
 
 
+@dataclass(frozen=True)
+class Exchange:
+    """One HTTP request's raw outcome: status and body, or why none came."""
+
+    status: int | None
+    body: bytes
+    error: str | None
+    elapsed_s: float
+
+
 class A2AClient:
-    """Sends user turns to one runtime's A2A endpoint.
+    """Talks to one runtime the way the platform does, asynchronously.
 
     Args:
-        url: The JSON-RPC endpoint, e.g. ``http://127.0.0.1:8000/``.
+        base_url: Where the runtime's HTTP port answers, e.g. ``http://127.0.0.1:8000``.
+        a2a_path: The JSON-RPC endpoint's path.
         timeout: Seconds one turn may take.
     """
 
-    def __init__(self, url: str, timeout: float) -> None:
-        self.url = url
-        self._client = httpx.Client(timeout=timeout)
+    def __init__(self, base_url: str, a2a_path: str, timeout: float) -> None:
+        self.base_url = base_url
+        self.a2a_path = a2a_path
+        self.timeout = timeout
+        self._client = httpx.AsyncClient(
+            timeout=timeout, limits=httpx.Limits(max_connections=None, max_keepalive_connections=8)
+        )
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
         """Release the connection pool."""
-        self._client.close()
+        await self._client.aclose()
 
-    def __enter__(self) -> A2AClient:
+    async def __aenter__(self) -> A2AClient:
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
-    def send(self, parts: list[Part], context_id: str) -> Reply:
-        """Send one user turn and read the reply; transport failures are failed turns."""
-        return self.post(message_envelope(parts, context_id))
+    async def post(self, envelope: dict[str, Any]) -> Exchange:
+        """POST a JSON-RPC envelope to the A2A endpoint."""
+        return await self._request("POST", self.a2a_path, envelope)
 
-    def post(self, envelope: dict[str, Any]) -> Reply:
-        """POST any JSON-RPC envelope and parse the answer as a reply."""
-        status, body = self.post_raw(envelope)
-        if status is None:
-            return Reply(ok=False, problem=body.decode())
-        return parse_reply(status, body)
+    async def get(self, path: str) -> Exchange:
+        """GET a path of the runtime (its agent card, say)."""
+        return await self._request("GET", path, None)
 
-    def post_raw(self, envelope: dict[str, Any]) -> tuple[int | None, bytes]:
-        """POST an envelope; returns (status, body), or (None, description) on a transport error."""
+    async def _request(self, method: str, path: str, payload: dict[str, Any] | None) -> Exchange:
+        started = time.monotonic()
         try:
-            response = self._client.post(self.url, json=envelope)
-        except httpx.TimeoutException:
-            return None, f"no answer within {self._client.timeout.read}s".encode()
+            # The whole exchange, not each read: a runtime that trickles bytes still times out.
+            async with asyncio.timeout(self.timeout):
+                response = await self._client.request(method, self.base_url + path, json=payload)
+        except (TimeoutError, httpx.TimeoutException):
+            error = f"no reply within {self.timeout:g}s"
         except httpx.HTTPError as exc:
-            return None, f"transport error: {type(exc).__name__}: {exc}".encode()
-        return response.status_code, response.content
+            error = f"transport error: {type(exc).__name__}: {exc}"
+        else:
+            elapsed = round(time.monotonic() - started, 4)
+            return Exchange(response.status_code, response.content, None, elapsed)
+        return Exchange(None, b"", error, round(time.monotonic() - started, 4))

@@ -1,15 +1,13 @@
 """The platform API a runtime calls back: registration, heartbeat, memories.
 
 One :class:`PlatformServer` serves one runtime under test (one workspace id). It
-records every call so the layer diagnostics can say which step a runtime
-skipped. A small ``/_harness`` API, guarded by a per-run token, lets canary
-workers (separate processes) read that record and place files in the runtime's
-workspace without knowing which driver runs it.
+hands every call to a recorder (the template's transcript), so the layer
+diagnostics can say which step a runtime skipped. It serves the platform's API
+and nothing else: no path grants a runtime any action of the harness.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import secrets
@@ -23,9 +21,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
-
-HARNESS_TOKEN_HEADER = "X-Canary-Harness-Token"
 RECENT_LIMIT = 10
 _WORD_RE = re.compile(r"[a-z0-9]+")
 _STOPWORDS = frozenset(
@@ -49,10 +44,8 @@ _STOPWORDS = frozenset(
 )
 _MEMORIES_RE = re.compile(r"^/workspaces/([^/]+)/memories/?$")
 
-Uploader = Callable[[str, bytes], str]
-"""Places a file (name, content) in the runtime's workspace; returns its ``workspace:`` URI."""
-Snapshotter = Callable[[str], str | None]
-"""Copies a path out of the runtime's filesystem; returns the local copy's path, or None."""
+Recorder = Callable[[dict[str, Any]], None]
+"""Receives each platform call as a JSON-ready dict (tokens never included)."""
 
 
 @dataclass
@@ -122,20 +115,20 @@ def _same_word(query_word: str, content_word: str) -> bool:
 class PlatformState:
     """The platform's memory of one workspace, shared by the handler threads."""
 
-    def __init__(self, workspace_id: str, harness_token: str) -> None:
+    def __init__(self, workspace_id: str, recorder: Recorder | None = None) -> None:
         self.workspace_id = workspace_id
-        self.harness_token = harness_token
         self.auth_token: str | None = None
         self.memories: list[Memory] = []
         self.calls: list[Call] = []
-        self.uploader: Uploader | None = None
-        self.snapshotter: Snapshotter | None = None
+        self.recorder = recorder
         self.lock = threading.Lock()
 
     def record(self, call: Call) -> None:
         with self.lock:
             call.seq = len(self.calls) + 1
             self.calls.append(call)
+        if self.recorder is not None:
+            self.recorder(asdict(call))
 
     def registered(self) -> bool:
         return self.auth_token is not None
@@ -188,8 +181,14 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._body() if method == "POST" else None
         auth = self._auth()
         status, payload = self._route(method, url.path, query, body, auth)
+        # The record is evidence others read: the bearer token it hands out stays out of it.
+        recorded = (
+            {**payload, "auth_token": "<issued>"}
+            if isinstance(payload, dict) and "auth_token" in payload
+            else payload
+        )
         self.server.state.record(
-            Call(0, time.time(), method, url.path, query, body, status, auth, payload)
+            Call(0, time.time(), method, url.path, query, body, status, auth, recorded)
         )
         self._send(status, payload)
 
@@ -254,49 +253,11 @@ class _Handler(BaseHTTPRequestHandler):
         memories = [asdict(m) for m in found]
         return HTTPStatus.OK, {"success": True, "count": len(memories), "memories": memories}
 
-    # --- the harness's side door ----------------------------------------------
-
-    def _harness(self, method: str) -> None:
-        state = self.server.state
-        token = self.headers.get(HARNESS_TOKEN_HEADER, "")
-        if not secrets.compare_digest(token, state.harness_token):
-            self._send(HTTPStatus.FORBIDDEN, {"error": "harness token required"})
-            return
-        path = urlsplit(self.path).path
-        if method == "GET" and path == "/_harness/calls":
-            with state.lock:
-                calls = [asdict(c) for c in state.calls]
-            self._send(HTTPStatus.OK, {"calls": calls})
-        elif method == "POST" and path == "/_harness/upload" and state.uploader:
-            body = self._body() or {}
-            try:
-                uri = state.uploader(body["name"], base64.b64decode(body["content_b64"]))
-            except Exception as exc:  # reported to the canary as its failure
-                self._send(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": f"upload failed: {exc}"})
-                return
-            self._send(HTTPStatus.OK, {"uri": uri})
-        elif method == "POST" and path == "/_harness/snapshot" and state.snapshotter:
-            body = self._body() or {}
-            try:
-                local = state.snapshotter(body["path"])
-            except Exception as exc:  # reported to the diagnostic as its failure
-                self._send(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": f"snapshot failed: {exc}"})
-                return
-            self._send(HTTPStatus.OK, {"local_path": local})
-        else:
-            self._send(HTTPStatus.NOT_FOUND, {"error": f"no harness endpoint {method} {path}"})
-
     def do_GET(self) -> None:
-        if self.path.startswith("/_harness/"):
-            self._harness("GET")
-        else:
-            self._platform("GET")
+        self._platform("GET")
 
     def do_POST(self) -> None:
-        if self.path.startswith("/_harness/"):
-            self._harness("POST")
-        else:
-            self._platform("POST")
+        self._platform("POST")
 
 
 class _Server(ThreadingHTTPServer):
@@ -315,8 +276,10 @@ class PlatformServer:
         host: The address to bind: 127.0.0.1, or a container network's gateway.
     """
 
-    def __init__(self, workspace_id: str, host: str = "127.0.0.1") -> None:
-        self.state = PlatformState(workspace_id, harness_token=secrets.token_urlsafe(24))
+    def __init__(
+        self, workspace_id: str, host: str = "127.0.0.1", recorder: Recorder | None = None
+    ) -> None:
+        self.state = PlatformState(workspace_id, recorder)
         self._server = _Server((host, 0), self.state)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
@@ -340,16 +303,6 @@ class PlatformServer:
         """Base URL of this server as the harness reaches it."""
         return f"http://{self.host}:{self.port}"
 
-    @property
-    def harness_token(self) -> str:
-        """The token canary workers present on ``/_harness`` calls."""
-        return self.state.harness_token
-
-    def serve_files(self, uploader: Uploader, snapshotter: Snapshotter) -> None:
-        """Let canary workers place files in, and copy paths out of, the runtime."""
-        self.state.uploader = uploader
-        self.state.snapshotter = snapshotter
-
     def start(self) -> PlatformServer:
         """Start serving in a background thread."""
         self._thread.start()
@@ -370,45 +323,3 @@ class PlatformServer:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
-
-
-class PlatformClient:
-    """What a canary worker asks of the platform: its call record, uploads, snapshots.
-
-    Args:
-        url: The platform server's base URL as the harness reaches it.
-        harness_token: The run's token for the ``/_harness`` API.
-        timeout: Seconds per request.
-    """
-
-    def __init__(self, url: str, harness_token: str, timeout: float = 60.0) -> None:
-        self._client = httpx.Client(
-            base_url=url, timeout=timeout, headers={HARNESS_TOKEN_HEADER: harness_token}
-        )
-
-    def calls(self) -> list[dict[str, Any]]:
-        """Every platform call the runtime has made so far, oldest first."""
-        response = self._client.get("/_harness/calls")
-        response.raise_for_status()
-        calls: list[dict[str, Any]] = response.json()["calls"]
-        return calls
-
-    def upload(self, name: str, content: bytes) -> str:
-        """Place a file in the runtime's chat uploads; returns its ``workspace:`` URI."""
-        payload = {"name": name, "content_b64": base64.b64encode(content).decode()}
-        response = self._client.post("/_harness/upload", json=payload)
-        if response.status_code != HTTPStatus.OK:
-            raise RuntimeError(response.json().get("error", response.text))
-        return str(response.json()["uri"])
-
-    def snapshot(self, path: str) -> str | None:
-        """Copy a path out of the runtime; returns the local copy, or None if it is absent."""
-        response = self._client.post("/_harness/snapshot", json={"path": path})
-        if response.status_code != HTTPStatus.OK:
-            raise RuntimeError(response.json().get("error", response.text))
-        local: str | None = response.json()["local_path"]
-        return local
-
-    def close(self) -> None:
-        """Release the connection pool."""
-        self._client.close()

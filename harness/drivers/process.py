@@ -150,15 +150,20 @@ class ProcessDriver(Driver):
         return f"workspace:{target}"
 
     def snapshot(self, path: str, destination: Path) -> Path | None:
+        workspace = Path(self.workspace).resolve()
         source = Path(self.resolve_path(path))
+        # Only inside the runtime's workspace, and never through a symlink out of it:
+        # a runtime must not be able to make the harness copy a host file.
+        if not source.resolve().is_relative_to(workspace):
+            raise TemplateError(f"{path} is outside the runtime's workspace {workspace}")
         if not source.exists():
             return None
         target = destination / source.name
         destination.mkdir(parents=True, exist_ok=True)
         if source.is_dir():
-            shutil.copytree(source, target, dirs_exist_ok=True)
+            shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
         else:
-            shutil.copy2(source, target)
+            shutil.copy2(source, target, follow_symlinks=False)
         return target
 
     def stop(self) -> None:

@@ -1,16 +1,9 @@
-"""What a canary worker knows about the runtime under test, and fresh random tokens."""
+"""Randomized tokens: names, colours and codes no runtime can know in advance."""
 
 from __future__ import annotations
 
-import json
-import os
 import secrets
 import string
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
-
-RUNTIME_INFO_ENV = "CANARY_RUNTIME_INFO"
 
 _CONSONANTS = "bdfgklmnprstvz"
 _VOWELS = "aeiou"
@@ -59,48 +52,6 @@ _HUES = (
 )
 
 
-@dataclass(frozen=True)
-class RuntimeInfo:
-    """The handed-over facts about one running template (written by the harness)."""
-
-    template: str
-    a2a_url: str
-    base_url: str
-    ready_path: str
-    turn_timeout: float
-    workspace_id: str
-    platform_url: str
-    harness_token: str
-    session_scope: str
-    probe: dict[str, Any]
-    dropped_markers: tuple[str, ...]
-    selected: tuple[str, ...]
-    artifacts: str
-
-    @classmethod
-    def from_env(cls) -> RuntimeInfo:
-        """Load the file named by ``CANARY_RUNTIME_INFO``."""
-        path = os.environ.get(RUNTIME_INFO_ENV)
-        if not path:
-            raise RuntimeError(
-                f"{RUNTIME_INFO_ENV} is not set: the canary suite runs under the harness "
-                "(nox -s canary-<template>), which starts the runtime first"
-            )
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        data["dropped_markers"] = tuple(data["dropped_markers"])
-        data["selected"] = tuple(data["selected"])
-        return cls(**data)
-
-    def dump(self, path: Path) -> None:
-        """Write the file workers read."""
-        payload = {
-            **self.__dict__,
-            "dropped_markers": list(self.dropped_markers),
-            "selected": list(self.selected),
-        }
-        path.write_text(json.dumps(payload, indent=2), encoding="utf-8")
-
-
 def random_name() -> str:
     """A pronounceable, capitalized name no runtime can know in advance."""
     syllables = [secrets.choice(_CONSONANTS) + secrets.choice(_VOWELS) for _ in range(3)]
@@ -119,11 +70,6 @@ def random_code() -> str:
     chars = letters + digits
     secrets.SystemRandom().shuffle(chars)
     return "".join(chars)
-
-
-def context_id() -> str:
-    """A fresh conversation thread id."""
-    return f"canary-{secrets.token_hex(8)}"
 
 
 def document(code: str) -> str:

@@ -1,0 +1,280 @@
+"""Reading a transcript back as evidence, and how checks give their verdicts.
+
+A check is a pure function ``check(evidence) -> observed | None``: it returns
+(optionally with what it observed) to pass, raises :class:`Failed` to fail with
+a layer and a message, or :class:`NoEvidence` when it cannot decide.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+from harness.cp_sim import Reply, parse_reply, trim
+from harness.cp_sim.transcript import Line, decode_body, read
+
+
+class Failed(Exception):
+    """The runtime failed a check.
+
+    Args:
+        layer: Where the fault sits (``session``, ``files``, ``memory:search``, …).
+        message: What was sent, what came back, what was expected, and where.
+    """
+
+    def __init__(self, layer: str, message: str) -> None:
+        super().__init__(message)
+        self.layer = layer
+        self.message = message
+
+
+class NoEvidence(Exception):
+    """The transcript cannot decide this check (e.g. the canary it explains failed)."""
+
+
+def fail(layer: str, message: str) -> NoReturn:
+    """Raise :class:`Failed`."""
+    raise Failed(layer, message)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One A2A exchange as recorded.
+
+    Attributes:
+        line: Its transcript line.
+        turn: The turn id platform calls refer to.
+        canary: The conversation it belongs to.
+        context_id: The context it was sent in (None for a bare JSON-RPC call).
+        sent: What was sent, in words.
+        reply: The reply, read as production reads it.
+        request: The JSON-RPC envelope sent.
+        started: Seconds into the run when it was sent.
+    """
+
+    line: int
+    turn: int
+    canary: str
+    context_id: str | None
+    sent: str
+    reply: Reply
+    request: dict[str, Any]
+    started: float
+
+    @property
+    def where(self) -> str:
+        """``transcript line N``, for failure messages."""
+        return f"transcript line {self.line}"
+
+    def answer(self, layer: str = "wire") -> str:
+        """The reply's text; a failed turn fails the check at ``layer``."""
+        if not self.reply.ok:
+            fail(
+                layer,
+                f"sent {trim(self.sent)!r} in context {self.context_id}: "
+                f"{self.reply.describe()} ({self.where})",
+            )
+        return self.reply.text
+
+
+@dataclass(frozen=True)
+class PlatformCall:
+    """One call the runtime made to the platform simulator.
+
+    Attributes:
+        line: Its transcript line.
+        method: HTTP method.
+        path: Request path.
+        query: Query parameters.
+        body: Parsed JSON body (or None).
+        status: The simulator's answer.
+        auth: ``ok``, ``open``, ``missing`` or ``invalid``.
+        response: The simulator's JSON answer.
+        turns: Ids of the A2A turns in flight when it arrived.
+        after_turn: When none was in flight, the last turn that had ended.
+    """
+
+    line: int
+    method: str
+    path: str
+    query: dict[str, str]
+    body: Any
+    status: int
+    auth: str
+    response: Any
+    turns: tuple[int, ...]
+    after_turn: int | None
+
+
+def _reply(event: dict[str, Any]) -> Reply:
+    if event.get("status") is None:
+        return Reply(ok=False, problem=str(event.get("error") or "no response"))
+    reply = parse_reply(int(event["status"]), decode_body(event))
+    if event.get("body_truncated") and not reply.ok:
+        kept = len(decode_body(event))
+        return Reply(
+            ok=False,
+            problem=f"{reply.problem} (body of {event['body_truncated']} bytes, first {kept} kept)",
+            status_code=reply.status_code,
+            body_excerpt=reply.body_excerpt,
+        )
+    return reply
+
+
+class Evidence:
+    """One template's transcript, read back for the checks.
+
+    Args:
+        lines: The transcript's events.
+        root: The directory holding the transcript (snapshots are relative to it).
+    """
+
+    def __init__(self, lines: list[Line], root: Path) -> None:
+        self.root = root
+        self.lines = lines
+        headers = [line.event for line in lines if line.type == "header"]
+        if not headers:
+            raise ValueError("the transcript has no header line")
+        self.header: dict[str, Any] = headers[0]
+        self.platform_calls = [
+            PlatformCall(
+                line=line.number,
+                method=str(line.event.get("method")),
+                path=str(line.event.get("path")),
+                query=dict(line.event.get("query") or {}),
+                body=line.event.get("body"),
+                status=int(line.event.get("status") or 0),
+                auth=str(line.event.get("auth")),
+                response=line.event.get("response"),
+                turns=tuple(line.event.get("turns") or ()),
+                after_turn=line.event.get("after_turn"),
+            )
+            for line in lines
+            if line.type == "platform"
+        ]
+
+    @classmethod
+    def load(cls, path: Path) -> Evidence:
+        """Read a ``transcript.jsonl``."""
+        return cls(read(path), path.parent)
+
+    # --- the template's facts (from the header) ------------------------------
+
+    @property
+    def template(self) -> str:
+        """The template's name."""
+        return str(self.header["template"])
+
+    @property
+    def selected(self) -> tuple[str, ...]:
+        """The canaries and diagnostics to judge."""
+        return tuple(self.header.get("selected") or ())
+
+    @property
+    def session_scope(self) -> str:
+        """What the template declares: ``context``, ``workspace`` or ``container``."""
+        return str(self.header.get("session_scope", "context"))
+
+    @property
+    def probe(self) -> dict[str, Any]:
+        """The declared session store (``session_store``, ``key``), possibly empty."""
+        return dict(self.header.get("probe") or {})
+
+    @property
+    def workspace_id(self) -> str:
+        """The workspace id the runtime was given."""
+        return str(self.header.get("workspace_id"))
+
+    @property
+    def dropped_markers(self) -> tuple[str, ...]:
+        """Phrases that mean the runtime dropped a turn."""
+        return tuple(self.header.get("dropped_markers") or ())
+
+    # --- one conversation ----------------------------------------------------
+
+    def _events(self, canary: str, kind: str) -> list[Line]:
+        return [
+            line for line in self.lines if line.type == kind and line.event.get("canary") == canary
+        ]
+
+    def turns(self, canary: str) -> list[Turn]:
+        """The conversation's A2A exchanges, in order."""
+        return [
+            Turn(
+                line=line.number,
+                turn=int(line.event.get("turn") or 0),
+                canary=canary,
+                context_id=line.event.get("context_id"),
+                sent=str(line.event.get("sent", "")),
+                reply=_reply(line.event),
+                request=dict(line.event.get("request") or {}),
+                started=float(line.event.get("started") or 0.0),
+            )
+            for line in self._events(canary, "a2a")
+        ]
+
+    def token(self, canary: str, name: str) -> str:
+        """A randomized value the conversation recorded."""
+        for line in self._events(canary, "token"):
+            if line.event.get("name") == name:
+                return str(line.event["value"])
+        raise NoEvidence(f"the {canary} conversation recorded no {name!r}")
+
+    def events(self, canary: str, kind: str) -> list[tuple[int, dict[str, Any]]]:
+        """The conversation's events of one type (``upload``, ``snapshot``, ``http``)."""
+        return [(line.number, line.event) for line in self._events(canary, kind)]
+
+    def conversation_problem(self, canary: str) -> str | None:
+        """Why the conversation has no complete evidence (a harness problem), or None."""
+        ends = self._events(canary, "canary_end")
+        if not self._events(canary, "canary_start"):
+            return f"the {canary} conversation never started (see the transcript)"
+        if not ends:
+            return f"the {canary} conversation did not finish (the run was stopped)"
+        error = ends[-1].event.get("error")
+        if error:
+            return f"the harness failed while driving {canary}: {error} (line {ends[-1].number})"
+        return None
+
+    def duration(self, canary: str) -> float:
+        """Seconds the conversation took."""
+        starts = self._events(canary, "canary_start")
+        ends = self._events(canary, "canary_end")
+        if not starts or not ends:
+            return 0.0
+        return round(float(ends[-1].event["t"]) - float(starts[0].event["t"]), 3)
+
+    def calls_during(self, turn: Turn) -> list[PlatformCall]:
+        """Platform calls that arrived while this turn was in flight."""
+        return [c for c in self.platform_calls if turn.turn in c.turns]
+
+
+# --- helpers the checks share ----------------------------------------------------
+
+FILE_ERROR_MARKERS = (
+    "could not open", "couldn't open", "cannot open", "can't open", "unable to open",
+    "could not read", "couldn't read", "cannot read", "can't read", "unable to read",
+    "cannot access", "can't access", "unable to access", "no such file", "file not found",
+    "outside my workspace", "permission denied",
+)  # fmt: skip
+
+
+def file_error(text: str) -> str | None:
+    """The first phrase saying the runtime could not read the file, case-insensitively."""
+    lowered = text.lower()
+    return next((m for m in FILE_ERROR_MARKERS if m in lowered), None)
+
+
+def dropped_marker(text: str, markers: tuple[str, ...]) -> str | None:
+    """The first dropped-turn marker the reply contains, case-insensitively."""
+    lowered = text.lower()
+    return next((m for m in markers if m.lower() in lowered), None)
+
+
+def only_turn(evidence: Evidence, canary: str) -> Turn:
+    """The single turn a one-turn conversation must have recorded."""
+    turns = evidence.turns(canary)
+    if not turns:
+        raise NoEvidence(f"the {canary} conversation recorded no turn")
+    return turns[0]

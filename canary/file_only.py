@@ -1,0 +1,37 @@
+"""file_only: a message carrying only a file is answered, not dropped (DESIGN §4).
+
+Upload a document with a random code; ctx B: one file part, no text. Passes when
+the reply is non-empty, has no dropped-turn marker, and names the file, asks a
+question, or mentions the code.
+"""
+
+from __future__ import annotations
+
+from canary._files import answer_about_file, file_turn, upload_document
+from canary.evidence import Evidence, fail
+from harness.cp_sim import Conversation, file_part, trim
+
+KIND = "canary"
+ORDER = 2
+
+
+async def converse(talk: Conversation) -> None:
+    """Send the file alone."""
+    name, uri = await upload_document(talk)
+    if uri is not None:
+        await talk.send(talk.new_context(), [file_part(name, uri)], sent=f"[file {name}, no text]")
+
+
+def check(evidence: Evidence) -> None:
+    """The reply engages with the file."""
+    turn = file_turn(evidence, "file_only")
+    text = answer_about_file(evidence, turn)
+    name = evidence.token("file_only", "file")
+    code = evidence.token("file_only", "code")
+    stem = name.rsplit(".", 1)[0]
+    if not (stem.lower() in text.lower() or "?" in text or code.lower() in text.lower()):
+        fail(
+            "files",
+            f"sent {turn.sent!r} in context {turn.context_id}; got {trim(text)!r}; expected the "
+            f"reply to name the file, ask a question, or mention its code {code!r} ({turn.where})",
+        )

@@ -1,0 +1,43 @@
+"""memory_recall: a memory written in one session is found in the next (DESIGN §4).
+
+ctx D: "Please remember for future conversations: my favourite colour is {COLOUR}."
+→ new ctx E: "What is my favourite colour?"; passes when the reply in E has COLOUR.
+"""
+
+from __future__ import annotations
+
+from canary.evidence import Evidence, NoEvidence, fail
+from canary.tokens import random_colour
+from harness.cp_sim import Conversation, trim
+
+KIND = "canary"
+ORDER = 4
+QUESTION = "What is my favourite colour?"
+
+
+async def converse(talk: Conversation) -> None:
+    """State a random favourite colour, then ask for it in a new context."""
+    colour = talk.token("colour", random_colour())
+    await talk.say(
+        talk.new_context(),
+        f"Please remember for future conversations: my favourite colour is {colour}.",
+    )
+    await talk.say(talk.new_context(), QUESTION)
+
+
+def check(evidence: Evidence) -> None:
+    """The reply in the new context holds the colour."""
+    turns = evidence.turns("memory_recall")
+    if len(turns) < 2:
+        raise NoEvidence("the memory_recall conversation recorded fewer than two turns")
+    stated, asked = turns[:2]
+    stated.answer()
+    text = asked.answer()
+    colour = evidence.token("memory_recall", "colour")
+    if colour.lower() not in text.lower():
+        fail(
+            "memory",
+            f"said {stated.sent!r} in context {stated.context_id}, then asked {asked.sent!r} "
+            f"in new context {asked.context_id}; got {trim(text)!r}; expected {colour!r} "
+            f"({asked.where})",
+        )

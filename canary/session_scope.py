@@ -1,0 +1,62 @@
+"""session_scope: a fresh context must not know the name when sessions are per context.
+
+After name_recall's conversation, a fresh context asks "What is my name?". The
+observed scope is recorded either way: ``context`` (it did not know), ``shared``
+(it knew without the platform's memories) or ``memory`` (a memory search that
+ran during that turn returned the name, a legitimate way across sessions). The
+check fails only when the template declares ``session_scope = "context"`` and
+the scope observed is ``shared``; without a passing name_recall there is no
+evidence (DESIGN §4).
+"""
+
+from __future__ import annotations
+
+from canary.evidence import Evidence, NoEvidence, fail
+from canary.name_recall import QUESTION
+from harness.cp_sim import Conversation, trim
+
+KIND = "diagnostic"
+ORDER = 2
+EXPLAINS = "name_recall"
+
+
+async def follow_up(talk: Conversation) -> None:
+    """Ask for the name in a fresh context, after name_recall's conversation."""
+    await talk.say(talk.new_context(), QUESTION)
+
+
+def _memories_returned(evidence: Evidence, turn_id: int) -> list[str]:
+    found = []
+    for call in evidence.platform_calls:
+        if turn_id in call.turns and call.method == "GET" and call.path.endswith("/memories"):
+            response = call.response
+            memories = response.get("memories", []) if isinstance(response, dict) else response
+            found += [str(m.get("content", "")) for m in memories or [] if isinstance(m, dict)]
+    return found
+
+
+def check(evidence: Evidence) -> str:
+    """Observe the scope; fail when a context-scoped template shares sessions."""
+    recalled = evidence.turns("name_recall")
+    name = evidence.token("name_recall", "name")
+    if len(recalled) < 2 or not (
+        recalled[1].reply.ok and name.lower() in recalled[1].reply.text.lower()
+    ):
+        raise NoEvidence("no evidence: name_recall failed, so scope cannot be observed")
+    fresh_turns = evidence.turns("session_scope")
+    if not fresh_turns:
+        raise NoEvidence("the fresh-context question was not asked")
+    fresh = fresh_turns[0]
+    text = fresh.answer()
+    observed = "context"
+    if name.lower() in text.lower():
+        returned = _memories_returned(evidence, fresh.turn)
+        observed = "memory" if any(name.lower() in m.lower() for m in returned) else "shared"
+    if evidence.session_scope == "context" and observed == "shared":
+        fail(
+            "session",
+            f"a fresh context {fresh.context_id} asked {fresh.sent!r} and got {trim(text)!r}: "
+            f"it knows {name!r} from context {recalled[1].context_id} without the platform's "
+            f"memories, but the template declares session_scope = 'context' ({fresh.where})",
+        )
+    return observed

@@ -1,0 +1,65 @@
+"""wire: the agent card answers; an unknown method is -32601; jsonrpc and id echo (DESIGN §4)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from canary.evidence import Evidence, NoEvidence, fail
+from harness.cp_sim import Conversation
+from harness.cp_sim.transcript import decode_body
+
+KIND = "diagnostic"
+ORDER = 1
+EXPLAINS = None
+LEGACY_CARD_PATH = "/.well-known/agent.json"
+UNKNOWN_METHOD = "canary/noSuchMethod"
+
+
+async def converse(talk: Conversation) -> None:
+    """Fetch the card (falling back to the legacy path), then call an unknown method."""
+    ready_path = str(talk.settings.get("ready_path") or "/.well-known/agent-card.json")
+    for path in dict.fromkeys((ready_path, LEGACY_CARD_PATH)):
+        if await talk.get(path) == 200:
+            break
+    envelope = {"jsonrpc": "2.0", "id": f"canary-{uuid.uuid4()}", "method": UNKNOWN_METHOD,
+                "params": {}}  # fmt: skip
+    await talk.rpc(envelope, sent=f"JSON-RPC method {UNKNOWN_METHOD!r}")
+
+
+def check(evidence: Evidence) -> None:
+    """Card served, -32601 for an unknown method, envelope echoed."""
+    cards = evidence.events("wire", "http")
+    if not any(event.get("status") == 200 for _, event in cards):
+        statuses = {e["path"]: e.get("status") or e.get("error") for _, e in cards}
+        where = f" (transcript line {cards[-1][0]})" if cards else ""
+        fail("wire", f"no agent card: {statuses}{where}")
+    calls = evidence.turns("wire")
+    if not calls:
+        raise NoEvidence("the wire conversation recorded no JSON-RPC call")
+    call = calls[0]
+    line = next(e for n, e in evidence.events("wire", "a2a") if n == call.line)
+    body = decode_body(line)
+    excerpt = body[:500].decode("utf-8", "replace")
+    status = line.get("status")
+    if status is None:
+        fail("wire", f"unknown method: {line.get('error')} ({call.where})")
+    try:
+        payload: Any = json.loads(body)
+    except ValueError:
+        fail("wire", f"unknown method: HTTP {status}, body is not JSON: {excerpt!r} ({call.where})")
+    if not isinstance(payload, dict):
+        fail("wire", f"unknown method: answer is not a JSON-RPC object: {excerpt!r} ({call.where})")
+    problems = []
+    error = payload.get("error")
+    code = error.get("code") if isinstance(error, dict) else None
+    if code != -32601:
+        problems.append(f"error code {code!r} instead of -32601")
+    if payload.get("jsonrpc") != "2.0":
+        problems.append(f"jsonrpc {payload.get('jsonrpc')!r} instead of '2.0'")
+    request_id = call.request.get("id")
+    if payload.get("id") != request_id:
+        problems.append(f"id {payload.get('id')!r} instead of the request's {request_id!r}")
+    if problems:
+        fail("wire", f"unknown method: {'; '.join(problems)}: {excerpt!r} ({call.where})")

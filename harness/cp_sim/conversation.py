@@ -1,0 +1,147 @@
+"""What a canary's conversation script can do; every step lands in the transcript.
+
+A :class:`Conversation` is handed to one canary's ``converse`` coroutine. It
+sends turns through the platform's A2A client, places files through the
+:class:`FileAccess` the harness gives it (the driver, which canaries never see),
+and records everything, so the checks can judge later from the transcript alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+from harness.cp_sim.a2a import A2AClient, Exchange, Part, message_envelope, text_part
+from harness.cp_sim.transcript import Transcript, encode_body
+
+
+class FileAccess(Protocol):
+    """Places files in, and copies paths out of, the runtime under test."""
+
+    def upload(self, name: str, content: bytes) -> str:
+        """Place a file in the chat uploads; returns its ``workspace:`` URI."""
+
+    def snapshot(self, path: str, destination: Path) -> Path | None:
+        """Copy a runtime path to ``destination``; None when it does not exist."""
+
+
+def new_context_id() -> str:
+    """A fresh conversation thread id."""
+    return f"canary-{secrets.token_hex(8)}"
+
+
+class Conversation:
+    """One canary's side of the talk with a runtime.
+
+    Args:
+        canary: The canary or diagnostic id this conversation belongs to.
+        client: The A2A client for the runtime.
+        transcript: Where every step is recorded.
+        files: Uploads and snapshots (the driver, behind a narrow interface).
+        artifacts: The template's artifacts directory (snapshots go below it).
+        settings: The template's facts from the transcript header.
+    """
+
+    def __init__(
+        self,
+        canary: str,
+        *,
+        client: A2AClient,
+        transcript: Transcript,
+        files: FileAccess,
+        artifacts: Path,
+        settings: Mapping[str, Any],
+    ) -> None:
+        self.canary = canary
+        self.settings = settings
+        self._client = client
+        self._transcript = transcript
+        self._files = files
+        self._artifacts = artifacts
+
+    def _record(self, event: dict[str, Any]) -> int:
+        return self._transcript.write({**event, "canary": self.canary})
+
+    def token(self, name: str, value: str) -> str:
+        """Record a randomized value the checks will look for; returns it."""
+        self._record({"type": "token", "name": name, "value": value})
+        return value
+
+    def new_context(self) -> str:
+        """A fresh context id (a new conversation thread)."""
+        return new_context_id()
+
+    async def say(self, context_id: str, text: str) -> None:
+        """Send one text-only user turn in a context and record the reply."""
+        await self.send(context_id, [text_part(text)], sent=text)
+
+    async def send(self, context_id: str, parts: list[Part], sent: str) -> None:
+        """Send one user turn in a context and record the reply.
+
+        Args:
+            context_id: The conversation thread.
+            parts: The message parts, as production sends them.
+            sent: What was sent, in words, for failure messages.
+        """
+        await self.rpc(message_envelope(parts, context_id), sent=sent, context_id=context_id)
+
+    async def rpc(
+        self, envelope: dict[str, Any], *, sent: str, context_id: str | None = None
+    ) -> None:
+        """POST any JSON-RPC envelope to the runtime and record the exchange."""
+        turn = self._transcript.begin_turn(self.canary)
+        started = self._transcript.now()
+        try:
+            exchange = await self._client.post(envelope)
+        finally:
+            self._transcript.end_turn(turn)
+        self._record(
+            {"type": "a2a", "turn": turn, "context_id": context_id, "sent": sent,
+             "request": envelope, "started": started, **_exchange_fields(exchange)}
+        )  # fmt: skip
+
+    async def get(self, path: str) -> int | None:
+        """GET a path of the runtime (not a turn), record the answer, return its status."""
+        exchange = await self._client.get(path)
+        self._record({"type": "http", "method": "GET", "path": path, **_exchange_fields(exchange)})
+        return exchange.status
+
+    async def upload(self, name: str, content: bytes) -> str | None:
+        """Place a file in the runtime's chat uploads; returns its URI, None on failure."""
+        try:
+            uri = await asyncio.to_thread(self._files.upload, name, content)
+        except Exception as exc:  # the runtime's filesystem refused: a finding, not a crash
+            self._record(
+                {"type": "upload", "name": name, "size": len(content), "uri": None,
+                 "error": f"{type(exc).__name__}: {exc}"}
+            )  # fmt: skip
+            return None
+        self._record({"type": "upload", "name": name, "size": len(content), "uri": uri})
+        return uri
+
+    async def snapshot(self, path: str) -> None:
+        """Copy a path out of the runtime into the artifacts and record where it went."""
+        destination = self._artifacts / "snapshots" / f"{self.canary}-{uuid.uuid4().hex[:6]}"
+        try:
+            copied = await asyncio.to_thread(self._files.snapshot, path, destination)
+        except Exception as exc:
+            self._record(
+                {"type": "snapshot", "path": path, "copy": None,
+                 "error": f"{type(exc).__name__}: {exc}"}
+            )  # fmt: skip
+            return
+        relative = None if copied is None else str(copied.relative_to(self._artifacts))
+        self._record({"type": "snapshot", "path": path, "copy": relative})
+
+
+def _exchange_fields(exchange: Exchange) -> dict[str, Any]:
+    fields: dict[str, Any] = {"status": exchange.status, "elapsed_s": exchange.elapsed_s}
+    if exchange.error is not None:
+        fields["error"] = exchange.error
+    else:
+        fields.update(encode_body(exchange.body))
+    return fields

@@ -1,0 +1,67 @@
+"""What the command line asked for, and the live state of a run."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.drivers import Driver
+from harness.drivers.base import signal_group
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What the command line asked for.
+
+    Attributes:
+        driver: ``auto``, ``docker`` or ``process``.
+        canaries: Canary or diagnostic ids to judge (None: the template's canaries
+            and every diagnostic they support).
+        workers: pytest-xdist workers for the judge (0: no xdist).
+        results_dir: Where ``<template>.json`` files go.
+        artifacts_dir: Where transcripts, logs and snapshots go, one directory per template.
+        pull: Pull policy for every image (None: each template's own).
+        extra_env: More environment for every runtime (``--env``).
+    """
+
+    driver: str = "auto"
+    canaries: tuple[str, ...] | None = None
+    workers: int = 0
+    results_dir: Path = Path("results")
+    artifacts_dir: Path = Path("artifacts")
+    pull: str | None = None
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+
+
+def progress(template: str, text: str) -> None:
+    """A short progress line on stderr (the matrix goes to stdout)."""
+    print(f"[{template}] {text}", file=sys.stderr, flush=True)
+
+
+class Live:
+    """Everything started that must be stopped, even on Ctrl-C."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.drivers: set[Driver] = set()
+        self.processes: set[subprocess.Popen[bytes]] = set()
+        self.cancelled = threading.Event()
+
+    def stop_all(self) -> None:
+        """Stop every runtime and subprocess; one stuck runtime does not keep the others."""
+        self.cancelled.set()
+        with self.lock:
+            processes, running = list(self.processes), list(self.drivers)
+        for process in processes:
+            if process.poll() is None:
+                signal_group(process, signal.SIGTERM)
+        for driver in running:
+            try:
+                driver.stop()
+            except Exception as exc:
+                progress(driver.template.name, f"could not stop: {exc}")
