@@ -1,7 +1,7 @@
 """nox sessions: one ``canary-<template>`` per entry of templates.toml, plus matrix, tests, …
 
 Thin on purpose: it reads the config and calls the harness. Options after ``--``
-go to the harness, e.g. ``nox -s canary-reference -- --driver process --workers 0``.
+go to the harness, e.g. ``nox -s canary-reference -- --driver process --canary file_only``.
 """
 
 from __future__ import annotations
@@ -82,6 +82,13 @@ def report(session: nox.Session) -> None:
     """Print the matrix of existing results (e.g. merged from CI jobs): -- --format markdown."""
     install(session, "reference")
     session.run("canary-matrix", "report", *session.posargs)
+
+
+@nox.session(default=False)
+def judge(session: nox.Session) -> None:
+    """Re-judge stored transcripts with no runtime: -- artifacts/ [--results DIR]."""
+    install(session, "reference")
+    session.run("canary-matrix", "judge", *(session.posargs or ["artifacts"]))
 
 
 @nox.session

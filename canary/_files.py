@@ -34,8 +34,8 @@ def file_turn(evidence: Evidence, canary: str) -> Turn:
 def answer_about_file(evidence: Evidence, turn: Turn, read_evidence: str | None = None) -> str:
     """The reply's text, unless the turn failed, was dropped, or the file could not be read.
 
-    ``read_evidence`` is text only a runtime that read the file can produce; a reply
-    holding it is not failed for an apologetic phrase next to it.
+    ``read_evidence`` is text only a runtime that read the file can produce (the
+    code, in any case); a reply holding it is not failed for an apologetic phrase.
     """
     text = turn.answer()
     sent, context = trim(turn.sent), turn.context_id
@@ -47,7 +47,7 @@ def answer_about_file(evidence: Evidence, turn: Turn, read_evidence: str | None 
             f"(marker {marker!r}); expected an answer about the file ({turn.where})",
         )
     unreadable = file_error(text)
-    if unreadable and not (read_evidence and read_evidence in text):
+    if unreadable and not (read_evidence and read_evidence.lower() in text.lower()):
         fail(
             "files",
             f"sent {sent!r} in context {context}; got {trim(text)!r}: the runtime could not "

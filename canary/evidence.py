@@ -106,6 +106,18 @@ class PlatformCall:
     turns: tuple[int, ...]
     after_turn: int | None
 
+    @property
+    def memories_endpoint(self) -> bool:
+        """A call to ``/workspaces/{id}/memories`` (with or without a trailing slash)."""
+        return self.path.rstrip("/").endswith("/memories")
+
+    def memories(self) -> list[dict[str, Any]]:
+        """The memories a search answered with (the platform's list, or a wrapper's)."""
+        listed = self.response.get("memories", []) if isinstance(self.response, dict) else []
+        if isinstance(self.response, list):
+            listed = self.response
+        return [m for m in listed if isinstance(m, dict)]
+
 
 def _reply(event: dict[str, Any]) -> Reply:
     if event.get("status") is None:
@@ -226,15 +238,23 @@ class Evidence:
         return [(line.number, line.event) for line in self._events(canary, kind)]
 
     def conversation_problem(self, canary: str) -> str | None:
-        """Why the conversation has no complete evidence (a harness problem), or None."""
+        """Why the conversation has no complete evidence (a harness problem), or None.
+
+        A conversation may have several steps (a diagnostic's ``converse`` and
+        ``follow_up``): each start needs its end, and no end may carry an error.
+        """
+        starts = self._events(canary, "canary_start")
         ends = self._events(canary, "canary_end")
-        if not self._events(canary, "canary_start"):
+        if not starts:
             return f"the {canary} conversation never started (see the transcript)"
-        if not ends:
+        if len(ends) < len(starts):
             return f"the {canary} conversation did not finish (the run was stopped)"
-        error = ends[-1].event.get("error")
-        if error:
-            return f"the harness failed while driving {canary}: {error} (line {ends[-1].number})"
+        for end in ends:
+            if end.event.get("error"):
+                return (
+                    f"the harness failed while driving {canary}: {end.event['error']} "
+                    f"(transcript line {end.number})"
+                )
         return None
 
     def duration(self, canary: str) -> float:

@@ -29,7 +29,7 @@ def check(evidence: Evidence) -> None:
     """The reply holds the code in uppercase."""
     turn = file_turn(evidence, "file_caption")
     code = evidence.token("file_caption", "code")
-    text = answer_about_file(evidence, turn, read_evidence=code.upper())
+    text = answer_about_file(evidence, turn, read_evidence=code)
     if code.upper() not in text:
         hint = (
             "it knows the code but ignored the caption's 'uppercase'"

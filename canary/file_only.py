@@ -25,9 +25,9 @@ async def converse(talk: Conversation) -> None:
 def check(evidence: Evidence) -> None:
     """The reply engages with the file."""
     turn = file_turn(evidence, "file_only")
-    text = answer_about_file(evidence, turn)
-    name = evidence.token("file_only", "file")
     code = evidence.token("file_only", "code")
+    text = answer_about_file(evidence, turn, read_evidence=code)
+    name = evidence.token("file_only", "file")
     stem = name.rsplit(".", 1)[0]
     if not (stem.lower() in text.lower() or "?" in text or code.lower() in text.lower()):
         fail(

@@ -26,13 +26,12 @@ async def follow_up(talk: Conversation) -> None:
 
 
 def _memories_returned(evidence: Evidence, turn_id: int) -> list[str]:
-    found = []
-    for call in evidence.platform_calls:
-        if turn_id in call.turns and call.method == "GET" and call.path.endswith("/memories"):
-            response = call.response
-            memories = response.get("memories", []) if isinstance(response, dict) else response
-            found += [str(m.get("content", "")) for m in memories or [] if isinstance(m, dict)]
-    return found
+    return [
+        str(memory.get("content", ""))
+        for call in evidence.platform_calls
+        if turn_id in call.turns and call.method == "GET" and call.memories_endpoint
+        for memory in call.memories()
+    ]
 
 
 def check(evidence: Evidence) -> str:

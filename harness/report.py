@@ -56,7 +56,7 @@ def rows(results: list[Result]) -> tuple[list[str], list[list[str]]]:
     return header, body
 
 
-def _short(text: str, limit: int = 70) -> str:
+def _short(text: str, limit: int = 120) -> str:
     line = text.splitlines()[0] if text else ""
     return line if len(line) <= limit else line[: limit - 1] + "…"
 

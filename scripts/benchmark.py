@@ -1,18 +1,18 @@
-"""Benchmark: wall time of ``nox -s canary-reference`` and where it goes, per driver.
+"""Benchmark: how a matrix's wall time grows with its size, as ratios measured in one run.
 
 Every figure comes from one invocation of this script, so ratios compare runs
-made on the same (noisy, 2-core) machine at the same time. A warm-up run per
-driver comes first, so venvs and images are reused as a user's second run would.
+made on the same (noisy, 2-core) machine at the same time. Each scenario runs
+N copies of the reference template with ``REFERENCE_LATENCY`` seconds of
+simulated model time per turn; a warm-up run comes first.
 
-    python scripts/benchmark.py                # process driver, plus docker when an engine answers
-    python scripts/benchmark.py --runs 5 --drivers process,docker
+    nox -s benchmark                               # process driver, the default scenarios
+    nox -s benchmark -- --runs 5 --driver docker
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import statistics
 import subprocess
 import sys
@@ -21,81 +21,77 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TIMINGS = ("prepare_s", "boot_s", "canaries_s", "teardown_s")
+PHASES = ("prepare_s", "boot_s", "canaries_s", "teardown_s")
+# (copies, latency in seconds): the question is 8 copies at 1 s against one at 1 s.
+SCENARIOS = ((1, 1.0), (8, 1.0), (20, 1.0), (1, 0.0), (8, 0.0))
 
 
-def nox_command() -> list[str]:
-    """nox as the user runs it (the benchmark session's venv does not have it)."""
-    found = shutil.which("nox")
-    return [found] if found else [sys.executable, "-m", "nox"]
+def templates_file(directory: Path, copies: int, latency: float) -> Path:
+    """A templates file with ``copies`` reference templates, runnable from anywhere."""
+    lines = ["schema = 1", "[defaults]", 'gate = "required"']
+    for index in range(1, copies + 1):
+        lines += [
+            f"[templates.reference{index}]",
+            'command = ["python", "-m", "templates.reference"]',
+            f'env = {{ PYTHONPATH = "{ROOT}", REFERENCE_LATENCY = "{latency:g}" }}',
+            f"[templates.reference{index}.build]",
+            f'context = "{ROOT / "templates" / "reference"}"',
+            'args = { BASE_IMAGE = "${CANARY_BASE_IMAGE:-python:3.11-slim}" }',
+            'wheelhouse = { requirements = "requirements.txt", python = "3.11" }',
+        ]
+    path = directory / f"bench-{copies}x{latency:g}.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
 
 
-def docker_answers() -> bool:
-    """Whether a Docker engine is reachable."""
-    try:
-        import docker
-
-        docker.from_env().ping()
-    except Exception:
-        return False
-    return True
-
-
-def one_run(driver: str, scratch: Path) -> dict[str, float]:
-    """Run the canary-reference session once; wall time plus the results' timings."""
+def one_run(config: Path, driver: str, scratch: Path) -> dict[str, float]:
+    """Run the matrix once; its wall time and the slowest template's phases."""
     results, artifacts = scratch / "results", scratch / "artifacts"
     command = [
-        *nox_command(), "-f", str(ROOT / "noxfile.py"), "-s", "canary-reference", "--",
-        "--driver", driver, "--results", str(results), "--artifacts", str(artifacts),
+        sys.executable, "-m", "harness", "--config", str(config), "matrix", "--driver", driver,
+        "--results", str(results), "--artifacts", str(artifacts),
     ]  # fmt: skip
     start = time.perf_counter()
-    completed = subprocess.run(command, capture_output=True, text=True, check=False)
+    completed = subprocess.run(command, capture_output=True, text=True, check=False, cwd=ROOT)
     wall = time.perf_counter() - start
     if completed.returncode != 0:
-        sys.exit(
-            f"benchmark: {driver} run failed:\n{completed.stdout[-2000:]}{completed.stderr[-2000:]}"
-        )
-    timings = json.loads((results / "reference.json").read_text())["timings"]
-    return {"wall_s": wall, **{k: float(timings[k]) for k in TIMINGS}}
+        sys.exit(f"benchmark: {config.name} failed:\n{completed.stdout[-3000:]}")
+    timings = [json.loads(p.read_text())["timings"] for p in results.glob("*.json")]
+    slowest = {k: max(float(t[k]) for t in timings) for k in PHASES}
+    lifecycle = max(sum(float(t[k]) for k in PHASES) for t in timings)
+    return {"wall_s": wall, **slowest, "judge_and_startup_s": wall - lifecycle}
 
 
 def main() -> None:
-    """Measure and print the table."""
+    """Measure every scenario and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--runs", type=int, default=3, help="measured runs per driver (median shown)"
-    )
-    parser.add_argument(
-        "--drivers",
-        default=None,
-        help="comma-separated (default: process, and docker if it answers)",
-    )
+    parser.add_argument("--runs", type=int, default=3, help="measured runs (median shown)")
+    parser.add_argument("--driver", default="process", choices=("process", "docker"))
     args = parser.parse_args()
-    drivers = (
-        args.drivers.split(",")
-        if args.drivers
-        else ["process", *(["docker"] if docker_answers() else [])]
-    )
-    medians: dict[str, dict[str, float]] = {}
+    medians: dict[tuple[int, float], dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="canary-bench-") as scratch:
-        for driver in drivers:
-            one_run(driver, Path(scratch))  # warm-up: venv, image
-            runs = [one_run(driver, Path(scratch)) for _ in range(args.runs)]
-            medians[driver] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-    base = medians[drivers[0]]["wall_s"]
-    print(f"nox -s canary-reference, median of {args.runs} runs after a warm-up (seconds)")
+        directory = Path(scratch)
+        one_run(templates_file(directory, 1, 0.0), args.driver, directory / "warm-up")
+        for copies, latency in SCENARIOS:
+            config = templates_file(directory, copies, latency)
+            runs = [
+                one_run(config, args.driver, directory / f"{copies}-{latency}-{i}")
+                for i in range(args.runs)
+            ]
+            medians[copies, latency] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
     print(
-        f"{'driver':<10}{'wall':>8}{'prepare':>9}{'boot':>8}{'canaries':>10}{'teardown':>10}{'ratio':>8}"
+        f"canary-matrix matrix --driver {args.driver}: N reference templates, median of "
+        f"{args.runs} runs (seconds; phases are the slowest template's)"
     )
-    for driver, m in medians.items():
+    header = ("templates", "latency", "wall", "ratio to 1", "boot", "drive", "teardown",
+              "judge+start-up")  # fmt: skip
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for (copies, latency), m in medians.items():
+        ratio = m["wall_s"] / medians[1, latency]["wall_s"]
         print(
-            f"{driver:<10}{m['wall_s']:>8.2f}{m['prepare_s']:>9.2f}{m['boot_s']:>8.2f}"
-            f"{m['canaries_s']:>10.2f}{m['teardown_s']:>10.2f}{m['wall_s'] / base:>8.2f}"
-        )
-    for driver, m in medians.items():
-        rest = m["wall_s"] - sum(m[k] for k in TIMINGS)
-        print(
-            f"{driver}: nox + interpreter start-up + config outside the timed phases: {rest:.2f}s"
+            f"| {copies} | {latency:g} s | {m['wall_s']:.2f} | {ratio:.2f} | {m['boot_s']:.2f} | "
+            f"{m['canaries_s']:.2f} | {m['teardown_s']:.2f} | {m['judge_and_startup_s']:.2f} |"
         )
 
 

@@ -131,8 +131,9 @@ def test_each_fault_breaks_the_same_canary_through_docker(
     canaries = {cid: result["canaries"][cid]["outcome"] for cid in CANARY_IDS}
     broken = FAULT_BREAKS[fault]
     assert canaries == {cid: "failed" if cid == broken else "passed" for cid in CANARY_IDS}
-    # A failing template leaves its declared session store in the artifacts.
-    assert (tmp_path / "artifacts" / "reference" / "session_store" / ".sessions").is_dir()
+    # The declared session store is copied out of the container, as evidence.
+    snapshots = tmp_path / "artifacts" / "reference" / "snapshots"
+    assert list(snapshots.glob("session_store-*/.sessions/*.json"))
     assert completed.returncode == 1
     assert result["driver"] == "docker"
 
@@ -237,15 +238,19 @@ def test_interrupt_during_boot_leaves_no_container(
 def test_ctrl_c_during_canaries_leaves_no_container(
     tmp_path: Path, client: docker.DockerClient, docker_env: dict[str, str]
 ) -> None:
-    harness = _start_harness(tmp_path, ROOT / "templates.toml", "reference", docker_env)
+    slow = {**docker_env, "REFERENCE_LATENCY": "5"}  # turns in flight when Ctrl-C comes
+    harness = _start_harness(tmp_path, ROOT / "templates.toml", "reference", slow)
     assert harness.stderr is not None
     for line in harness.stderr:
-        if "running canaries" in line:
+        if "driving the canaries" in line:
             break
-    time.sleep(0.3)  # pytest is starting its workers now
+    time.sleep(0.5)
     os.killpg(harness.pid, signal.SIGINT)
     assert harness.wait(timeout=60) == 130
     assert tool_containers(client) == []
+    # Nothing is lost: the interrupted template's result is still written, and says so.
+    result = result_of(tmp_path, "reference")
+    assert (result["status"], result["reason"]) == ("error", "interrupted")
 
 
 def test_containers_of_a_dead_harness_are_removed_at_start(

@@ -74,6 +74,7 @@ def test_each_fault_breaks_exactly_its_canary(
     # The message says what was sent, what came back and what was expected.
     assert "got" in failure["message"]
     assert "expected" in failure["message"]
+    assert "transcript line" in failure["message"]  # where the evidence is
     assert broken in stdout
 
 
@@ -92,9 +93,7 @@ def test_forget_context_leaves_scope_without_evidence(
 
 
 def test_canary_option_selects(reference_config: Path, tmp_path: Path) -> None:
-    code, result, _ = run_reference(
-        reference_config, tmp_path, "", "--canary", "file_only", "--workers", "0"
-    )
+    code, result, _ = run_reference(reference_config, tmp_path, "", "--canary", "file_only")
     assert code == 0
     assert list(result["canaries"]) == ["file_only"]
 
@@ -132,6 +131,18 @@ def test_runtime_dying_on_boot_is_an_error_with_its_exit_code(tmp_path: Path) ->
     assert "code 3" in result["reason"]
     assert "bad config" in result["reason"]
     assert (tmp_path / "artifacts" / "crashy" / "runtime.log").read_text().strip() == "bad config"
+
+
+def test_crash_on_boot_shows_its_decisive_line_in_the_matrix(tmp_path: Path) -> None:
+    config = tmp_path / "templates.toml"
+    config.write_text(
+        "schema = 1\n[templates.crashy]\n"
+        'command = ["python", "-c", "print(\'starting\'); import agent_canary_missing"]\n'
+    )
+    _, result, stdout = run_template(config, "crashy", tmp_path)
+    decisive = "ModuleNotFoundError: No module named 'agent_canary_missing'"
+    assert result["reason"].splitlines()[0].endswith(decisive)
+    assert decisive in stdout  # the matrix's reason column, not only the log
 
 
 def test_secrets_never_reach_results_artifacts_or_output(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from harness.cp_sim import PlatformClient, PlatformServer, search_memories
+from harness.cp_sim import PlatformServer, search_memories
 from harness.cp_sim.platform import Memory
 
 WORKSPACE = "ws-123"
@@ -105,25 +105,23 @@ def test_calls_are_recorded_without_tokens(server: PlatformServer) -> None:
     assert token not in repr([c.body for c in calls[1:]])
 
 
-def test_harness_api_needs_its_token(server: PlatformServer) -> None:
-    assert httpx.get(f"{server.url}/_harness/calls").status_code == 403
-    client = PlatformClient(server.url, server.harness_token)
-    httpx.get(memories_url(server))
-    assert [c["method"] for c in client.calls()] == ["GET"]
-    client.close()
+def test_every_call_reaches_the_recorder_and_issued_tokens_stay_out(tmp_path: object) -> None:
+    recorded: list[dict[str, object]] = []
+    with PlatformServer(WORKSPACE, recorder=recorded.append) as server:
+        token = httpx.post(f"{server.url}/registry/register", json={}).json()["auth_token"]
+        httpx.get(memories_url(server), headers={"Authorization": f"Bearer {token}"})
+    assert [(c["method"], c["path"], c["status"]) for c in recorded] == [
+        ("POST", "/registry/register", 200),
+        ("GET", f"/workspaces/{WORKSPACE}/memories", 200),
+    ]
+    assert token not in repr(recorded)
 
 
-def test_uploads_go_through_the_registered_uploader(server: PlatformServer) -> None:
-    received: dict[str, bytes] = {}
-
-    def uploader(name: str, content: bytes) -> str:
-        received[name] = content
-        return f"workspace:/workspace/.molecule/chat-uploads/{'0' * 32}-{name}"
-
-    server.serve_files(uploader, lambda path: None)
-    client = PlatformClient(server.url, server.harness_token)
-    uri = client.upload("q3.txt", b"hello")
-    assert uri.endswith("-q3.txt")
-    assert received == {"q3.txt": b"hello"}
-    assert client.snapshot("/nowhere") is None
-    client.close()
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/_harness/calls"), ("POST", "/_harness/upload"), ("POST", "/_harness/snapshot")],
+)
+def test_no_harness_side_door(server: PlatformServer, method: str, path: str) -> None:
+    # Nothing a runtime can reach grants it a harness action.
+    response = httpx.request(method, f"{server.url}{path}", json={"path": "/etc/passwd"})
+    assert response.status_code == 404

@@ -4,36 +4,37 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 from harness import report, results
-from harness.config import load
-from tests.conftest import ROOT, run_cli
+from harness.results import CanaryResult, Result, Status
+from tests.conftest import run_cli
 
 
 def result(
     name: str, status: str, gate: str = "advisory", wave: int = 1, **canaries: str
-) -> dict[str, Any]:
-    template = load(ROOT / "templates.toml").templates["reference"]
-    data = results.new_result(template)
-    data.update(template=name, status=status, gate=gate, wave=wave)
-    data["canaries"] = {
-        c: {"outcome": o, "duration_s": 0.1, "message": f"{c} {o}", "layer": None}
-        for c, o in canaries.items()
-    }
-    return data
+) -> Result:
+    return Result(
+        template=name, gate=gate, wave=wave, status=Status(status),
+        canaries={c: CanaryResult(Status(o), 0.1, f"{c} {o}") for c, o in canaries.items()},
+    )  # fmt: skip
+
+
+def outcomes(**canaries: str) -> dict[str, CanaryResult]:
+    return {c: CanaryResult(Status(o)) for c, o in canaries.items()}
 
 
 def test_template_status_fails_on_any_failed_or_errored_canary() -> None:
-    assert (
-        results.template_status({"a": {"outcome": "passed"}, "b": {"outcome": "skipped"}})
-        == "passed"
-    )
-    assert (
-        results.template_status({"a": {"outcome": "passed"}, "b": {"outcome": "failed"}})
-        == "failed"
-    )
-    assert results.template_status({"a": {"outcome": "error"}}) == "failed"
+    assert results.template_status(outcomes(a="passed", b="skipped")) == Status.PASSED
+    assert results.template_status(outcomes(a="passed", b="failed")) == Status.FAILED
+    assert results.template_status(outcomes(a="error")) == Status.FAILED
+    assert results.template_status(outcomes(a="skipped")) == Status.SKIPPED
+
+
+def test_result_file_round_trips(tmp_path: Path) -> None:
+    original = result("alpha", "failed", gate="required", name_recall="failed")
+    original.canaries["session_scope"] = CanaryResult(Status.PASSED, observed="context")
+    path = results.write(original, tmp_path)
+    assert Result.from_json(json.loads(path.read_text())) == original
 
 
 def test_exit_code_follows_required_gates_only() -> None:
@@ -49,8 +50,10 @@ def test_results_from_separate_jobs_merge_into_one_matrix(tmp_path: Path) -> Non
         result("alpha", "failed", gate="required", wave=0, name_recall="failed"), tmp_path
     )
     (tmp_path / "notes.json").write_text("[]")
-    merged = results.read_all(tmp_path)
-    assert [r["template"] for r in merged] == ["alpha", "zeta"]
+    merged, foreign = results.read_all(tmp_path)
+    assert [r.template for r in merged] == ["alpha", "zeta"]
+    assert len(foreign) == 1
+    assert "notes.json" in foreign[0]
     text = report.render(merged, "markdown")
     assert text.index("alpha") < text.index("zeta")
     assert "FAIL" in text
@@ -63,7 +66,7 @@ def test_results_from_separate_jobs_merge_into_one_matrix(tmp_path: Path) -> Non
 
 def test_skipped_template_shows_its_reason() -> None:
     skipped = result("hermes", "skipped")
-    skipped["reason"] = "secret MINIMAX_API_KEY is not set in the environment"
+    skipped.reason = "secret MINIMAX_API_KEY is not set in the environment"
     assert "MINIMAX_API_KEY" in report.render([skipped])
 
 

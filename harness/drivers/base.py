@@ -29,6 +29,8 @@ LEGACY_READY_PATH = "/.well-known/agent.json"
 UPLOADS_DIR = ".molecule/chat-uploads"
 LOG_TAIL_LINES = 200
 _UNSAFE_NAME_RE = re.compile(r"[^A-Za-z0-9._-]+")
+# "ModuleNotFoundError: No module named 'agent'", "pkg.errors.ConfigError: …", "SystemExit: 3"
+_EXCEPTION_LINE_RE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)(:|$)")
 
 
 class TemplateSkipped(HarnessError):
@@ -69,6 +71,15 @@ def signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
     """Signal a process started with ``start_new_session`` and everything in its group."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, sig)
+
+
+def decisive_line(log: str) -> str:
+    """The line of a log that says why a runtime died: its last exception, else its last line."""
+    lines = [line.strip() for line in log.splitlines() if line.strip()]
+    exceptions = [line for line in lines if _EXCEPTION_LINE_RE.match(line)]
+    if exceptions:
+        return exceptions[-1]
+    return lines[-1] if lines else "(it printed nothing)"
 
 
 def tail(text: str, lines: int = LOG_TAIL_LINES) -> str:
@@ -170,9 +181,10 @@ class Driver(abc.ABC):
             while True:
                 code = self.exit_status()
                 if code is not None:
+                    log = self.logs()
                     raise TemplateError(
-                        f"runtime exited with code {code} during boot; last lines:\n"
-                        f"{tail(self.logs(), 20)}"
+                        f"runtime exited with code {code} during boot: {decisive_line(log)}\n"
+                        f"last lines:\n{tail(log, 20)}"
                     )
                 if any(self._answers(client, path) for path in paths):
                     return
@@ -185,7 +197,7 @@ class Driver(abc.ABC):
                         f"({self.base_url}{self.template.ready_path} never answered 200)"
                     )
                 time.sleep(delay)
-                delay = min(delay * 1.5, 0.5)
+                delay = min(delay * 1.5, 0.2)
 
     def _listening(self, client: httpx.Client) -> bool:
         try:

@@ -32,6 +32,7 @@ from harness.drivers.base import (
     Driver,
     RunContext,
     TemplateError,
+    decisive_line,
     tail,
     upload_name,
 )
@@ -227,9 +228,10 @@ class DockerDriver(Driver):
             if self._container.status in ("exited", "dead"):
                 break
             time.sleep(0.05)
+        log = self.logs()
         raise TemplateError(
-            f"container exited or published no port for {port}; last lines:\n"
-            f"{tail(self.logs(), 20)}"
+            f"container exited or published no port for {port}: {decisive_line(log)}\n"
+            f"last lines:\n{tail(log, 20)}"
         )
 
     def exit_status(self) -> int | None:

@@ -130,15 +130,7 @@ def _header(transcript: Path) -> dict[str, Any]:
 
 
 def _finish(result: Result, hidden: list[str], options: RunOptions) -> Result:
-    artifacts = options.artifacts_dir.resolve() / result.template
-    secrets.redact_tree(artifacts, hidden)
-    base = options.artifacts_dir.resolve().parent
-    if artifacts.is_dir():
-        result.artifacts = sorted(
-            str(p.relative_to(base)) if p.is_relative_to(base) else str(p)
-            for p in artifacts.rglob("*")
-            if p.is_file()
-        )
+    secrets.redact_tree(options.artifacts_dir.resolve() / result.template, hidden)
     result = Result.from_json(secrets.redact_data(result.to_json(), hidden))
     write(result, options.results_dir)
     return result

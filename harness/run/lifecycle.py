@@ -113,8 +113,20 @@ def run_template(
         result.status = Status.ERROR
         result.reason = f"harness error: {type(exc).__name__}: {exc} (see {trace})"
         driven.driven = False
+    result.artifacts = artifact_list(artifacts, options.artifacts_dir.resolve().parent)
     driven.close()
     return driven
+
+
+def artifact_list(artifacts: Path, base: Path) -> list[str]:
+    """The template's artifact files, relative to ``base`` where they are below it."""
+    if not artifacts.is_dir():
+        return []
+    return sorted(
+        str(p.relative_to(base)) if p.is_relative_to(base) else str(p)
+        for p in artifacts.rglob("*")
+        if p.is_file()
+    )
 
 
 def _can_fall_back(template: Template, driver: Driver, options: RunOptions, live: Live) -> bool:

@@ -1,8 +1,9 @@
 """The reference runtime's wiring: a2a-sdk server, session store, platform calls.
 
 Environment (DESIGN §3): ``PORT``, ``WORKSPACE_ID``, ``PLATFORM_URL``, plus
-``WORKSPACE_DIR`` (default ``/workspace``), ``HOST`` (default 127.0.0.1) and
-``REFERENCE_FAULTS`` (comma-separated fault switches, see ``agent.FAULTS``).
+``WORKSPACE_DIR`` (default ``/workspace``), ``HOST`` (default 127.0.0.1),
+``REFERENCE_FAULTS`` (comma-separated fault switches, see ``agent.FAULTS``) and
+``REFERENCE_LATENCY`` (seconds of simulated model time per turn, default 0).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class Settings:
     workspace: Path
     platform_url: str | None
     faults: frozenset[str]
+    latency_s: float = 0.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -66,7 +68,18 @@ class Settings:
             workspace=Path(os.environ.get("WORKSPACE_DIR", "/workspace")).resolve(),
             platform_url=os.environ.get("PLATFORM_URL") or None,
             faults=faults,
+            latency_s=_latency(os.environ.get("REFERENCE_LATENCY", "")),
         )
+
+
+def _latency(value: str) -> float:
+    try:
+        seconds = float(value or 0)
+    except ValueError:
+        raise SystemExit(f"REFERENCE_LATENCY: expected seconds, got {value!r}") from None
+    if not 0 <= seconds <= 3600:
+        raise SystemExit(f"REFERENCE_LATENCY: expected 0 to 3600 seconds, got {value!r}")
+    return seconds
 
 
 class SessionStore:
@@ -209,6 +222,8 @@ class ReferenceExecutor(AgentExecutor):
                 attachments.append(
                     Attachment(part.filename or "file", part.raw.decode("utf-8", "replace"))
                 )
+        if self.settings.latency_s:
+            await asyncio.sleep(self.settings.latency_s)  # a model thinking, without the CPU
         reply = await asyncio.to_thread(self._turn, context_id, "\n".join(texts), attachments)
         log.info("turn context=%s text_parts=%d files=%d", context_id, len(texts), len(attachments))
         await event_queue.enqueue_event(new_text_message(reply, context_id=context_id))
