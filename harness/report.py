@@ -61,14 +61,19 @@ def _short(text: str, limit: int = 120) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
-def failures(results: list[Result]) -> list[str]:
-    """One line per failed canary: template, canary, layer and message."""
+def findings(results: list[Result]) -> list[str]:
+    """One line per failed canary (template, canary, layer, message), then per unserved call."""
     lines = []
     for r in cascade_order(results):
         for canary, entry in r.canaries.items():
             if entry.outcome in _LOUD:
                 layer = f" [{entry.layer}]" if entry.layer else ""
                 lines.append(f"{r.template} {canary}{layer}: {entry.message}")
+    for r in cascade_order(results):
+        lines += [
+            f"{r.template}: runtime called {call}, which the simulator does not serve"
+            for call in r.unserved_calls
+        ]
     return lines
 
 
@@ -79,22 +84,22 @@ def render(results: list[Result], fmt: str = "terminal") -> str:
         return json.dumps(_as_json(results), indent=2)
     if fmt == "markdown":
         text = tabulate(body, header, tablefmt="github")
-        details = failures(results)
+        details = findings(results)
         if details:
-            text += "\n\n**Failures**\n\n" + "\n".join(f"- `{d}`" for d in details)
+            text += "\n\n**Findings**\n\n" + "\n".join(f"- `{d}`" for d in details)
         return text
     if fmt == "html":
         table = tabulate(body, header, tablefmt="html")
-        items = "".join(f"<li><code>{html.escape(d)}</code></li>" for d in failures(results))
+        items = "".join(f"<li><code>{html.escape(d)}</code></li>" for d in findings(results))
         return (
             "<!doctype html><meta charset='utf-8'><title>canary-matrix</title>"
             "<style>td,th{padding:2px 8px;font-family:monospace}</style>"
             f"<h1>canary-matrix</h1>{table}<ul>{items}</ul>\n"
         )
     text = tabulate(body, header, tablefmt="simple")
-    details = failures(results)
+    details = findings(results)
     if details:
-        text += "\n\nfailures:\n" + "\n".join(f"  {d}" for d in details)
+        text += "\n\nfindings:\n" + "\n".join(f"  {d}" for d in details)
     return text
 
 

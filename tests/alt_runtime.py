@@ -118,7 +118,7 @@ def answer(text: str, files: list[tuple[str, str | None]], state: dict[str, str]
         platform("POST", body={"content": remember.group(1).strip(), "scope": "LOCAL"})
         return "Saved to long-term memory.", "I'll recall it in later chats."
     if ASK_COLOUR.search(text):
-        found = platform("GET", query={"q": "colour"}).get("memories", [])
+        found = platform("GET", query={"q": "colour"})  # the platform's bare list
         for memory in found:
             if fact := COLOUR_FACT.search(str(memory.get("content", ""))):
                 return "From memory:", f"your favourite colour is {fact.group(1)}."

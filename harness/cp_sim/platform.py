@@ -1,9 +1,11 @@
-"""The platform API a runtime calls back: registration, heartbeat, memories.
+"""The platform API a runtime calls back, in production's shapes (DESIGN §3).
 
-One :class:`PlatformServer` serves one runtime under test (one workspace id). It
-hands every call to a recorder (the template's transcript), so the layer
-diagnostics can say which step a runtime skipped. It serves the platform's API
-and nothing else: no path grants a runtime any action of the harness.
+One :class:`PlatformServer` serves one runtime under test (one workspace id) on
+starlette + uvicorn, in a thread of the harness. It hands every call to a
+recorder (the template's transcript), so the layer diagnostics can say which
+step a runtime skipped. It serves the platform's API and nothing else: a path it
+does not serve answers 404 and is listed as unserved, so a divergence from
+production is visible, never silent; no path grants a runtime a harness action.
 """
 
 from __future__ import annotations
@@ -11,38 +13,30 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import socket
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 RECENT_LIMIT = 10
+SCOPES = ("LOCAL", "TEAM", "GLOBAL")
+START_TIMEOUT_S = 10.0
 _WORD_RE = re.compile(r"[a-z0-9]+")
 _STOPWORDS = frozenset(
-    {
-        "the",
-        "and",
-        "for",
-        "are",
-        "was",
-        "what",
-        "who",
-        "how",
-        "why",
-        "your",
-        "our",
-        "you",
-        "its",
-        "his",
-        "her",
-    }
-)
-_MEMORIES_RE = re.compile(r"^/workspaces/([^/]+)/memories/?$")
+    ["the", "and", "for", "are", "was", "what", "who", "how", "why", "your", "our", "you",
+     "its", "his", "her"]
+)  # fmt: skip
 
 Recorder = Callable[[dict[str, Any]], None]
 """Receives each platform call as a JSON-ready dict (tokens never included)."""
@@ -50,18 +44,21 @@ Recorder = Callable[[dict[str, Any]], None]
 
 @dataclass
 class Memory:
-    """One stored memory."""
+    """One stored memory, as the platform lists it."""
 
     id: str
     content: str
     scope: str
     namespace: str
-    created_at: float
+    created_at: str
 
 
 @dataclass
 class Call:
-    """One platform call as the runtime made it (tokens never recorded)."""
+    """One platform call as the runtime made it (tokens never recorded).
+
+    ``served`` is false for a path the simulator does not serve (production might).
+    """
 
     seq: int
     at: float
@@ -72,6 +69,7 @@ class Call:
     status: int
     auth: str
     response: Any = field(default=None)
+    served: bool = True
 
 
 def search_memories(memories: list[Memory], query: str, scope: str | None) -> list[Memory]:
@@ -112,8 +110,34 @@ def _same_word(query_word: str, content_word: str) -> bool:
     return len(shorter) >= 4 and longer.startswith(shorter)
 
 
+class _Refused(Exception):
+    """A request the platform answers with an error status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _require(body: Any, key: str, kind: type | tuple[type, ...], *, optional: bool = False) -> Any:
+    if not isinstance(body, dict):
+        raise _Refused(HTTPStatus.BAD_REQUEST, "body must be a JSON object")
+    if key not in body or body[key] is None:
+        if optional:
+            return None
+        raise _Refused(HTTPStatus.BAD_REQUEST, f"missing {key!r}")
+    value = body[key]
+    if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _kinds(kind)):
+        raise _Refused(HTTPStatus.BAD_REQUEST, f"{key!r} has the wrong type")
+    return value
+
+
+def _kinds(kind: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
 class PlatformState:
-    """The platform's memory of one workspace, shared by the handler threads."""
+    """The platform's memory of one workspace, shared by the server and the harness."""
 
     def __init__(self, workspace_id: str, recorder: Recorder | None = None) -> None:
         self.workspace_id = workspace_id
@@ -124,6 +148,7 @@ class PlatformState:
         self.lock = threading.Lock()
 
     def record(self, call: Call) -> None:
+        """Append a call to the record and hand it to the recorder."""
         with self.lock:
             call.seq = len(self.calls) + 1
             self.calls.append(call)
@@ -131,159 +156,185 @@ class PlatformState:
             self.recorder(asdict(call))
 
     def registered(self) -> bool:
+        """Whether the runtime has registered (its calls then need the token)."""
         return self.auth_token is not None
 
+    def unserved(self) -> list[str]:
+        """``METHOD /path`` of every call the simulator does not serve, the id generalized."""
+        with self.lock:
+            seen = [f"{c.method} {c.path}" for c in self.calls if not c.served]
+        named = [s.replace(self.workspace_id, "{workspace_id}") for s in seen]
+        return sorted(set(named))
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.1"
+    # --- the platform's handlers: (body, query) → (status, payload) ------------
 
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silence per-request logging; the call record is the log."""
+    def register(self, body: Any) -> tuple[int, Any]:
+        claimed = _require(body, "id", str)
+        _require(body, "url", str)
+        _require(body, "agent_card", dict)
+        _require(body, "configuration_status", (str, dict), optional=True)
+        _require(body, "delivery_mode", str, optional=True)
+        self._same_workspace(claimed)
+        with self.lock:
+            if self.auth_token is None:
+                self.auth_token = secrets.token_urlsafe(24)
+            token = self.auth_token
+        return HTTPStatus.OK, {"auth_token": token}
 
-    # --- plumbing -------------------------------------------------------------
+    def heartbeat(self, body: Any) -> tuple[int, Any]:
+        self._same_workspace(_require(body, "workspace_id", str))
+        _require(body, "error_rate", (int, float), optional=True)
+        _require(body, "sample_error", str, optional=True)
+        _require(body, "active_tasks", int, optional=True)
+        _require(body, "current_task", str, optional=True)
+        _require(body, "uptime_seconds", (int, float), optional=True)
+        return HTTPStatus.OK, {"status": "ok"}
 
-    def _body(self) -> Any:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        if not raw:
-            return None
-        try:
-            return json.loads(raw)
-        except ValueError:
-            return {"_unparsed": raw[:500].decode("utf-8", errors="replace")}
+    def remember(self, body: Any) -> tuple[int, Any]:
+        content = _require(body, "content", str)
+        if not content.strip():
+            raise _Refused(HTTPStatus.BAD_REQUEST, "'content' is empty")
+        scope = _require(body, "scope", str, optional=True) or "LOCAL"
+        if scope not in SCOPES:
+            raise _Refused(HTTPStatus.BAD_REQUEST, f"'scope' must be one of {', '.join(SCOPES)}")
+        memory = Memory(
+            id=str(uuid.uuid4()),
+            content=content,
+            scope=scope,
+            namespace=f"workspace:{self.workspace_id}",
+            created_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
+        )
+        with self.lock:
+            self.memories.append(memory)
+        return HTTPStatus.CREATED, {"id": memory.id, "scope": scope, "namespace": memory.namespace}
 
-    def _send(self, status: int, payload: Any) -> None:
-        body = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+    def recall(self, query: dict[str, str]) -> tuple[int, Any]:
+        scope = query.get("scope") or None
+        if scope is not None and scope.upper() not in SCOPES:
+            raise _Refused(HTTPStatus.BAD_REQUEST, f"'scope' must be one of {', '.join(SCOPES)}")
+        with self.lock:
+            found = search_memories(list(self.memories), query.get("q", ""), scope)
+        # The platform's handler answers with the list itself (DESIGN §3).
+        return HTTPStatus.OK, [asdict(m) for m in found]
 
-    def _auth(self) -> str:
-        state = self.server.state
-        header = self.headers.get("Authorization", "")
-        if not state.registered():
+    def _same_workspace(self, claimed: str) -> None:
+        if claimed != self.workspace_id:
+            raise _Refused(HTTPStatus.NOT_FOUND, f"unknown workspace {claimed!r}")
+
+
+class _Routes:
+    """The ASGI side: authorization, routing by path, recording."""
+
+    def __init__(self, state: PlatformState) -> None:
+        self.state = state
+
+    def app(self) -> Starlette:
+        # One catch-all route: every call, served or not, goes through the same recording.
+        return Starlette(routes=[Route("/{path:path}", self.handle, methods=["GET", "POST",
+                                      "PUT", "PATCH", "DELETE"])])  # fmt: skip
+
+    def _auth(self, request: Request) -> str:
+        if not self.state.registered():
             return "open"
+        header = request.headers.get("authorization", "")
         if not header:
             return "missing"
         scheme, _, token = header.partition(" ")
         if scheme.lower() == "bearer" and secrets.compare_digest(
-            token.strip(), state.auth_token or ""
+            token.strip(), self.state.auth_token or ""
         ):
             return "ok"
         return "invalid"
 
-    def _platform(self, method: str) -> None:
-        url = urlsplit(self.path)
-        query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
-        body = self._body() if method == "POST" else None
-        auth = self._auth()
-        status, payload = self._route(method, url.path, query, body, auth)
+    async def handle(self, request: Request) -> Response:
+        path = request.url.path
+        query = dict(request.query_params)
+        raw = await request.body()
+        body: Any = None
+        if raw:
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                body = {"_unparsed": raw[:500].decode("utf-8", errors="replace")}
+        auth = self._auth(request)
+        handler = self._route(request.method, path)
+        if handler is None:
+            status: int = HTTPStatus.NOT_FOUND
+            payload = {"error": f"not served: {request.method} {path}"}
+        elif auth in ("missing", "invalid") and path != "/registry/register":
+            status, payload = HTTPStatus.UNAUTHORIZED, {"error": f"authorization {auth}"}
+        else:
+            try:
+                status, payload = handler(body, query)
+            except _Refused as refused:
+                status, payload = refused.status, {"error": refused.message}
         # The record is evidence others read: the bearer token it hands out stays out of it.
         recorded = (
             {**payload, "auth_token": "<issued>"}
             if isinstance(payload, dict) and "auth_token" in payload
             else payload
         )
-        self.server.state.record(
-            Call(0, time.time(), method, url.path, query, body, status, auth, recorded)
-        )
-        self._send(status, payload)
+        self.state.record(
+            Call(0, time.time(), request.method, path, query, body, int(status), auth, recorded,
+                 served=handler is not None)
+        )  # fmt: skip
+        return JSONResponse(payload, status_code=int(status))
 
     def _route(
-        self, method: str, path: str, query: dict[str, str], body: Any, auth: str
-    ) -> tuple[int, Any]:
-        state = self.server.state
-        if method == "POST" and path == "/registry/register":
-            return self._register(body)
-        if auth in ("missing", "invalid"):
-            return HTTPStatus.UNAUTHORIZED, {"error": f"authorization {auth}"}
-        if method == "POST" and path == "/registry/heartbeat":
-            return HTTPStatus.OK, {"ok": True}
-        match = _MEMORIES_RE.match(path)
-        if not match:
-            return HTTPStatus.NOT_FOUND, {"error": f"no such platform endpoint: {method} {path}"}
-        if match.group(1) != state.workspace_id:
-            return HTTPStatus.NOT_FOUND, {"error": f"unknown workspace {match.group(1)!r}"}
-        if method == "POST":
-            return self._remember(body)
-        return self._recall(query)
-
-    def _register(self, body: Any) -> tuple[int, Any]:
-        state = self.server.state
-        claimed = body.get("workspace_id") if isinstance(body, dict) else None
-        if claimed not in (None, state.workspace_id):
-            return HTTPStatus.NOT_FOUND, {"error": f"unknown workspace {claimed!r}"}
-        with state.lock:
-            if state.auth_token is None:
-                state.auth_token = secrets.token_urlsafe(24)
-            token = state.auth_token
-        return HTTPStatus.OK, {"auth_token": token, "workspace_id": state.workspace_id}
-
-    def _remember(self, body: Any) -> tuple[int, Any]:
-        state = self.server.state
-        if not isinstance(body, dict) or not isinstance(body.get("content"), str):
-            return HTTPStatus.BAD_REQUEST, {"error": "body must be JSON with a string 'content'"}
-        if not body["content"].strip():
-            return HTTPStatus.BAD_REQUEST, {"error": "'content' is empty"}
-        scope = body.get("scope") or "LOCAL"
-        if not isinstance(scope, str):
-            return HTTPStatus.BAD_REQUEST, {"error": "'scope' must be a string"}
-        memory = Memory(
-            id=str(uuid.uuid4()),
-            content=body["content"],
-            scope=scope,
-            namespace=f"workspace:{state.workspace_id}",
-            created_at=time.time(),
-        )
-        with state.lock:
-            state.memories.append(memory)
-        return HTTPStatus.CREATED, {
-            "id": memory.id,
-            "scope": memory.scope,
-            "namespace": memory.namespace,
+        self, method: str, path: str
+    ) -> Callable[[Any, dict[str, str]], tuple[int, Any]] | None:
+        state = self.state
+        parts = path.strip("/").split("/")
+        own = len(parts) >= 2 and parts[1] == state.workspace_id
+        table: dict[tuple[str, str], Callable[[Any, dict[str, str]], tuple[int, Any]]] = {
+            ("POST", "registry/register"): lambda body, query: state.register(body),
+            ("POST", "registry/heartbeat"): lambda body, query: state.heartbeat(body),
         }
-
-    def _recall(self, query: dict[str, str]) -> tuple[int, Any]:
-        state = self.server.state
-        with state.lock:
-            found = search_memories(list(state.memories), query.get("q", ""), query.get("scope"))
-        memories = [asdict(m) for m in found]
-        return HTTPStatus.OK, {"success": True, "count": len(memories), "memories": memories}
-
-    def do_GET(self) -> None:
-        self._platform("GET")
-
-    def do_POST(self) -> None:
-        self._platform("POST")
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], state: PlatformState) -> None:
-        self.state = state
-        super().__init__(address, _Handler)
+        if own:
+            table.update({
+                ("GET", f"registry/{state.workspace_id}/peers"): lambda b, q: (HTTPStatus.OK, []),
+                ("GET", f"workspaces/{state.workspace_id}/delegations"):
+                    lambda b, q: (HTTPStatus.OK, []),
+                ("POST", f"workspaces/{state.workspace_id}/activity"):
+                    lambda b, q: (HTTPStatus.OK, {"status": "ok"}),
+                ("POST", f"workspaces/{state.workspace_id}/memories"):
+                    lambda body, query: state.remember(body),
+                ("GET", f"workspaces/{state.workspace_id}/memories"):
+                    lambda body, query: state.recall(query),
+            })  # fmt: skip
+        elif len(parts) >= 2 and parts[0] in ("workspaces", "registry") and parts[1] not in (
+            "register", "heartbeat"
+        ):  # fmt: skip
+            # Another workspace's resource: served by the platform, but not found there.
+            return lambda body, query: (
+                HTTPStatus.NOT_FOUND, {"error": f"unknown workspace {parts[1]!r}"}
+            )  # fmt: skip
+        return table.get((method, "/".join(parts)))
 
 
 class PlatformServer:
-    """The platform API stub for one workspace, serving on a free port.
+    """The platform API for one workspace, serving on a free port in a thread.
 
     Args:
         workspace_id: The workspace the runtime under test belongs to.
         host: The address to bind: 127.0.0.1, or a container network's gateway.
+        recorder: Receives every call as it is answered.
     """
 
     def __init__(
         self, workspace_id: str, host: str = "127.0.0.1", recorder: Recorder | None = None
     ) -> None:
         self.state = PlatformState(workspace_id, recorder)
-        self._server = _Server((host, 0), self.state)
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind((host, 0))
+        config = uvicorn.Config(
+            _Routes(self.state).app(), log_level="warning", access_log=False, lifespan="off"
+        )
+        self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
+            target=self._server.run,
+            kwargs={"sockets": [self._socket]},
             name=f"cp-sim-{workspace_id[:8]}",
             daemon=True,
         )
@@ -291,12 +342,12 @@ class PlatformServer:
     @property
     def host(self) -> str:
         """The bound address."""
-        return str(self._server.server_address[0])
+        return str(self._socket.getsockname()[0])
 
     @property
     def port(self) -> int:
         """The bound port."""
-        return int(self._server.server_address[1])
+        return int(self._socket.getsockname()[1])
 
     @property
     def url(self) -> str:
@@ -304,14 +355,21 @@ class PlatformServer:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> PlatformServer:
-        """Start serving in a background thread."""
+        """Start serving; returns once the server accepts connections."""
         self._thread.start()
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise OSError(f"the platform simulator did not start on {self.url}")
+            time.sleep(0.005)
         return self
 
     def stop(self) -> None:
         """Stop serving and release the port."""
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.should_exit = True
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        self._socket.close()
 
     def calls(self) -> list[Call]:
         """A copy of the call record."""

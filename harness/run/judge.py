@@ -55,7 +55,8 @@ def judge(
     with tempfile.TemporaryDirectory(prefix="canary-judge-") as scratch:
         outcomes = Path(scratch) / "outcomes.json"
         command = _command(transcripts, workers, outcomes, output_dir / "junit.xml")
-        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+        # Only the plugins the judge needs: autoloading every installed one costs ~0.3 s.
+        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
         with log_path.open("wb") as log:
             process = subprocess.Popen(
                 command, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -96,5 +97,5 @@ def _command(transcripts: list[Path], workers: int, outcomes: Path, junit: Path)
         "-p", "no:cacheprovider", f"--rootdir={root.parent}", "-c", os.devnull, "-q", "-rN",
     ]  # fmt: skip
     if workers > 0:
-        command += ["-n", str(workers)]
+        command += ["-p", "xdist.plugin", "-n", str(workers)]
     return command

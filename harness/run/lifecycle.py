@@ -220,6 +220,7 @@ def _run_driver(
                 driver.write_logs()
             finally:
                 platform.stop()
+                result.unserved_calls = platform.state.unserved()
                 with live.lock:
                     live.drivers.discard(driver)
 

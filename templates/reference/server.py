@@ -16,6 +16,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,7 +144,8 @@ class PlatformMemory:
             return []
         response = httpx.get(self._url(), params={"q": query}, headers=self._headers, timeout=10)
         response.raise_for_status()
-        return [m["content"] for m in response.json().get("memories", [])]
+        # The platform answers with the list itself (DESIGN §3).
+        return [m["content"] for m in response.json() if isinstance(m, dict)]
 
 
 class Registration:
@@ -157,7 +159,7 @@ class Registration:
         if not self.settings.platform_url:
             return
         payload = {
-            "workspace_id": self.settings.workspace_id,
+            "id": self.settings.workspace_id,
             "url": f"http://{self.settings.host}:{self.settings.port}",
             "agent_card": {"name": "canary-matrix reference runtime"},
         }
@@ -173,13 +175,23 @@ class Registration:
 
     async def heartbeat_forever(self) -> None:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        started = time.monotonic()
         async with httpx.AsyncClient(timeout=10) as client:
             while True:
                 await asyncio.sleep(HEARTBEAT_INTERVAL_S)
+                # The body production runtimes send.
+                beat = {
+                    "workspace_id": self.settings.workspace_id,
+                    "error_rate": 0.0,
+                    "sample_error": "",
+                    "active_tasks": 0,
+                    "current_task": "",
+                    "uptime_seconds": round(time.monotonic() - started),
+                }
                 with contextlib.suppress(httpx.HTTPError):
                     await client.post(
                         f"{self.settings.platform_url}/registry/heartbeat",
-                        json={"workspace_id": self.settings.workspace_id, "status": "online"},
+                        json=beat,
                         headers=headers,
                     )
 
