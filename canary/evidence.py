@@ -61,6 +61,7 @@ class Turn:
     reply: Reply
     request: dict[str, Any]
     started: float
+    polled: Reply | None = None
 
     @property
     def where(self) -> str:
@@ -70,10 +71,14 @@ class Turn:
     def answer(self, layer: str = "wire") -> str:
         """The reply's text; a failed turn fails the check at ``layer``."""
         if not self.reply.ok:
+            polled = ""
+            if self.polled is not None:
+                answer = repr(trim(self.polled.text)) if self.polled.text else "no text"
+                polled = f"; polled with tasks/get, it would have answered {answer}"
             fail(
                 layer,
                 f"sent {trim(self.sent)!r} in context {self.context_id}: "
-                f"{self.reply.describe()} ({self.where})",
+                f"{self.reply.describe()}{polled} ({self.where})",
             )
         return self.reply.text
 
@@ -211,7 +216,11 @@ class Evidence:
         ]
 
     def turns(self, canary: str) -> list[Turn]:
-        """The conversation's A2A exchanges, in order."""
+        """The conversation's A2A exchanges, in order (polls folded into their turn)."""
+        polls = {
+            int(line.event.get("turn") or 0): _reply(line.event)
+            for line in self._events(canary, "a2a_poll")  # the last poll of a turn wins
+        }
         return [
             Turn(
                 line=line.number,
@@ -222,6 +231,7 @@ class Evidence:
                 reply=_reply(line.event),
                 request=dict(line.event.get("request") or {}),
                 started=float(line.event.get("started") or 0.0),
+                polled=polls.get(int(line.event.get("turn") or 0)),
             )
             for line in self._events(canary, "a2a")
         ]

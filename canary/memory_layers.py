@@ -55,6 +55,14 @@ def check(evidence: Evidence) -> str:
             f"the platform refused the commit of {colour!r}: HTTP {commits[0].status} (auth "
             f"{commits[0].auth}; transcript line {commits[0].line})",
         )
+    late = [c for c in _memory_calls(calls, "GET") if c.line > asked.line and not c.turns]
+    if not searches and late:
+        fail(
+            "memory:search",
+            f"the runtime searched memories only after the reply to {asked.sent!r} in context "
+            f"{asked.context_id} ({asked.where}; the search is at transcript line "
+            f"{late[0].line}): the answer could not use it",
+        )
     if not searches:
         fail(
             "memory:search",

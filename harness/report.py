@@ -74,6 +74,7 @@ def findings(results: list[Result]) -> list[str]:
             f"{r.template}: runtime called {call}, which the simulator does not serve"
             for call in r.unserved_calls
         ]
+        lines += [f"{r.template}: warning: {warning}" for warning in r.warnings]
     return lines
 
 

@@ -85,6 +85,7 @@ class Result:
     timings: dict[str, float] = field(default_factory=lambda: dict.fromkeys(TIMINGS, 0.0))
     canaries: dict[str, CanaryResult] = field(default_factory=dict)
     unserved_calls: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     artifacts: list[str] = field(default_factory=list)
 
     @classmethod
@@ -119,6 +120,7 @@ class Result:
             "timings": self.timings,
             "canaries": {cid: entry.to_json() for cid, entry in self.canaries.items()},
             "unserved_calls": self.unserved_calls,
+            "warnings": self.warnings,
             "artifacts": self.artifacts,
         }
 
@@ -148,6 +150,7 @@ class Result:
                 timings={k: float(v) for k, v in (data.get("timings") or {}).items()},
                 canaries={cid: CanaryResult.from_json(e) for cid, e in canaries.items()},
                 unserved_calls=list(data.get("unserved_calls") or []),
+                warnings=list(data.get("warnings") or []),
                 artifacts=list(data.get("artifacts") or []),
             )
         except KeyError as exc:

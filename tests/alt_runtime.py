@@ -1,12 +1,14 @@
 """A second, independently written runtime: proves the canaries test the contract (DESIGN §3).
 
 Standard library only, and different from ``templates/reference`` wherever the contract
-allows: it answers with a Task (``type`` part discriminators, the answer split between an
-artifact and the status message), serves its card only at the legacy path, never registers
-with the platform, keeps sessions in SQLite and words every reply its own way.
+allows: it answers with a Task (``type`` part discriminators, the answer in its first
+artifact and a note in the status message), serves its card only at the legacy path, never
+registers with the platform, keeps sessions in SQLite and words every reply its own way.
 
 Environment: ``HOST``, ``PORT``, ``WORKSPACE_ID``, ``PLATFORM_URL``, ``WORKSPACE_DIR``
-(default ``/workspace``) and ``ALT_FAULT=forget`` (forget each conversation: a broken variant).
+(default ``/workspace``) and ``ALT_FAULT``: ``forget`` (forget each conversation) or
+``nonblocking`` (ignore ``blocking``: answer every send with a ``submitted`` task, and give
+the answer only to ``tasks/get``, as some A2A servers do).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ WORKSPACE = Path(os.environ.get("WORKSPACE_DIR", "/workspace")).resolve()
 PLATFORM_URL = os.environ.get("PLATFORM_URL", "").rstrip("/")
 WORKSPACE_ID = os.environ.get("WORKSPACE_ID", "alt")
 FORGET = os.environ.get("ALT_FAULT", "") == "forget"
+NONBLOCKING = os.environ.get("ALT_FAULT", "") == "nonblocking"
+FINISHED: dict[str, dict[str, Any]] = {}  # task id → the completed task, for tasks/get
 CARD = {"name": "alt-runtime", "version": "0.0.1", "description": "independent test runtime"}
 
 INTRO = re.compile(r"my name is ([A-Za-z][\w-]*)", re.I)
@@ -126,25 +130,31 @@ def answer(text: str, files: list[tuple[str, str | None]], state: dict[str, str]
     return "I'm alt-runtime.", "Introduce yourself, send a file, or ask me to remember things."
 
 
-def as_task(context_id: str, reply: Reply) -> dict[str, Any]:
-    """A completed Task: the artifact holds the first half, the status message the rest."""
-    artifact_text, status_text = reply
+def as_task(context_id: str, reply: Reply, state: str = "completed") -> dict[str, Any]:
+    """A Task: the answer in its first artifact, a short note in the status message."""
     return {
         "kind": "task",
         "id": str(uuid.uuid4()),
         "contextId": context_id,
         "status": {
-            "state": "completed",
+            "state": state,
             "message": {
                 "role": "agent",
                 "messageId": str(uuid.uuid4()),
-                "parts": [{"type": "text", "text": status_text}],
+                "parts": [{"type": "text", "text": "(alt-runtime: done)"}],
             },
         },
         "artifacts": [
-            {"artifactId": str(uuid.uuid4()), "parts": [{"type": "text", "text": artifact_text}]}
+            {"artifactId": str(uuid.uuid4()), "parts": [{"type": "text", "text": " ".join(reply)}]}
         ],
     }
+
+
+def submitted(task: dict[str, Any]) -> dict[str, Any]:
+    """What a server that ignores ``blocking`` answers first: the task, not yet done."""
+    FINISHED[task["id"]] = task
+    return {"kind": "task", "id": task["id"], "contextId": task["contextId"],
+            "status": {"state": "submitted"}}  # fmt: skip
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -173,6 +183,13 @@ class Handler(BaseHTTPRequestHandler):
             self._reply(200, rpc_error(None, -32700, "parse error"))
             return
         rpc_id = rpc.get("id") if isinstance(rpc, dict) else None
+        if isinstance(rpc, dict) and rpc.get("method") == "tasks/get":
+            task = FINISHED.get(str((rpc.get("params") or {}).get("id")))
+            if task is None:
+                self._reply(200, rpc_error(rpc_id, -32001, "task not found"))
+            else:
+                self._reply(200, {"jsonrpc": "2.0", "id": rpc_id, "result": task})
+            return
         if not isinstance(rpc, dict) or rpc.get("method") != "message/send":
             self._reply(200, rpc_error(rpc_id, -32601, "method not found"))
             return
@@ -192,7 +209,9 @@ class Handler(BaseHTTPRequestHandler):
             except OSError as exc:
                 reply = ("My memory service is unreachable:", str(exc))
             self.sessions.save(context_id, state)
-        self._reply(200, {"jsonrpc": "2.0", "id": rpc_id, "result": as_task(context_id, reply)})
+        task = as_task(context_id, reply)
+        result = submitted(task) if NONBLOCKING else task
+        self._reply(200, {"jsonrpc": "2.0", "id": rpc_id, "result": result})
 
 
 def rpc_error(rpc_id: Any, code: int, message: str) -> dict[str, Any]:

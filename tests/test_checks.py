@@ -229,9 +229,8 @@ def test_both_reply_shapes_read_as_production_reads_them(tmp_path: Path, shape: 
     assert (turn.line, turn.turn, turn.context_id) == (asked.line, asked.turn, "ctx-a")
     assert turn.reply.ok
     assert turn.reply.shape == shape
-    # A task's text is its artifacts' text, then its status message's.
-    suffix = "\nTask finished." if shape == "task" else ""
-    assert turn.reply.text == f"Your name is {NAME}.{suffix}"
+    # A task shows its first artifact's text; the status message is not appended.
+    assert turn.reply.text == f"Your name is {NAME}."
 
 
 def test_a_written_transcript_reads_back_like_the_built_one(tmp_path: Path) -> None:
@@ -916,3 +915,15 @@ def test_an_apology_next_to_the_code_is_not_an_unreadable_file(tmp_path: Path) -
     with pytest.raises(Failed) as failure:
         file_caption.check(script.evidence(tmp_path))
     assert failure.value.layer == "caption"
+
+
+def test_memory_search_after_the_reply_is_named_as_such(tmp_path: Path) -> None:
+    script = Script()
+    stated, asked = memory_recall_talk(script, "I don't know yet.")
+    commit(script, stated.turn)
+    line = search(script, [memory(f"colour is {COLOUR}")], turns=(), after_turn=asked.turn)
+    with pytest.raises(Failed) as failure:
+        memory_layers.check(script.evidence(tmp_path))
+    assert failure.value.layer == "memory:search"
+    assert "only after the reply" in failure.value.message
+    assert f"transcript line {line}" in failure.value.message

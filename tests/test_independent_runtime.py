@@ -63,3 +63,30 @@ def test_independent_runtime_that_forgets_fails_name_recall(tmp_path: Path) -> N
     assert result["status"] == "failed"
     assert code == 1
     assert "name_recall" in stdout
+
+
+def test_a_server_that_ignores_blocking_fails_with_the_answer_it_would_have_given(
+    tmp_path: Path,
+) -> None:
+    code, result, _ = run_alt(tmp_path, fault="nonblocking")
+    assert code == 1
+    for cid in CANARY_IDS:
+        entry = result["canaries"][cid]
+        assert (entry["outcome"], entry["layer"]) == ("failed", "wire"), (cid, entry)
+        assert "ignored `blocking`" in entry["message"]
+        assert "`submitted` task" in entry["message"]
+    # Polling tasks/get (only to keep the evidence) recorded what it would have said.
+    name_recall = result["canaries"]["name_recall"]["message"]
+    assert "it would have answered 'Noted! Hello there," in name_recall
+    transcript = (tmp_path / "artifacts" / "alt" / "transcript.jsonl").read_text()
+    assert '"type": "a2a_poll"' in transcript
+    assert '"method": "tasks/get"' in transcript
+
+
+def test_a_card_without_protocol_0_3_is_a_warning_not_a_failure(tmp_path: Path) -> None:
+    _, result, stdout = run_alt(tmp_path)
+    assert result["status"] == "passed"
+    assert result["warnings"] == [
+        "the agent card advertises no protocol version, not 0.3 (the platform speaks 0.3)"
+    ]
+    assert "warning: the agent card advertises no protocol version" in stdout

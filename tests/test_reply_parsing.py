@@ -33,24 +33,56 @@ def test_message_reply(discriminator: str) -> None:
     assert reply.shape == "message"
 
 
-def test_task_reply_reads_artifacts_then_status_message() -> None:
-    body = rpc(
-        {
-            "kind": "task",
-            "id": "t1",
-            "contextId": "c",
-            "artifacts": [{"parts": [{"kind": "text", "text": "from artifact"}]}],
-            "status": {
-                "state": "completed",
-                "message": {"parts": [{"type": "text", "text": "from status"}]},
-            },
-        }
+def task(artifacts: list[Any] | None = None, status_text: str | None = None) -> dict[str, Any]:
+    status: dict[str, Any] = {"state": "completed"}
+    if status_text is not None:
+        status["message"] = {"role": "agent", "parts": [{"type": "text", "text": status_text}]}
+    return {"kind": "task", "id": "t1", "contextId": "c", "status": status,
+            "artifacts": artifacts or []}  # fmt: skip
+
+
+def test_task_reply_shows_the_first_place_with_text_only() -> None:
+    # canvas extractAgentText: parts, then artifacts[0].parts, then status.message.parts.
+    reply = parse_reply(
+        200, rpc(task([{"parts": [{"kind": "text", "text": "from artifact"}]}], "from status"))
     )
-    reply = parse_reply(200, body)
     assert reply.ok
-    assert reply.text == "from artifact\nfrom status"
+    assert reply.text == "from artifact"
     assert reply.shape == "task"
     assert reply.task_state == "completed"
+    reply = parse_reply(200, rpc(task([{"parts": [{"kind": "data", "data": {}}]}], "from status")))
+    assert (reply.ok, reply.text) == (True, "from status")
+
+
+@pytest.mark.parametrize(
+    ("result", "where"),
+    [
+        # An answer production would show as "(Could not extract response text)".
+        (
+            task([{"parts": [{"kind": "data", "data": {}}]},
+                  {"parts": [{"kind": "text", "text": "second"}]}]),
+            "result.artifacts[1]",
+        ),
+        ({"kind": "message", "parts": [{"text": "no discriminator"}]}, "no 'kind' or 'type'"),
+        ({"task": task([{"parts": [{"kind": "text", "text": "wrapped"}]}])}, "result.task"),
+        ({"message": {"role": "ROLE_AGENT", "parts": [{"text": "v1 shape"}]}}, "result.message"),
+    ],
+    ids=["second-artifact", "no-discriminator", "task-wrapper", "message-wrapper"],
+)  # fmt: skip
+def test_text_production_would_not_show_is_a_failed_turn(
+    result: dict[str, Any], where: str
+) -> None:
+    reply = parse_reply(200, rpc(result))
+    assert not reply.ok
+    assert where in (reply.problem or "")
+
+
+@pytest.mark.parametrize("state", ["submitted", "working", "TASK_STATE_SUBMITTED"])
+def test_a_pending_task_says_the_runtime_ignored_blocking(state: str) -> None:
+    reply = parse_reply(200, rpc({"kind": "task", "id": "t1", "status": {"state": state}}))
+    assert not reply.ok
+    assert "ignored `blocking`" in (reply.problem or "")
+    assert f"`{state.lower().removeprefix('task_state_')}` task" in (reply.problem or "")
 
 
 def test_non_text_parts_are_ignored() -> None:
@@ -65,14 +97,6 @@ def test_non_text_parts_are_ignored() -> None:
         }
     )
     assert parse_reply(200, body).text == "only me"
-
-
-def test_a2a_v1_wrapped_message_without_discriminators() -> None:
-    body = rpc({"message": {"role": "ROLE_AGENT", "parts": [{"text": "v1 shape"}]}})
-    reply = parse_reply(200, body)
-    assert reply.ok
-    assert reply.text == "v1 shape"
-    assert reply.shape == "message"
 
 
 def test_jsonrpc_error_is_a_failed_turn_with_code_and_message() -> None:
@@ -103,14 +127,13 @@ def test_invalid_json_is_a_failed_turn() -> None:
     "result",
     [
         {"kind": "message", "parts": []},
-        {"kind": "task", "status": {"state": "working"}},
-        {"kind": "message", "parts": [{"kind": "text", "text": "   "}]},
+        {"kind": "task", "status": {"state": "completed"}},
     ],
 )
 def test_no_text_is_a_failed_turn(result: dict[str, Any]) -> None:
     reply = parse_reply(200, rpc(result))
     assert not reply.ok
-    assert "no text" in (reply.problem or "")
+    assert "no text at all" in (reply.problem or "")
 
 
 def test_missing_result_is_a_failed_turn() -> None:

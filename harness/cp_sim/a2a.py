@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 import uuid
 from dataclasses import dataclass, field, replace
@@ -18,6 +19,7 @@ import httpx
 
 BODY_EXCERPT_BYTES = 500
 FAILED_TASK_STATES = frozenset({"failed", "rejected", "canceled", "cancelled"})
+PENDING_TASK_STATES = frozenset({"submitted", "working"})
 
 Part = dict[str, Any]
 
@@ -90,7 +92,7 @@ def trim(text: str, limit: int = 300) -> str:
 
 
 def parse_reply(status_code: int, body: bytes) -> Reply:
-    """Read one JSON-RPC response per DESIGN §3.2.
+    """Read one JSON-RPC response as the platform's chat reads it (DESIGN §3.2).
 
     Args:
         status_code: The HTTP status of the response.
@@ -98,7 +100,8 @@ def parse_reply(status_code: int, body: bytes) -> Reply:
 
     Returns:
         The reply; ``ok`` is false for a non-200 status, invalid JSON, a JSON-RPC
-        error object or a result without any text.
+        error object, a task that failed or is still pending, or a result with no
+        text the platform would show (the problem then says where the text was).
     """
     excerpt = body[:BODY_EXCERPT_BYTES].decode("utf-8", errors="replace")
     received = Reply(ok=False, status_code=status_code, body_excerpt=excerpt)
@@ -118,36 +121,92 @@ def parse_reply(status_code: int, body: bytes) -> Reply:
     result = payload.get("result")
     if not isinstance(result, dict):
         return replace(received, problem=f"no 'result' object in response: {excerpt!r}")
-    result = _unwrap(result)
     text = reply_text(result)
-    received = replace(received, text=text, shape=_shape(result), task_state=_task_state(result))
-    if received.task_state in FAILED_TASK_STATES:
-        return replace(received, problem=f"task ended {received.task_state}: {trim(text)!r}")
-    if not text.strip():
-        problem = f"reply has no text ({received.shape}, state {received.task_state}): {excerpt!r}"
+    state = _task_state(result)
+    received = replace(received, text=text, shape=_shape(result), task_state=state)
+    if state in FAILED_TASK_STATES:
+        return replace(received, problem=f"task ended {state}: {trim(text)!r}")
+    if state in PENDING_TASK_STATES:
+        problem = (
+            f"the runtime ignored `blocking` and answered with a `{state}` task "
+            "(the platform's chat does not poll)"
+        )
         return replace(received, problem=problem)
+    if not text.strip():
+        return replace(received, problem=f"{_unshown(result)}: {excerpt!r}")
     return replace(received, ok=True)
 
 
 def reply_text(result: dict[str, Any]) -> str:
-    """Concatenate the text parts of a Message or Task result, in §3.2's order."""
-    texts = _part_texts(result.get("parts"))
-    for artifact in _dicts(result.get("artifacts")):
-        texts += _part_texts(artifact.get("parts"))
+    """The text the platform's chat shows for a result (canvas ``extractAgentText``).
+
+    The text parts of the first of ``result.parts``, ``result.artifacts[0].parts``
+    and ``result.status.message.parts`` that has any, joined with newlines.
+    """
+    for parts in _shown_places(result):
+        texts = _part_texts(parts)
+        if texts:
+            return "\n".join(texts)
+    return ""
+
+
+def task_id(result: Any) -> str | None:
+    """The id of a Task result, for polling ``tasks/get``."""
+    if isinstance(result, dict) and isinstance(result.get("id"), str) and "status" in result:
+        return str(result["id"])
+    return None
+
+
+def _shown_places(result: dict[str, Any]) -> list[Any]:
+    artifacts = _dicts(result.get("artifacts"))
     status = result.get("status")
-    if isinstance(status, dict) and isinstance(status.get("message"), dict):
-        texts += _part_texts(status["message"].get("parts"))
-    return "\n".join(texts)
+    message = status.get("message") if isinstance(status, dict) else None
+    return [
+        result.get("parts"),
+        artifacts[0].get("parts") if artifacts else None,
+        message.get("parts") if isinstance(message, dict) else None,
+    ]
 
 
-def _unwrap(result: dict[str, Any]) -> dict[str, Any]:
-    # A2A 1.0 servers wrap the answer as {"message": {...}} or {"task": {...}}.
-    if "parts" not in result and "status" not in result and "artifacts" not in result:
-        for key in ("message", "task"):
-            if isinstance(result.get(key), dict):
-                inner: dict[str, Any] = result[key]
-                return {"kind": key, **inner}
-    return result
+def _unshown(result: dict[str, Any]) -> str:
+    """Why a result shows no text: where text was found that the platform would not show."""
+    for where, value in _strings_named_text(result, "result"):
+        if not value.strip():
+            continue
+        if where.startswith(("result.task.", "result.message.")):
+            wrapper = where.split(".")[1]
+            return (
+                f"the answer is wrapped in result.{wrapper} (the A2A 1.0 shape) at {where}; "
+                "the platform reads only result.parts, result.artifacts[0].parts and "
+                "result.status.message.parts"
+            )
+        if re.match(r"result\.artifacts\[[1-9]\d*\]", where):
+            return (
+                f"the answer is at {where}, and the platform shows only the first artifact "
+                "(result.artifacts[0])"
+            )
+        if where.endswith(".text") and re.search(r"parts\[\d+\]\.text$", where):
+            return (
+                f"the text part at {where[: -len('.text')]} has no 'kind' or 'type' of 'text', "
+                "so the platform does not show it"
+            )
+        return f"the only text is at {where}, where the platform does not look"
+    return "the reply has no text at all"
+
+
+def _strings_named_text(value: Any, where: str) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            path = f"{where}.{key}"
+            if key == "text" and isinstance(item, str):
+                found.append((path, item))
+            else:
+                found += _strings_named_text(item, path)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _strings_named_text(item, f"{where}[{index}]")
+    return found
 
 
 def _shape(result: dict[str, Any]) -> str:
@@ -170,14 +229,12 @@ def _dicts(value: Any) -> list[dict[str, Any]]:
 
 
 def _part_texts(parts: Any) -> list[str]:
-    texts = []
-    for part in _dicts(parts):
-        discriminator = part.get("kind", part.get("type"))
-        # A2A 1.0 parts carry no discriminator: a "text" member makes a text part.
-        is_text = discriminator == "text" or (discriminator is None and "text" in part)
-        if is_text and isinstance(part.get("text"), str):
-            texts.append(part["text"])
-    return texts
+    # A part is text only when its "kind" (0.3) or "type" says so, as the canvas reads it.
+    return [
+        part["text"]
+        for part in _dicts(parts)
+        if "text" in (part.get("kind"), part.get("type")) and isinstance(part.get("text"), str)
+    ]
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,24 @@ and records everything, so the checks can judge later from the transcript alone.
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
+import time
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from harness.cp_sim.a2a import A2AClient, Exchange, Part, message_envelope, text_part
+from harness.cp_sim.a2a import (
+    PENDING_TASK_STATES,
+    A2AClient,
+    Exchange,
+    Part,
+    message_envelope,
+    parse_reply,
+    task_id,
+    text_part,
+)
 from harness.cp_sim.transcript import Transcript, encode_body
 
 
@@ -95,6 +106,7 @@ class Conversation:
         """POST any JSON-RPC envelope to the runtime and record the exchange."""
         turn = self._transcript.begin_turn(self.canary)
         started = self._transcript.now()
+        deadline = time.monotonic() + self._client.timeout
         try:
             exchange = await self._client.post(envelope)
         finally:
@@ -103,6 +115,29 @@ class Conversation:
             {"type": "a2a", "turn": turn, "context_id": context_id, "sent": sent,
              "request": envelope, "started": started, **_exchange_fields(exchange)}
         )  # fmt: skip
+        pending = _pending_task(exchange)
+        if pending is not None:
+            await self._poll(turn, pending, deadline)
+
+    async def _poll(self, turn: int, task: str, deadline: float) -> None:
+        """Record what a runtime that ignored ``blocking`` would have answered.
+
+        Production's chat never polls, so the turn stays failed; polling
+        ``tasks/get`` within the turn's timeout only keeps the evidence.
+        """
+        delay = 0.1
+        while time.monotonic() + delay < deadline:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
+            envelope = {"jsonrpc": "2.0", "id": str(uuid.uuid4()), "method": "tasks/get",
+                        "params": {"id": task}}  # fmt: skip
+            exchange = await self._client.post(envelope)
+            self._record(
+                {"type": "a2a_poll", "turn": turn, "request": envelope,
+                 **_exchange_fields(exchange)}
+            )  # fmt: skip
+            if _pending_task(exchange) is None:
+                return
 
     async def get(self, path: str) -> int | None:
         """GET a path of the runtime (not a turn), record the answer, return its status."""
@@ -136,6 +171,19 @@ class Conversation:
             return
         relative = None if copied is None else str(copied.relative_to(self._artifacts))
         self._record({"type": "snapshot", "path": path, "copy": relative})
+
+
+def _pending_task(exchange: Exchange) -> str | None:
+    """The task id when the exchange answered with a submitted or working task."""
+    if exchange.status != 200:
+        return None
+    reply = parse_reply(exchange.status, exchange.body)
+    if reply.task_state not in PENDING_TASK_STATES:
+        return None
+    try:
+        return task_id(json.loads(exchange.body).get("result"))
+    except (ValueError, AttributeError):
+        return None
 
 
 def _exchange_fields(exchange: Exchange) -> dict[str, Any]:

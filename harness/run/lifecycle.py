@@ -17,12 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from canary import registry
 from harness import drivers, secrets
 from harness.config import Config, Template
 from harness.cp_sim import PlatformServer, Transcript
 from harness.cp_sim.transcript import FILE_NAME, SCHEMA_VERSION
 from harness.drivers import Driver, RunContext, TemplateError, TemplateSkipped
+from harness.drivers.base import LEGACY_READY_PATH
 from harness.results import Result, Status
 from harness.run.drive import drive
 from harness.run.options import Live, RunOptions, progress
@@ -202,6 +205,7 @@ def _run_driver(
             driver.start(_runtime_env(template, workspace_id, platform_url, options.extra_env))
             driver.wait_ready(registered=platform.state.registered)
         progress(template.name, f"ready in {result.timings['boot_s']:.2f}s; driving the canaries")
+        result.warnings += _card_warnings(driver, transcript)
         with _timed(result, "canaries_s"):
             asyncio.run(
                 drive(
@@ -223,6 +227,37 @@ def _run_driver(
                 result.unserved_calls = platform.state.unserved()
                 with live.lock:
                     live.drivers.discard(driver)
+
+
+def _card_warnings(driver: Driver, transcript: Transcript) -> list[str]:
+    """Record the agent card's protocol versions; warn when it does not list 0.3."""
+    for path in dict.fromkeys((driver.template.ready_path, LEGACY_READY_PATH)):
+        try:
+            response = httpx.get(driver.base_url + path, timeout=10)
+            card = response.json() if response.status_code == 200 else None
+        except (httpx.HTTPError, ValueError):
+            card = None
+        if isinstance(card, dict):
+            break
+    else:
+        return []  # no card: the wire diagnostic says so
+    versions = protocol_versions(card)
+    transcript.write({"type": "card", "path": path, "protocol_versions": versions})
+    if any(v == "0.3" or v.startswith("0.3.") for v in versions):
+        return []
+    advertised = ", ".join(versions) if versions else "no protocol version"
+    return [f"the agent card advertises {advertised}, not 0.3 (the platform speaks 0.3)"]
+
+
+def protocol_versions(card: dict[str, Any]) -> list[str]:
+    """Protocol versions an agent card advertises (0.3's field and 1.0's interfaces)."""
+    found = [card.get("protocolVersion"), card.get("protocol_version")]
+    for key in ("supportedInterfaces", "supported_interfaces", "additionalInterfaces"):
+        interfaces = card.get(key)
+        for interface in interfaces if isinstance(interfaces, list) else []:
+            if isinstance(interface, dict):
+                found += [interface.get("protocolVersion"), interface.get("protocol_version")]
+    return list(dict.fromkeys(str(v) for v in found if isinstance(v, str | int | float) and v))
 
 
 def _runtime_env(
