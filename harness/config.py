@@ -65,6 +65,7 @@ _DEFAULTS: dict[str, Any] = {
     "workspace": "/workspace",
     "mem_limit": None,
     "cpus": None,
+    "configs": None,
 }
 # Keys valid in [defaults] and in a template; a template may also say what it is.
 _SHARED_KEYS = frozenset(_DEFAULTS)
@@ -146,6 +147,8 @@ class Template:
     workspace: str
     mem_limit: str | None
     cpus: float | None
+    configs: Path | None = None
+    """A directory copied to ``/configs`` for each run, ``${PORT}`` etc. rendered."""
 
     @property
     def session_name(self) -> str:
@@ -408,6 +411,11 @@ def _template(check: _Checker, root: Path, name: str, raw: dict[str, Any]) -> Te
     cpus = raw["cpus"]
     if cpus is not None:
         cpus = check.number("cpus", cpus)
+    configs = None
+    if raw["configs"] is not None:
+        configs = (root / check.string("configs", raw["configs"])).resolve()
+        if not configs.is_dir():
+            raise check.fail("configs", f"directory {configs} does not exist")
     description = raw.get("description", "")
     port = int(check.number("port", raw["port"], integer=True, minimum=1))
     if port > 65535:
@@ -435,6 +443,7 @@ def _template(check: _Checker, root: Path, name: str, raw: dict[str, Any]) -> Te
         workspace=check.string("workspace", raw["workspace"]),
         mem_limit=mem_limit,
         cpus=cpus,
+        configs=configs,
     )
 
 

@@ -77,6 +77,8 @@ def from_platform() -> list[str]:
 
 
 def main() -> int:
+    visible = sum(1 for entry in Path("/proc").iterdir() if entry.name.isdigit())
+    print(f"snoop: processes visible: {visible}", flush=True)
     findings = from_processes() + from_temporary_files() + from_platform()
     for finding in findings:
         print(f"USABLE: {finding}")

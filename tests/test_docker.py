@@ -72,6 +72,8 @@ def docker_env(client: docker.DockerClient, base_image: str) -> Iterator[dict[st
     yield {"CANARY_BASE_IMAGE": base_image}
     left = [c.name for c in tool_containers(client)]
     assert left == [], f"containers left behind: {left}"
+    volumes = client.volumes.list(filters={"label": f"{LABEL_TOOL}={TOOL}"})
+    assert [v.name for v in volumes] == [], "workspace volumes left behind"
 
 
 def run_docker(tmp_path: Path, *args: str, env: dict[str, str], config: Path | None = None) -> Any:
@@ -303,3 +305,30 @@ def test_clean_removes_every_container_and_image_of_the_tool(
     assert completed.returncode == 0, completed.stderr
     assert tool_containers(client) == []
     assert client.images.list(filters={"label": f"{LABEL_TOOL}={TOOL}"}) == []
+
+
+PROD = ROOT / "tests" / "prod_runtime"
+
+
+def test_production_shaped_image_without_workspace_passes(
+    tmp_path: Path, client: docker.DockerClient, docker_env: dict[str, str]
+) -> None:
+    config = tmp_path / "templates.toml"
+    config.write_text(
+        "schema = 1\n[templates.prod]\n"
+        f'build = {{ context = "{PROD}", args = {{ BASE_IMAGE = "${{CANARY_BASE_IMAGE}}" }} }}\n'
+        f'configs = "{PROD / "configs"}"\ngate = "required"\nboot_timeout = 60\n'
+    )
+    completed = run_docker(tmp_path, "prod", env=docker_env, config=config)
+    result = result_of(tmp_path, "prod")
+    outcomes = {cid: entry["outcome"] for cid, entry in result["canaries"].items()}
+    assert {cid: outcomes[cid] for cid in CANARY_IDS} == dict.fromkeys(CANARY_IDS, "passed"), result
+    assert result["status"] == "passed", completed.stdout
+    assert result["unserved_calls"] == []
+    # The image itself has no /workspace: the harness gave it one, as production does.
+    probe = client.containers.create(result["image"], ["test", "-e", "/workspace"])
+    try:
+        probe.start()
+        assert probe.wait()["StatusCode"] == 1
+    finally:
+        probe.remove(force=True)

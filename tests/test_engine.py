@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from harness.drivers import isolation
 from tests.conftest import ROOT, run_cli
 
 pytestmark = pytest.mark.slow
@@ -137,3 +138,7 @@ def test_a_runtime_finds_nothing_of_the_harness_it_can_use(tmp_path: Path) -> No
     log = (tmp_path / "a" / "snoop" / "runtime.log").read_text()
     assert "snoop: searched" in log, completed.stderr  # it did look
     assert "USABLE" not in log
+    if isolation.unavailable() is None:
+        # In its own PID namespace it sees itself and its shell, not the harness.
+        visible = int(log.split("processes visible: ")[1].split()[0])
+        assert visible <= 3, log

@@ -29,6 +29,7 @@ LEGACY_READY_PATH = "/.well-known/agent.json"
 UPLOADS_DIR = ".molecule/chat-uploads"
 LOG_TAIL_LINES = 200
 _UNSAFE_NAME_RE = re.compile(r"[^A-Za-z0-9._-]+")
+_PLACEHOLDER_RE = re.compile(r"\$\{(PORT|WORKSPACE_ID|PLATFORM_URL|WORKSPACE_DIR)\}")
 # "ModuleNotFoundError: No module named 'agent'", "pkg.errors.ConfigError: …", "SystemExit: 3"
 _EXCEPTION_LINE_RE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)(:|$)")
 
@@ -98,6 +99,39 @@ class Driver(abc.ABC):
     def __init__(self, template: Template, context: RunContext) -> None:
         self.template = template
         self.context = context
+        self.notes: list[str] = []
+        """Where the runtime's surroundings differ from production's (shown as warnings)."""
+
+    def render_configs(self, destination: Path, env: Mapping[str, str]) -> None:
+        """Copy the template's ``configs`` directory, rendering ``${PORT}`` and the like.
+
+        Text files get ``${PORT}``, ``${WORKSPACE_ID}``, ``${PLATFORM_URL}`` and
+        ``${WORKSPACE_DIR}`` replaced by what the runtime sees; other files are
+        copied as they are. With no ``configs``, ``destination`` is left empty.
+        """
+        destination.mkdir(parents=True, exist_ok=True)
+        source = self.template.configs
+        if source is None:
+            return
+        values = {
+            "PORT": env.get("PORT", str(self.template.port)),
+            "WORKSPACE_ID": env.get("WORKSPACE_ID", ""),
+            "PLATFORM_URL": env.get("PLATFORM_URL", ""),
+            "WORKSPACE_DIR": self.workspace,
+        }
+        for path in sorted(source.rglob("*")):
+            target = destination / path.relative_to(source)
+            if path.is_dir():
+                target.mkdir(parents=True, exist_ok=True)
+                continue
+            content = path.read_bytes()
+            try:
+                text = content.decode("utf-8")
+            except UnicodeDecodeError:
+                target.write_bytes(content)
+            else:
+                rendered = _PLACEHOLDER_RE.sub(lambda m: values[m.group(1)], text)
+                target.write_text(rendered, encoding="utf-8")
 
     @abc.abstractmethod
     def prepare(self) -> None:

@@ -14,6 +14,7 @@ import ipaddress
 import os
 import socket
 import tarfile
+import tempfile
 import threading
 import time
 from collections.abc import Mapping
@@ -24,6 +25,7 @@ import docker
 import docker.errors
 import requests
 from docker.models.containers import Container
+from docker.models.volumes import Volume
 
 from harness.config import Template
 from harness.drivers import images
@@ -42,8 +44,10 @@ LABEL_RUN = "io.canary-matrix.run"
 LABEL_TEMPLATE = "io.canary-matrix.template"
 LABEL_PID = "io.canary-matrix.pid"
 LABEL_HOST = "io.canary-matrix.host"
+CONFIGS_DIR = "/configs"
 RUNTIME_UID = 1000  # production images run as uid 1000
 DESKTOP_HOST = "host.docker.internal"
+SNAPSHOT_ATTEMPTS = 3
 
 
 @functools.cache
@@ -59,6 +63,13 @@ def engine() -> tuple[docker.DockerClient | None, str | None]:
 
 def _first_line(exc: BaseException) -> str:
     return (str(exc).splitlines() or [type(exc).__name__])[0][:160]
+
+
+def _owned_by_runtime(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    info.uid = info.gid = RUNTIME_UID
+    info.uname = info.gname = ""
+    info.mode |= 0o660 if info.isfile() else 0o770
+    return info
 
 
 def is_desktop(client: docker.DockerClient) -> bool:
@@ -89,28 +100,39 @@ def process_alive(pid: int) -> bool:
     return True
 
 
+def _orphaned(labels: dict[str, str], host: str) -> bool:
+    pid = int(labels.get(LABEL_PID, "0") or 0)
+    return labels.get(LABEL_HOST) == host and pid > 0 and not process_alive(pid)
+
+
 def remove_orphans(client: docker.DockerClient) -> list[str]:
-    """Remove containers of earlier runs on this host whose harness process is gone."""
+    """Remove containers and volumes of earlier runs here whose harness process is gone."""
     removed = []
     host = socket.gethostname()
-    for container in client.containers.list(all=True, filters={"label": f"{LABEL_TOOL}={TOOL}"}):
-        labels = container.labels
-        if labels.get(LABEL_HOST) != host:
-            continue
-        pid = int(labels.get(LABEL_PID, "0") or 0)
-        if pid and not process_alive(pid):
+    tool: dict[str, str | list[str] | bool] = {"label": f"{LABEL_TOOL}={TOOL}"}
+    for container in client.containers.list(all=True, filters=tool):
+        if _orphaned(container.labels, host):
             with contextlib.suppress(docker.errors.NotFound):  # another run got there first
                 container.remove(force=True)
             removed.append(str(container.name))
+    for volume in client.volumes.list(filters=tool):
+        if _orphaned(volume.attrs.get("Labels") or {}, host):
+            with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+                volume.remove(force=True)  # APIError: still in use by a live container
+                removed.append(str(volume.name))
     return removed
 
 
 def clean(client: docker.DockerClient) -> tuple[int, int]:
-    """Remove every container and built image the tool made; returns the counts."""
-    containers = client.containers.list(all=True, filters={"label": f"{LABEL_TOOL}={TOOL}"})
+    """Remove every container, volume and built image the tool made; returns the counts."""
+    tool: dict[str, str | list[str] | bool] = {"label": f"{LABEL_TOOL}={TOOL}"}
+    containers = client.containers.list(all=True, filters=tool)
     for container in containers:
         container.remove(force=True)
-    built = client.images.list(filters={"label": f"{LABEL_TOOL}={TOOL}"})
+    for volume in client.volumes.list(filters=tool):
+        with contextlib.suppress(docker.errors.NotFound):
+            volume.remove(force=True)
+    built = client.images.list(filters=tool)
     for image in built:
         with contextlib.suppress(docker.errors.NotFound):
             client.images.remove(str(image.id), force=True)
@@ -136,6 +158,7 @@ class DockerDriver(Driver):
         self.image = template.image
         self._progress = progress or (lambda text: None)
         self._container: Container | None = None
+        self._volume: Volume | None = None
         self._host_port: int | None = None
         self._lock = threading.Lock()
         self._stopped = False
@@ -194,9 +217,9 @@ class DockerDriver(Driver):
     def start(self, env: Mapping[str, str]) -> None:
         assert self.image is not None
         port = f"{self.template.port}/tcp"
+        name = f"canary-{self.template.name}-{self.context.run_id}"
         options: dict[str, Any] = {
-            "detach": True,
-            "name": f"canary-{self.template.name}-{self.context.run_id}",
+            "name": name,
             "environment": dict(env),
             "ports": {port: ("127.0.0.1", None)},
             "labels": self.labels(),
@@ -212,10 +235,32 @@ class DockerDriver(Driver):
             if self._stopped:
                 raise TemplateError("interrupted before the container started")
             try:
-                self._container = self.client.containers.run(self.image, **options)
+                # As production provisions it: a fresh volume at the workspace, writable
+                # by the runtime's uid, so an image need not create /workspace itself.
+                self._volume = self.client.volumes.create(
+                    name=f"{name}-workspace", driver="local", labels=self.labels(),
+                    driver_opts={"type": "tmpfs", "device": "tmpfs",
+                                 "o": f"uid={RUNTIME_UID},gid={RUNTIME_UID},mode=0775"},
+                )  # fmt: skip
+                options["volumes"] = {self._volume.name: {"bind": self.workspace, "mode": "rw"}}
+                self._container = self.client.containers.create(self.image, **options)
+                self._put_configs(env)
+                self._container.start()
             except docker.errors.APIError as exc:
                 raise TemplateError(f"cannot start {self.image}: {exc.explanation}") from None
         self._host_port = self._published_port(port)
+
+    def _put_configs(self, env: Mapping[str, str]) -> None:
+        """Copy the rendered configs to /configs (writable by the runtime's uid)."""
+        assert self._container is not None
+        with tempfile.TemporaryDirectory(prefix="canary-configs-") as scratch:
+            rendered = Path(scratch) / "configs"
+            self.render_configs(rendered, env)
+            buffer = io.BytesIO()
+            with tarfile.open(fileobj=buffer, mode="w") as archive:
+                archive.add(rendered, arcname=CONFIGS_DIR.strip("/"), filter=_owned_by_runtime)
+        if not self._container.put_archive("/", buffer.getvalue()):
+            raise TemplateError(f"could not copy the configs into {CONFIGS_DIR}")
 
     def _published_port(self, port: str) -> int:
         assert self._container is not None
@@ -280,11 +325,18 @@ class DockerDriver(Driver):
     def snapshot(self, path: str, destination: Path) -> Path | None:
         assert self._container is not None
         source = self.resolve_path(path)
-        try:
-            stream, _ = self._container.get_archive(source)
-        except docker.errors.NotFound:
-            return None
-        buffer = io.BytesIO(b"".join(stream))
+        for attempt in range(SNAPSHOT_ATTEMPTS):
+            try:
+                stream, _ = self._container.get_archive(source)
+                buffer = io.BytesIO(b"".join(stream))
+                break
+            except docker.errors.NotFound:
+                return None
+            except docker.errors.APIError:
+                # A file the runtime replaced while the engine was archiving: try again.
+                if attempt == SNAPSHOT_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.1)
         destination.mkdir(parents=True, exist_ok=True)
         with tarfile.open(fileobj=buffer) as archive:
             archive.extractall(destination, filter="data")
@@ -294,15 +346,18 @@ class DockerDriver(Driver):
         with self._lock:
             self._stopped = True
             container, self._container = self._container, None
-        if container is None:
-            return
-        # Keep the log: a Ctrl-C may stop the container before teardown saves it.
-        with contextlib.suppress(docker.errors.APIError):
-            self._final_logs = bytes(container.logs()).decode("utf-8", errors="replace")
-        try:
-            container.remove(force=True)
-        except docker.errors.NotFound:
-            pass
-        except docker.errors.APIError as exc:
-            if "already in progress" not in str(exc):
-                raise
+            volume, self._volume = self._volume, None
+        if container is not None:
+            # Keep the log: a Ctrl-C may stop the container before teardown saves it.
+            with contextlib.suppress(docker.errors.APIError):
+                self._final_logs = bytes(container.logs()).decode("utf-8", errors="replace")
+            try:
+                container.remove(force=True)
+            except docker.errors.NotFound:
+                pass
+            except docker.errors.APIError as exc:
+                if "already in progress" not in str(exc):
+                    raise
+        if volume is not None:
+            with contextlib.suppress(docker.errors.NotFound):
+                volume.remove(force=True)

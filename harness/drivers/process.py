@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -15,7 +17,7 @@ from pathlib import Path
 from typing import IO
 
 from harness.config import Template
-from harness.drivers import supervise
+from harness.drivers import isolation, supervise
 from harness.drivers.base import (
     UPLOADS_DIR,
     Driver,
@@ -35,22 +37,81 @@ INHERITED_ENV = (
 )  # fmt: skip
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+class _Ports:
+    """Hands out ports for runtimes to listen on, never one the kernel may pick itself.
+
+    A port found free is only free until someone binds it. The kernel picks
+    ports for ``bind(0)`` and for outgoing connections from its ephemeral range,
+    so a port from below that range cannot be taken by the platform simulator or
+    a client socket between the check here and the runtime's own ``bind``; and a
+    port handed out is not handed out again while its runtime holds it.
+    """
+
+    SPAN = 10_000
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._taken: set[int] = set()
+        self._random = random.SystemRandom()
+
+    @staticmethod
+    def _ephemeral_low() -> int:
+        try:
+            return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return 32768
+
+    def take(self) -> int:
+        low = self._ephemeral_low()
+        candidates = range(max(1024, low - self.SPAN), low)
+        with self._lock:
+            for _ in range(200):
+                port = self._random.choice(candidates) if candidates else 0
+                if port in self._taken:
+                    continue
+                with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                    try:
+                        sock.bind(("127.0.0.1", port))
+                    except OSError:
+                        continue
+                    port = int(sock.getsockname()[1])
+                self._taken.add(port)
+                return port
+        raise TemplateError("no free TCP port on 127.0.0.1 for the runtime")
+
+    def give_back(self, port: int) -> None:
+        with self._lock:
+            self._taken.discard(port)
+
+
+PORTS = _Ports()
+
+
+def _copy_if_present(source: str, target: str) -> None:
+    """Copy one file of a live store; one replaced while the copy runs is skipped."""
+    # The runtime keeps writing (write a temporary file, rename it over the old one):
+    # a file listed a moment ago may be gone, and that is no failure of the runtime.
+    with contextlib.suppress(FileNotFoundError):
+        shutil.copy2(source, target, follow_symlinks=False)
 
 
 class ProcessDriver(Driver):
-    """Starts ``command`` with the contract environment; stops its whole process group."""
+    """Starts ``command`` with the contract environment; stops its whole process group.
+
+    The runtime gets a fresh workspace and configs directory per run. Where a
+    private namespace is available (:mod:`harness.drivers.isolation`) it sees
+    them at ``/workspace`` and ``/configs``, as in production; otherwise at
+    their temporary paths (``WORKSPACE_DIR``, ``CONFIGS_DIR``), and the driver
+    notes that it fell back.
+    """
 
     name = "process"
 
     def __init__(self, template: Template, context: RunContext) -> None:
         super().__init__(template, context)
-        self._port = free_port()
-        self._workspace: Path | None = None
+        self._port = PORTS.take()
+        self._root: Path | None = None
+        self._isolated = False
         self._process: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
         self._stopped = False
@@ -71,10 +132,28 @@ class ProcessDriver(Driver):
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self._port}"
 
+    def _host_dirs(self) -> tuple[Path, Path]:
+        assert self._root is not None, "the directories exist once the runtime started"
+        return self._root / "workspace", self._root / "configs"
+
     @property
     def workspace(self) -> str:
-        assert self._workspace is not None, "the workspace exists once the runtime started"
-        return str(self._workspace)
+        host_workspace, _ = self._host_dirs()
+        return isolation.WORKSPACE if self._isolated else str(host_workspace)
+
+    @property
+    def configs_dir(self) -> str:
+        """The configs directory as the runtime sees it."""
+        _, host_configs = self._host_dirs()
+        return isolation.CONFIGS if self._isolated else str(host_configs)
+
+    def _host_path(self, runtime_path: str) -> Path:
+        """Where a path of the runtime's filesystem is on the host (workspace or configs only)."""
+        path = Path(runtime_path)
+        for seen, host in zip((self.workspace, self.configs_dir), self._host_dirs(), strict=True):
+            if path == Path(seen) or path.is_relative_to(seen):
+                return host / path.relative_to(seen)
+        raise TemplateError(f"{runtime_path} is outside the runtime's workspace and configs")
 
     def start(self, env: Mapping[str, str]) -> None:
         assert self.template.command
@@ -83,16 +162,29 @@ class ProcessDriver(Driver):
         path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
         # Only what any program needs from the caller: undeclared secrets stay out.
         inherited = {name: os.environ[name] for name in INHERITED_ENV if name in os.environ}
-        self._workspace = Path(tempfile.mkdtemp(prefix=f"canary-{self.template.name}-"))
+        self._root = Path(tempfile.mkdtemp(prefix=f"canary-{self.template.name}-"))
+        host_workspace, host_configs = self._host_dirs()
+        host_workspace.mkdir()
+        reason = isolation.unavailable()
+        self._isolated = reason is None
+        if reason is not None:
+            self.notes.append(
+                f"the process driver could not isolate the runtime ({reason}): it saw its "
+                f"workspace at {host_workspace} instead of /workspace and could read the "
+                "host's processes"
+            )
         full_env = {
             **inherited,
             **env,
             "PATH": path,
             "PORT": str(self._port),
             "HOST": "127.0.0.1",
-            "WORKSPACE_DIR": str(self._workspace),
+            "WORKSPACE_DIR": self.workspace,
+            "CONFIGS_DIR": self.configs_dir,
+            "WORKSPACE_CONFIG_PATH": self.configs_dir,
             "PYTHONUNBUFFERED": "1",
         }
+        self.render_configs(host_configs, full_env)
         self.context.artifacts.mkdir(parents=True, exist_ok=True)
         self._log = self._log_path.open("wb")
         with self._lock:
@@ -102,16 +194,15 @@ class ProcessDriver(Driver):
 
     def _spawn(self, env: dict[str, str]) -> subprocess.Popen[bytes]:
         assert self.template.command
+        assert self._root is not None
+        command = list(self.template.command)
+        if self._isolated:
+            command = isolation.wrap(command, *self._host_dirs())
         # Through the supervisor, which cleans up even if the harness is SIGKILLed.
         # Run as a script: it needs only the standard library, not an installed harness.
         supervised = [
-            sys.executable,
-            supervise.__file__,
-            str(os.getpid()),
-            self.workspace,
-            "--",
-            *self.template.command,
-        ]
+            sys.executable, supervise.__file__, str(os.getpid()), str(self._root), "--", *command
+        ]  # fmt: skip
         try:
             return subprocess.Popen(
                 supervised,
@@ -144,26 +235,29 @@ class ProcessDriver(Driver):
         short.write_text(tail(self.logs()) + "\n", encoding="utf-8")
 
     def upload(self, name: str, content: bytes) -> str:
-        target = Path(self.workspace) / UPLOADS_DIR / upload_name(name)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(content)
-        return f"workspace:{target}"
+        filename = upload_name(name)
+        uploads = self._host_path(self.workspace) / UPLOADS_DIR
+        uploads.mkdir(parents=True, exist_ok=True)  # mkdir -p, then copy: the platform's way
+        (uploads / filename).write_bytes(content)
+        return f"workspace:{Path(self.workspace) / UPLOADS_DIR / filename}"
 
     def snapshot(self, path: str, destination: Path) -> Path | None:
-        workspace = Path(self.workspace).resolve()
-        source = Path(self.resolve_path(path))
-        # Only inside the runtime's workspace, and never through a symlink out of it:
-        # a runtime must not be able to make the harness copy a host file.
-        if not source.resolve().is_relative_to(workspace):
-            raise TemplateError(f"{path} is outside the runtime's workspace {workspace}")
+        source = self._host_path(self.resolve_path(path))
+        # Never through a symlink out of the run's directories: a runtime must not be
+        # able to make the harness copy a host file.
+        assert self._root is not None
+        if not source.resolve().is_relative_to(self._root.resolve()):
+            raise TemplateError(f"{path} leads outside the runtime's workspace")
         if not source.exists():
             return None
         target = destination / source.name
         destination.mkdir(parents=True, exist_ok=True)
         if source.is_dir():
-            shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
+            shutil.copytree(
+                source, target, symlinks=True, dirs_exist_ok=True, copy_function=_copy_if_present
+            )
         else:
-            shutil.copy2(source, target, follow_symlinks=False)
+            _copy_if_present(str(source), str(target))
         return target
 
     def stop(self) -> None:
@@ -180,5 +274,6 @@ class ProcessDriver(Driver):
         if self._log is not None:
             self._log.close()
             self._log = None
-        if self._workspace is not None:
-            shutil.rmtree(self._workspace, ignore_errors=True)
+        if self._root is not None:
+            shutil.rmtree(self._root, ignore_errors=True)
+        PORTS.give_back(self._port)

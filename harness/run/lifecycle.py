@@ -203,6 +203,7 @@ def _run_driver(
         with _timed(result, "boot_s"):
             platform_url = driver.platform_url(platform.host, platform.port)
             driver.start(_runtime_env(template, workspace_id, platform_url, options.extra_env))
+            result.warnings += driver.notes
             driver.wait_ready(registered=platform.state.registered)
         progress(template.name, f"ready in {result.timings['boot_s']:.2f}s; driving the canaries")
         result.warnings += _card_warnings(driver, transcript)
