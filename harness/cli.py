@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import sys
+import tempfile
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -24,7 +25,8 @@ from harness.config import (
     load,
 )
 from harness.drivers import DRIVER_CHOICES
-from harness.errors import EXIT_INTERRUPTED, EXIT_USAGE, HarnessError, UsageError
+from harness.errors import EXIT_INTERRUPTED, HarnessError, UsageError
+from harness.results import Result
 from harness.run import RunOptions, judge_transcripts, run
 
 IMAGE_ENV = "TEMPLATE_IMAGE"
@@ -58,6 +60,7 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         help="run only this canary or diagnostic (repeatable)",
     )
     _add_judge_options(parser)
+    _add_strict_option(parser)
     parser.add_argument(
         "--pull",
         choices=PULL_POLICIES,
@@ -76,6 +79,15 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         type=Path,
         default=Path("artifacts"),
         help="artifacts directory (default: artifacts)",
+    )
+
+
+def _add_strict_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        default=os.environ.get("CI", "").lower() == "true",
+        help="a required template that was skipped fails the run (default under CI=true)",
     )
 
 
@@ -129,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="directories searched for transcript.jsonl (e.g. artifacts/)",
     )  # fmt: skip
     _add_judge_options(judge_parser)
+    _add_strict_option(judge_parser)
     judge_parser.set_defaults(config=None)
 
     list_parser = commands.add_parser("list", help="list the templates")
@@ -143,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     clean_parser.set_defaults(config=None)
 
     report_parser = commands.add_parser("report", help="print the matrix of existing result files")
+    _add_config_option(report_parser, default=argparse.SUPPRESS)
+    _add_strict_option(report_parser)
     report_parser.add_argument("--results", type=Path, default=Path("results"))
     report_parser.add_argument("--format", choices=report.FORMATS, default="terminal")
     report_parser.add_argument(
@@ -220,11 +235,30 @@ def run_and_report(config: Config, templates: list[Template], args: argparse.Nam
         extra_env=_extra_env(args.env),
     )
     for flag, directory in (("--results", args.results), ("--artifacts", args.artifacts)):
-        if directory.exists() and not directory.is_dir():
-            raise UsageError(f"{flag} {directory}: exists and is not a directory")
+        _writable_directory(flag, directory)
     finished = run(config, templates, options)
     print(report.render(finished, "terminal"))
-    return results.exit_code(finished)
+    return _gate(finished, strict=args.strict)
+
+
+def _gate(found: list[Result], *, strict: bool) -> int:
+    """The exit code by the gates, after one loud line if required templates did not run."""
+    line = results.summary(found)
+    if line:
+        consequence = " (a failure: --strict or CI=true)" if strict else ""
+        print(f"canary-matrix: {line}{consequence}", file=sys.stderr)
+    return results.exit_code(found, strict=strict)
+
+
+def _writable_directory(flag: str, directory: Path) -> None:
+    """Fail before anything starts when results could not be written at the end."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".canary-write-check-"):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise UsageError(f"{flag} {directory}: not a writable directory ({reason})") from None
 
 
 def _list(config: Config, *, as_json: bool) -> int:
@@ -273,22 +307,50 @@ def _judge(args: argparse.Namespace) -> int:
             "judge: no transcript.jsonl under " + ", ".join(map(str, args.directories))
         )
     print(report.render(judged, "terminal"))
-    return results.exit_code(judged)
+    return _gate(judged, strict=args.strict)
 
 
 def _report(args: argparse.Namespace) -> int:
     if not args.results.is_dir():
-        print(f"canary-matrix: error: no results directory {args.results}", file=sys.stderr)
-        return EXIT_USAGE
+        raise UsageError(f"report: no results directory {args.results}")
     found, problems = results.read_all(args.results)
+    config = _config_if_present(args.config)
+    known = dict(config.templates) if config else {}
+    have = {r.template for r in found}
     for problem in problems:
-        print(f"canary-matrix: warning: not a result file: {problem}", file=sys.stderr)
+        path, _, why = problem.partition(": ")
+        name = Path(path).stem
+        if name in known and name not in have:
+            # A template's own result file that cannot be read: no verdict, so an error.
+            template = known[name]
+            found.append(results.missing_result(
+                name, template.gate, template.wave, f"unreadable result file {path}: {why}"
+            ))  # fmt: skip
+            have.add(name)
+        print(f"canary-matrix: warning: unreadable or foreign result file {problem}",
+              file=sys.stderr)  # fmt: skip
+    for template in config.matrix_templates() if config else []:
+        if template.gate == "required" and template.name not in have:
+            found.append(results.missing_result(
+                template.name, template.gate, template.wave,
+                f"no result in {args.results} (required by {config.path.name if config else ''})",
+            ))  # fmt: skip
     text = report.render(found, args.format)
     if args.output:
         args.output.write_text(text + "\n", encoding="utf-8")
     else:
         print(text)
-    return results.exit_code(found)
+    return _gate(found, strict=args.strict)
+
+
+def _config_if_present(path: Path | None) -> Config | None:
+    """The templates file (which templates are required), when there is one."""
+    chosen = path or default_path(Path())
+    if path is None and not chosen.is_file():
+        print(f"canary-matrix: warning: no {chosen}: required templates without a result "
+              "cannot be told apart", file=sys.stderr)  # fmt: skip
+        return None
+    return load(chosen)
 
 
 if __name__ == "__main__":

@@ -39,6 +39,10 @@ DEFAULT_DROPPED_MARKERS = (
     "(no response generated)",
 )
 
+MAX_NAME_LENGTH = 64  # it names files, containers and volumes
+MAX_IMAGE_LENGTH = 255
+MAX_TIMEOUT_S = 86_400.0  # a day: more is a typo, and overflows timers
+MAX_MEMORY_BYTES = 1 << 40
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _EXPAND_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -301,14 +305,41 @@ class _Checker:
             raise self.fail(key, f"must be one of {', '.join(choices)}, got {value!r}")
         return str(value)
 
-    def number(self, key: str, value: Any, *, integer: bool = False, minimum: float = 0) -> float:
+    def number(
+        self,
+        key: str,
+        value: Any,
+        *,
+        integer: bool = False,
+        minimum: float = 0,
+        maximum: float = math.inf,
+    ) -> float:
         is_number = isinstance(value, int | float) and not isinstance(value, bool)
         if is_number and not math.isfinite(value):
             is_number = False
-        if not is_number or (integer and not isinstance(value, int)) or value < minimum:
+        in_range = is_number and minimum <= value <= maximum
+        if not is_number or (integer and not isinstance(value, int)) or not in_range:
             kind = "an integer" if integer else "a number"
-            raise self.fail(key, f"expected {kind} >= {minimum:g}, got {value!r}")
+            bound = (
+                f"from {minimum:g} to {maximum:g}" if math.isfinite(maximum) else f">= {minimum:g}"
+            )
+            raise self.fail(key, f"expected {kind} {bound}, got {value!r}")
         return float(value)
+
+    def memory_size(self, key: str, value: Any) -> str:
+        """A memory limit, read by the same code Docker uses (``512m``, ``2g``, …)."""
+        text = self.string(key, value)
+        try:
+            from docker.utils import parse_bytes
+        except ImportError:  # the noxfile reads the config before docker-py is installed
+            return text
+        try:
+            size = parse_bytes(text)
+        except Exception as exc:  # docker-py raises DockerException for a bad size
+            raise self.fail(key, f"not a memory size like '512m' or '2g': {exc}") from None
+        if not 0 < size <= MAX_MEMORY_BYTES:
+            raise self.fail(key, f"expected a size from 1 byte to 1t, got {text!r}")
+        return text
 
     def string_list(self, key: str, value: Any) -> tuple[str, ...]:
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
@@ -358,10 +389,10 @@ def _validate(file: Path, data: dict[str, Any], environ: Mapping[str, str]) -> C
     lowered: dict[str, str] = {}
     for name, table in templates_table.items():
         checker = _Checker(file, name, environ)
-        if not _NAME_RE.match(name):
+        if not _NAME_RE.match(name) or len(name) > MAX_NAME_LENGTH:
             raise ConfigError(
-                f"{file}: template {name!r}: "
-                "name must be lowercase letters, digits, '.', '_' or '-'"
+                f"{file}: template {name[:80]!r}: name must be at most {MAX_NAME_LENGTH} "
+                "lowercase letters, digits, '.', '_' or '-'"
             )
         if name.lower() in lowered:
             raise ConfigError(f"{file}: template {name!r}: duplicate template name")
@@ -378,6 +409,8 @@ def _template(check: _Checker, root: Path, name: str, raw: dict[str, Any]) -> Te
     image = raw.get("image")
     if image is not None:
         image = check.string("image", image)
+        if len(image) > MAX_IMAGE_LENGTH or any(c.isspace() for c in image):
+            raise check.fail("image", f"not an image reference: {image[:80]!r}…")
     build = _build(check, root, raw["build"]) if "build" in raw else None
     command = check.string_list("command", raw["command"]) if "command" in raw else None
     if command == ():
@@ -407,19 +440,17 @@ def _template(check: _Checker, root: Path, name: str, raw: dict[str, Any]) -> Te
             raise check.fail(path_key, f"must start with '/', got {raw[path_key]!r}")
     mem_limit = raw["mem_limit"]
     if mem_limit is not None:
-        mem_limit = check.string("mem_limit", mem_limit)
+        mem_limit = check.memory_size("mem_limit", mem_limit)
     cpus = raw["cpus"]
     if cpus is not None:
-        cpus = check.number("cpus", cpus)
+        cpus = check.number("cpus", cpus, minimum=0.01, maximum=1024)
     configs = None
     if raw["configs"] is not None:
         configs = (root / check.string("configs", raw["configs"])).resolve()
         if not configs.is_dir():
             raise check.fail("configs", f"directory {configs} does not exist")
     description = raw.get("description", "")
-    port = int(check.number("port", raw["port"], integer=True, minimum=1))
-    if port > 65535:
-        raise check.fail("port", f"must be a TCP port, got {port}")
+    port = int(check.number("port", raw["port"], integer=True, minimum=1, maximum=65535))
     return Template(
         name=name,
         description=check.string("description", description, empty_ok=True),
@@ -429,12 +460,16 @@ def _template(check: _Checker, root: Path, name: str, raw: dict[str, Any]) -> Te
         port=port,
         a2a_path=raw["a2a_path"],
         ready_path=raw["ready_path"],
-        boot_timeout=check.number("boot_timeout", raw["boot_timeout"], minimum=1),
-        turn_timeout=check.number("turn_timeout", raw["turn_timeout"], minimum=1),
+        boot_timeout=check.number(
+            "boot_timeout", raw["boot_timeout"], minimum=1, maximum=MAX_TIMEOUT_S
+        ),
+        turn_timeout=check.number(
+            "turn_timeout", raw["turn_timeout"], minimum=1, maximum=MAX_TIMEOUT_S
+        ),
         canaries=canaries,
         session_scope=check.choice("session_scope", raw["session_scope"], SESSION_SCOPES),
         gate=check.choice("gate", raw["gate"], GATES),
-        wave=int(check.number("wave", raw["wave"], integer=True)),
+        wave=int(check.number("wave", raw["wave"], integer=True, maximum=1000)),
         env=env,
         secrets=secrets,
         dropped_markers=markers,

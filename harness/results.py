@@ -133,13 +133,15 @@ class Result:
         """
         if not isinstance(data, dict) or data.get("schema") != SCHEMA_VERSION:
             raise ValueError(f"not a schema-{SCHEMA_VERSION} canary-matrix result")
-        canaries = data.get("canaries") or {}
+        canaries = data.get("canaries", {})
         if not isinstance(canaries, dict):
             raise ValueError("'canaries' is not an object")
+        if data.get("gate") not in ("required", "advisory", "off"):
+            raise ValueError(f"'gate' is {data.get('gate')!r}")
         try:
             return cls(
                 template=str(data["template"]),
-                gate=str(data.get("gate", "advisory")),
+                gate=str(data["gate"]),
                 wave=int(data.get("wave") or 0),
                 status=Status(data["status"]),
                 reason=data.get("reason"),
@@ -192,6 +194,28 @@ def read_all(results_dir: Path) -> tuple[list[Result], list[str]]:
     return cascade_order(found), problems
 
 
-def exit_code(results: Iterable[Result]) -> int:
-    """1 when a ``required`` template failed or errored, else 0."""
-    return EXIT_FAILED if any(r.blocking for r in results) else EXIT_OK
+def not_run(results: Iterable[Result]) -> list[Result]:
+    """Required templates that were skipped: no test ran for them."""
+    return [r for r in results if r.gate == "required" and r.status == Status.SKIPPED]
+
+
+def summary(results: Iterable[Result]) -> str | None:
+    """One loud line naming the required templates that were not run, and why."""
+    skipped = not_run(results)
+    if not skipped:
+        return None
+    named = "; ".join(f"{r.template} ({r.reason})" for r in skipped)
+    return f"NOT TESTED: {len(skipped)} required template(s) did not run: {named}"
+
+
+def exit_code(results: Iterable[Result], *, strict: bool = False) -> int:
+    """1 when a ``required`` template failed or errored (or, when strict, was skipped)."""
+    results = list(results)
+    if any(r.blocking for r in results) or (strict and not_run(results)):
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def missing_result(name: str, gate: str, wave: int, reason: str) -> Result:
+    """An ``error`` result for a template whose result file is absent or unreadable."""
+    return Result(template=name, gate=gate, wave=wave, status=Status.ERROR, reason=reason)

@@ -11,7 +11,10 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-: "${TEMPLATE_IMAGE:?set TEMPLATE_IMAGE to the image to test}"
+if [[ -z "${TEMPLATE_IMAGE:-}" ]]; then
+    echo "run-canary.sh: set TEMPLATE_IMAGE to the image to test (usage: TEMPLATE_IMAGE=IMAGE $0 [TEMPLATE])" >&2
+    exit 2  # a usage error, not a failed template
+fi
 
 args=(--driver docker --results "$PWD/results" --artifacts "$PWD/artifacts")
 for name in ${CANARY_PASS_ENV:-REFERENCE_FAULTS}; do

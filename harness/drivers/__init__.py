@@ -44,7 +44,10 @@ def select(
 
     client, problem = docker_driver.engine()
     if client is None:
-        if requested == "auto" and template.command:
+        if requested == "docker":
+            # Asked for explicitly and not to be had: an error, never a quiet skip.
+            raise TemplateError(f"--driver docker: {problem}")
+        if template.command:
             return ProcessDriver(template, context)
         raise TemplateSkipped(f"needs Docker: {problem}")
     return docker_driver.DockerDriver(

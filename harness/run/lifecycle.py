@@ -89,6 +89,9 @@ def run_template(
     except TemplateSkipped as skip:
         result.status, result.reason = Status.SKIPPED, str(skip)
         return driven
+    except TemplateError as exc:  # e.g. --driver docker with no engine
+        result.reason = str(exc)
+        return driven
     except Exception as exc:  # e.g. the engine went away between probe and use
         result.reason = f"cannot set up a driver: {type(exc).__name__}: {exc}"
         return driven
