@@ -8,13 +8,15 @@ values of that template's secrets before it is kept.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from harness.config import Template
+from harness.drivers.logs import secret_shaped
 
 MIN_SECRET_LENGTH = 4  # shorter values would blank out ordinary text
+HEURISTIC_MIN_LENGTH = 8
 
 
 def missing(template: Template) -> list[str]:
@@ -22,9 +24,23 @@ def missing(template: Template) -> list[str]:
     return [name for name in template.secrets if not os.environ.get(name)]
 
 
-def values(template: Template) -> list[str]:
-    """The current values of a template's declared secrets, longest first."""
+def values(template: Template, extra_env: Mapping[str, str] | None = None) -> list[str]:
+    """Every secret-shaped value the harness was given for a template, longest first.
+
+    The values of its declared ``secrets``; of ``--env`` and ``env`` entries whose
+    names say key, token, secret or password; and of such variables in the
+    caller's environment (which a runtime could echo from a shared file or a
+    mistaken config). Short heuristic values are left alone: they would blank out
+    ordinary words.
+    """
     found = {os.environ.get(name, "") for name in template.secrets}
+    given = {**template.env, **(extra_env or {})}
+    found |= {value for name, value in given.items() if secret_shaped(name)}
+    found |= {
+        value
+        for name, value in os.environ.items()
+        if secret_shaped(name) and len(value) >= HEURISTIC_MIN_LENGTH
+    }
     return sorted((v for v in found if len(v) >= MIN_SECRET_LENGTH), key=len, reverse=True)
 
 

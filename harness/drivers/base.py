@@ -15,19 +15,22 @@ import re
 import secrets
 import signal
 import subprocess
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
 from harness.config import Template
+from harness.drivers.logs import RuntimeLog
 from harness.errors import HarnessError
 
 LEGACY_READY_PATH = "/.well-known/agent.json"
 UPLOADS_DIR = ".molecule/chat-uploads"
 LOG_TAIL_LINES = 200
+LOG_DRAIN_S = 3.0
 _UNSAFE_NAME_RE = re.compile(r"[^A-Za-z0-9._-]+")
 _PLACEHOLDER_RE = re.compile(r"\$\{(PORT|WORKSPACE_ID|PLATFORM_URL|WORKSPACE_DIR)\}")
 # "ModuleNotFoundError: No module named 'agent'", "pkg.errors.ConfigError: …", "SystemExit: 3"
@@ -50,11 +53,13 @@ class RunContext:
         run_id: Identifies this run (labels, temp names).
         config_root: Directory of the templates file; relative paths resolve here.
         artifacts: This template's artifacts directory.
+        hidden: Secret values masked in everything the driver writes.
     """
 
     run_id: str
     config_root: Path
     artifacts: Path
+    hidden: tuple[str, ...] = ()
 
 
 def sanitize_filename(name: str) -> str:
@@ -101,6 +106,28 @@ class Driver(abc.ABC):
         self.context = context
         self.notes: list[str] = []
         """Where the runtime's surroundings differ from production's (shown as warnings)."""
+        self._runtime_log: RuntimeLog | None = None
+        self._log_pump: threading.Thread | None = None
+
+    def capture(self, output: Iterable[bytes]) -> None:
+        """Stream the runtime's output into ``runtime.log``, masked and capped, as it comes."""
+        self._runtime_log = RuntimeLog(self.context.artifacts / "runtime.log", self.context.hidden)
+        self._log_pump = self._runtime_log.pump(output)
+
+    def logs(self) -> str:
+        """What the runtime printed so far (masked; head and tail when it printed a lot)."""
+        return self._runtime_log.text() if self._runtime_log is not None else ""
+
+    def write_logs(self) -> None:
+        """Finish ``runtime.log`` and save its tail; call after :meth:`stop`."""
+        if self._log_pump is not None:
+            self._log_pump.join(timeout=LOG_DRAIN_S)  # the output ends with the runtime
+        if self._runtime_log is None:
+            return
+        self._runtime_log.close()
+        (self.context.artifacts / "runtime.tail.log").write_text(
+            tail(self.logs()) + "\n", encoding="utf-8"
+        )
 
     def render_configs(self, destination: Path, env: Mapping[str, str]) -> None:
         """Copy the template's ``configs`` directory, rendering ``${PORT}`` and the like.
@@ -164,10 +191,6 @@ class Driver(abc.ABC):
         """The runtime's exit code if it has stopped, else None."""
 
     @abc.abstractmethod
-    def logs(self) -> str:
-        """Everything the runtime printed so far."""
-
-    @abc.abstractmethod
     def upload(self, name: str, content: bytes) -> str:
         """Place a file in the chat uploads directory; returns its ``workspace:`` URI."""
 
@@ -187,15 +210,6 @@ class Driver(abc.ABC):
     def resolve_path(self, path: str) -> str:
         """Expand ``{workspace}`` in a declared runtime path."""
         return path.replace("{workspace}", self.workspace)
-
-    def write_logs(self) -> None:
-        """Save the runtime's log and its tail to the artifacts directory."""
-        self.context.artifacts.mkdir(parents=True, exist_ok=True)
-        text = self.logs()
-        (self.context.artifacts / "runtime.log").write_text(text, encoding="utf-8")
-        (self.context.artifacts / "runtime.tail.log").write_text(
-            tail(text) + "\n", encoding="utf-8"
-        )
 
     def wait_ready(self, registered: Callable[[], bool]) -> None:
         """Poll until the runtime answers its ready path or has registered.

@@ -162,7 +162,6 @@ class DockerDriver(Driver):
         self._host_port: int | None = None
         self._lock = threading.Lock()
         self._stopped = False
-        self._final_logs = ""
         self._desktop = is_desktop(client)
 
     # --- image ------------------------------------------------------------------
@@ -246,6 +245,8 @@ class DockerDriver(Driver):
                 self._container = self.client.containers.create(self.image, **options)
                 self._put_configs(env)
                 self._container.start()
+                # Streamed by the harness from the start: masked and capped as it comes.
+                self.capture(self._container.logs(stream=True, follow=True))
             except docker.errors.APIError as exc:
                 raise TemplateError(f"cannot start {self.image}: {exc.explanation}") from None
         self._host_port = self._published_port(port)
@@ -292,14 +293,6 @@ class DockerDriver(Driver):
         if container.status in ("exited", "dead"):
             return int(container.attrs["State"]["ExitCode"])
         return None
-
-    def logs(self) -> str:
-        if self._container is None:
-            return self._final_logs
-        try:
-            return bytes(self._container.logs()).decode("utf-8", errors="replace")
-        except docker.errors.APIError:
-            return ""
 
     # --- files ------------------------------------------------------------------
 
@@ -348,9 +341,6 @@ class DockerDriver(Driver):
             container, self._container = self._container, None
             volume, self._volume = self._volume, None
         if container is not None:
-            # Keep the log: a Ctrl-C may stop the container before teardown saves it.
-            with contextlib.suppress(docker.errors.APIError):
-                self._final_logs = bytes(container.logs()).decode("utf-8", errors="replace")
             try:
                 container.remove(force=True)
             except docker.errors.NotFound:

@@ -14,7 +14,6 @@ import tempfile
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO
 
 from harness.config import Template
 from harness.drivers import isolation, supervise
@@ -25,11 +24,11 @@ from harness.drivers.base import (
     TemplateError,
     TemplateSkipped,
     signal_group,
-    tail,
     upload_name,
 )
 
 STOP_GRACE_S = 5.0
+CHUNK_BYTES = 1 << 16
 INHERITED_ENV = (
     "PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "TERM",
     "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
@@ -115,8 +114,6 @@ class ProcessDriver(Driver):
         self._process: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
         self._stopped = False
-        self._log: IO[bytes] | None = None
-        self._log_path = self.context.artifacts / "runtime.log"
 
     def prepare(self) -> None:
         if not self.template.command:
@@ -186,11 +183,13 @@ class ProcessDriver(Driver):
         }
         self.render_configs(host_configs, full_env)
         self.context.artifacts.mkdir(parents=True, exist_ok=True)
-        self._log = self._log_path.open("wb")
         with self._lock:
             if self._stopped:
                 raise TemplateError("stopped before the runtime started")
             self._process = self._spawn(full_env)
+        assert self._process.stdout is not None
+        output = self._process.stdout.fileno()
+        self.capture(iter(lambda: os.read(output, CHUNK_BYTES), b""))
 
     def _spawn(self, env: dict[str, str]) -> subprocess.Popen[bytes]:
         assert self.template.command
@@ -209,7 +208,7 @@ class ProcessDriver(Driver):
                 cwd=self.context.config_root,
                 env=env,
                 stdin=subprocess.DEVNULL,
-                stdout=self._log,
+                stdout=subprocess.PIPE,  # read by the harness: masked and capped as it comes
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own group: stop() reaches its children too
             )
@@ -220,19 +219,6 @@ class ProcessDriver(Driver):
 
     def exit_status(self) -> int | None:
         return None if self._process is None else self._process.poll()
-
-    def logs(self) -> str:
-        if self._log is not None:
-            self._log.flush()
-        try:
-            return self._log_path.read_text(encoding="utf-8", errors="replace")
-        except FileNotFoundError:
-            return ""
-
-    def write_logs(self) -> None:
-        # The log already streams to runtime.log; only the tail needs writing.
-        short = self.context.artifacts / "runtime.tail.log"
-        short.write_text(tail(self.logs()) + "\n", encoding="utf-8")
 
     def upload(self, name: str, content: bytes) -> str:
         filename = upload_name(name)
@@ -271,9 +257,6 @@ class ProcessDriver(Driver):
             except subprocess.TimeoutExpired:
                 signal_group(process, signal.SIGKILL)
                 process.wait()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
         if self._root is not None:
             shutil.rmtree(self._root, ignore_errors=True)
         PORTS.give_back(self._port)

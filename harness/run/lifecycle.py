@@ -70,8 +70,8 @@ def run_template(
     """Run one template up to (not including) the judge; never raises for the template."""
     result = Result.new(template)
     artifacts = options.artifacts_dir.resolve() / template.name
-    context = RunContext(run_id=run_id, config_root=config.root, artifacts=artifacts)
-    hidden = secrets.values(template)
+    hidden = secrets.values(template, options.extra_env)
+    context = RunContext(run_id, config.root, artifacts, hidden=tuple(hidden))
     driven = Driven(result, hidden)
     try:
         missing = secrets.missing(template)
