@@ -62,6 +62,8 @@ class Turn:
     request: dict[str, Any]
     started: float
     polled: Reply | None = None
+    runtime_gone: str | None = None
+    """Set when the runtime had exited before this turn ended: its code and last line."""
 
     @property
     def where(self) -> str:
@@ -75,10 +77,13 @@ class Turn:
             if self.polled is not None:
                 answer = repr(trim(self.polled.text)) if self.polled.text else "no text"
                 polled = f"; polled with tasks/get, it would have answered {answer}"
+            if self.runtime_gone:
+                layer = "runtime"
             fail(
                 layer,
                 f"sent {trim(self.sent)!r} in context {self.context_id}: "
-                f"{self.reply.describe()}{polled} ({self.where})",
+                f"{self.reply.describe()}{polled} ({self.where})"
+                + (f"; {self.runtime_gone}" if self.runtime_gone else ""),
             )
         return self.reply.text
 
@@ -221,6 +226,13 @@ class Evidence:
             int(line.event.get("turn") or 0): _reply(line.event)
             for line in self._events(canary, "a2a_poll")  # the last poll of a turn wins
         }
+        exits = [line for line in self.lines if line.type == "runtime_exit"]
+        gone = (
+            f"the runtime had exited with code {exits[0].event.get('code')} "
+            f"(transcript line {exits[0].number}): {exits[0].event.get('last_line')}"
+            if exits
+            else None
+        )
         return [
             Turn(
                 line=line.number,
@@ -232,6 +244,11 @@ class Evidence:
                 request=dict(line.event.get("request") or {}),
                 started=float(line.event.get("started") or 0.0),
                 polled=polls.get(int(line.event.get("turn") or 0)),
+                # Gone before this turn ended, or the turn lost its connection and the
+                # runtime was found gone right after.
+                runtime_gone=gone
+                if exits and (exits[0].number < line.number or line.event.get("status") is None)
+                else None,
             )
             for line in self._events(canary, "a2a")
         ]

@@ -111,6 +111,8 @@ class Conversation:
             exchange = await self._client.post(envelope)
         finally:
             self._transcript.end_turn(turn)
+        if exchange.status is None:
+            self._transcript.lost_connections += 1
         self._record(
             {"type": "a2a", "turn": turn, "context_id": context_id, "sent": sent,
              "request": envelope, "started": started, **_exchange_fields(exchange)}

@@ -85,6 +85,8 @@ class Transcript:
         self._turn = 0
         self._in_flight: dict[int, str] = {}
         self._last_finished: int | None = None
+        self.lost_connections = 0
+        """A2A exchanges that got no HTTP response at all (the runtime may be gone)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         self._file: IO[str] | None = path.open("w", encoding="utf-8")
 

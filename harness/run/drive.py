@@ -9,13 +9,18 @@ canary it explains, in the same task, so its evidence sits next to that canary's
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import traceback
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from canary import registry
 from harness.cp_sim import A2AClient, Conversation, FileAccess, Transcript, trim
+from harness.drivers.base import TemplateError, decisive_line
+
+EXIT_POLL_S = 0.5
+EXIT_GRACE_S = 2.0
 
 
 async def drive(
@@ -30,6 +35,7 @@ async def drive(
     conversations: tuple[str, ...],
     judged: tuple[str, ...],
     concurrent: bool,
+    runtime: Runtime | None = None,
 ) -> None:
     """Run the conversations; every step goes to the transcript.
 
@@ -44,6 +50,8 @@ async def drive(
         conversations: Canaries (and self-standing diagnostics) whose conversations run.
         judged: Everything that will be judged (selects the follow-ups).
         concurrent: Overlap the conversations (False: one after another).
+        runtime: Watched while the conversations run: if it exits, the transcript says
+            when and with which code, so a failed turn can say the runtime was gone.
     """
     specs = registry.specs()
     async with A2AClient(base_url, a2a_path, turn_timeout) as client:
@@ -60,11 +68,57 @@ async def drive(
                 if spec.explains == canary and spec.id in judged:
                     await _converse(transcript, talk(spec.id), "follow_up")
 
-        if concurrent:
-            await asyncio.gather(*(one(c) for c in conversations))
-        else:
-            for canary in conversations:
-                await one(canary)
+        async def all_conversations() -> None:
+            if concurrent:
+                await asyncio.gather(*(one(c) for c in conversations))
+            else:
+                for canary in conversations:
+                    await one(canary)
+
+        watcher = asyncio.create_task(_watch(runtime, transcript)) if runtime else None
+        try:
+            await all_conversations()
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
+        if runtime is not None:
+            # A lost connection may be the runtime dying: give its exit a moment to show.
+            patience = EXIT_GRACE_S if transcript.lost_connections else 0.0
+            deadline = asyncio.get_running_loop().time() + patience
+            while not await _check_exit(runtime, transcript):
+                if asyncio.get_running_loop().time() >= deadline:
+                    break
+                await asyncio.sleep(0.05)
+
+
+class Runtime(Protocol):
+    """What the drive needs of the runtime's driver: whether, and how, it ended."""
+
+    def exit_status(self) -> int | None:
+        """The exit code once it has stopped."""
+
+    def logs(self) -> str:
+        """What it printed."""
+
+
+async def _check_exit(runtime: Runtime, transcript: Transcript) -> bool:
+    """Record the runtime's exit if it has exited; True when there is nothing left to watch."""
+    try:
+        code = await asyncio.to_thread(runtime.exit_status)
+    except TemplateError:  # the harness is stopping it (Ctrl-C): not the runtime's doing
+        return True
+    if code is None:
+        return False
+    last = decisive_line(await asyncio.to_thread(runtime.logs))
+    transcript.write({"type": "runtime_exit", "code": code, "last_line": last})
+    return True
+
+
+async def _watch(runtime: Runtime, transcript: Transcript) -> None:
+    while not await _check_exit(runtime, transcript):
+        await asyncio.sleep(EXIT_POLL_S)
 
 
 async def _converse(transcript: Transcript, talk: Conversation, step: str) -> None:

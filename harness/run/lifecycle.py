@@ -217,7 +217,7 @@ def _run_driver(
                     turn_timeout=template.turn_timeout, transcript=transcript, files=driver,
                     artifacts=artifacts, settings=header,
                     conversations=tuple(header["conversations"]), judged=judged,
-                    concurrent=bool(header["concurrent"]),
+                    concurrent=bool(header["concurrent"]), runtime=driver,
                 )
             )  # fmt: skip
         driven.driven = True
