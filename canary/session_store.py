@@ -37,8 +37,8 @@ def check(evidence: Evidence) -> None:
     if not store or not pattern:
         raise NoEvidence("the template declares no probe.session_store")
     turns = evidence.turns("name_recall")
-    if not turns:
-        raise NoEvidence("name_recall sent no turn, so no session was created")
+    if not turns or not all(turn.reply.ok for turn in turns):
+        raise NoEvidence("no evidence: name_recall's turns did not all get a reply")
     context = turns[-1].context_id
     key = str(pattern).format(workspace_id=evidence.workspace_id, context_id=context)
     snapshots = evidence.events("session_store", "snapshot")

@@ -44,7 +44,11 @@ def check(evidence: Evidence) -> None:
     excerpt = body[:500].decode("utf-8", "replace")
     status = line.get("status")
     if status is None:
-        fail("wire", f"unknown method: {line.get('error')} ({call.where})")
+        gone = f"; {call.runtime_gone}" if call.runtime_gone else ""
+        fail(
+            "runtime" if gone else "wire",
+            f"unknown method: {line.get('error')} ({call.where}){gone}",
+        )
     try:
         payload: Any = json.loads(body)
     except ValueError:

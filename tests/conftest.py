@@ -10,7 +10,11 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import docker
 import pytest
+
+from harness.drivers.docker import engine
+from harness.drivers.images import image_exists
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,3 +60,41 @@ def run_template(
     result_file = tmp_path / "results" / f"{template}.json"
     assert result_file.exists(), completed.stdout + completed.stderr
     return completed.returncode, json.loads(result_file.read_text()), completed.stdout
+
+
+LOCAL_BASES = ("canary-matrix/python-base:bookworm", "python:3.11-slim")
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI=true requires Docker: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def client() -> docker.DockerClient:
+    found, problem = engine()
+    if found is None:
+        _unavailable(problem or "no Docker engine")
+    assert found is not None
+    return found
+
+
+@pytest.fixture(scope="session")
+def base_image(client: docker.DockerClient) -> str:
+    wanted = os.environ.get("CANARY_BASE_IMAGE")
+    candidates = [wanted] if wanted else list(LOCAL_BASES)
+    for candidate in candidates:
+        if candidate and image_exists(client, candidate):
+            return candidate
+    _unavailable(f"no base image among {candidates}: run scripts/bootstrap-base-image.sh")
+    raise AssertionError("unreachable")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print the verdict table's accuracy, when it ran."""
+    table = sys.modules.get("tests.test_verdict_table")
+    for driver, rows in getattr(table, "ACCURACY", {}).items():
+        terminalreporter.write_line(
+            f"verdict accuracy ({driver} driver): {sum(rows)}/{len(rows)} rows right"
+        )

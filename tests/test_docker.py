@@ -21,45 +21,18 @@ import docker
 import pytest
 
 from harness.config import CANARY_IDS
-from harness.drivers.docker import LABEL_PID, LABEL_RUN, engine
-from harness.drivers.images import LABEL_TOOL, TOOL, image_exists
+from harness.drivers.docker import LABEL_PID, LABEL_RUN
+from harness.drivers.images import LABEL_TOOL, TOOL
 from tests.conftest import ROOT, run_cli
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
-LOCAL_BASES = ("canary-matrix/python-base:bookworm", "python:3.11-slim")
 FAULT_BREAKS = {
     "forget_context": "name_recall",
     "empty_prompt": "file_only",
     "ignore_caption": "file_caption",
     "no_memory": "memory_recall",
 }
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI=true requires Docker: {reason}")
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="session")
-def client() -> docker.DockerClient:
-    found, problem = engine()
-    if found is None:
-        _unavailable(problem or "no Docker engine")
-    assert found is not None
-    return found
-
-
-@pytest.fixture(scope="session")
-def base_image(client: docker.DockerClient) -> str:
-    wanted = os.environ.get("CANARY_BASE_IMAGE")
-    candidates = [wanted] if wanted else list(LOCAL_BASES)
-    for candidate in candidates:
-        if candidate and image_exists(client, candidate):
-            return candidate
-    _unavailable(f"no base image among {candidates}: run scripts/bootstrap-base-image.sh")
-    raise AssertionError("unreachable")
 
 
 def tool_containers(client: docker.DockerClient) -> list[Any]:

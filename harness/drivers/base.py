@@ -212,10 +212,10 @@ class Driver(abc.ABC):
         return path.replace("{workspace}", self.workspace)
 
     def wait_ready(self, registered: Callable[[], bool]) -> None:
-        """Poll until the runtime answers its ready path or has registered.
+        """Poll until the agent card answers (DESIGN §3: the ready path, or the legacy one).
 
         Args:
-            registered: Tells whether the runtime registered with the platform.
+            registered: Tells whether the runtime registered (said when it never gets ready).
 
         Raises:
             TemplateError: The runtime exited, or ``boot_timeout`` passed.
@@ -236,23 +236,14 @@ class Driver(abc.ABC):
                     )
                 if any(self._answers(client, path) for path in paths):
                     return
-                # Registration happens before some servers bind their port: wait for both.
-                if registered() and self._listening(client):
-                    return
                 if time.monotonic() > deadline:
+                    registration = " (it did register with the platform)" if registered() else ""
                     raise TemplateError(
-                        f"not ready within boot_timeout={self.template.boot_timeout:g}s "
-                        f"({self.base_url}{self.template.ready_path} never answered 200)"
+                        f"not ready after {self.template.boot_timeout:g}s: "
+                        f"GET {' or '.join(paths)} never answered 200{registration}"
                     )
                 time.sleep(delay)
                 delay = min(delay * 1.5, 0.2)
-
-    def _listening(self, client: httpx.Client) -> bool:
-        try:
-            client.get(self.a2a_url)  # any HTTP answer (405 for a GET, say) means it serves
-        except httpx.HTTPError:
-            return False
-        return True
 
     def _answers(self, client: httpx.Client, path: str) -> bool:
         try:

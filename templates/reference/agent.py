@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 EMPTY_PROMPT_REPLY = "(empty prompt — nothing to do)"
-FAULTS = frozenset({"forget_context", "empty_prompt", "ignore_caption", "no_memory"})
 
 _NAME_RE = re.compile(r"\bmy name is\s+([^\s.,!?;]+)", re.IGNORECASE)
 _ASK_NAME_RE = re.compile(r"\bwhat(?:'s| is)\s+my name\b", re.IGNORECASE)
@@ -143,7 +142,7 @@ def _converse(
             return f"Your {subject} is {known}."
         for content in memory.search(subject):
             found = _FACT_RE.search(content)
-            if found and _normalize(found.group(1)) == subject:
+            if found and _normalize(found.group(1)) == subject and "search_unused" not in faults:
                 return f"Your {subject} is {found.group(2)}."
         return f"I don't know your {subject}: nothing in my memory says."
 

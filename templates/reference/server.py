@@ -2,7 +2,7 @@
 
 Environment (DESIGN §3): ``PORT``, ``WORKSPACE_ID``, ``PLATFORM_URL``, plus
 ``WORKSPACE_DIR`` (default ``/workspace``), ``HOST`` (default 127.0.0.1),
-``REFERENCE_FAULTS`` (comma-separated fault switches, see ``agent.FAULTS``) and
+``REFERENCE_FAULTS`` (comma-separated fault switches, see ``faults``) and
 ``REFERENCE_LATENCY`` (seconds of simulated model time per turn, default 0).
 """
 
@@ -33,10 +33,13 @@ from a2a.server.tasks import InMemoryTaskStore
 from a2a.types.a2a_pb2 import AgentCapabilities, AgentCard, AgentInterface, AgentSkill
 from starlette.applications import Starlette
 
-from templates.reference.agent import FAULTS, Attachment, respond
+from templates.reference.agent import Attachment, respond
+from templates.reference.faults import Faults, WireFaults, leaked
 
 WORKSPACE_URI_PREFIX = "workspace:"
 HEARTBEAT_INTERVAL_S = 15.0
+HANG_S = 86_400.0
+CRASH_AFTER_TURNS = 2
 log = logging.getLogger("reference")
 
 
@@ -49,26 +52,18 @@ class Settings:
     workspace_id: str
     workspace: Path
     platform_url: str | None
-    faults: frozenset[str]
+    faults: Faults
     latency_s: float = 0.0
 
     @classmethod
     def from_env(cls) -> Settings:
-        faults = frozenset(
-            f.strip() for f in os.environ.get("REFERENCE_FAULTS", "").split(",") if f.strip()
-        )
-        unknown = faults - FAULTS
-        if unknown:
-            raise SystemExit(
-                f"REFERENCE_FAULTS: unknown fault {sorted(unknown)[0]!r} (known: {sorted(FAULTS)})"
-            )
         return cls(
             host=os.environ.get("HOST", "127.0.0.1"),
             port=int(os.environ.get("PORT", "8000")),
             workspace_id=os.environ.get("WORKSPACE_ID", "local"),
             workspace=Path(os.environ.get("WORKSPACE_DIR", "/workspace")).resolve(),
             platform_url=os.environ.get("PLATFORM_URL") or None,
-            faults=faults,
+            faults=Faults.parse(os.environ.get("REFERENCE_FAULTS", "")),
             latency_s=_latency(os.environ.get("REFERENCE_LATENCY", "")),
         )
 
@@ -216,6 +211,7 @@ class ReferenceExecutor(AgentExecutor):
         self.settings = settings
         self.registration = registration
         self.sessions = SessionStore(settings.workspace)
+        self.turns = 0
 
     async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:
         message = context.message
@@ -234,20 +230,34 @@ class ReferenceExecutor(AgentExecutor):
                 attachments.append(
                     Attachment(part.filename or "file", part.raw.decode("utf-8", "replace"))
                 )
-        if self.settings.latency_s:
-            await asyncio.sleep(self.settings.latency_s)  # a model thinking, without the CPU
-        reply = await asyncio.to_thread(self._turn, context_id, "\n".join(texts), attachments)
+        faults = self.settings.faults
+        text = "\n".join(texts)
+        self.turns += 1
+        if "crash_mid_run" in faults and self.turns > CRASH_AFTER_TURNS:
+            # Dies as the next turn arrives, so that turn (at least) is never answered.
+            print(f"crash_mid_run: exiting at turn {self.turns}", flush=True)
+            os._exit(4)
+        if faults.hangs(text, bool(attachments)):
+            log.info("hang_turn: not answering context=%s", context_id)
+            await asyncio.sleep(HANG_S)
+        delay = self.settings.latency_s + faults.seconds("slow_turn")
+        if delay:
+            await asyncio.sleep(delay)  # a model thinking, without the CPU
+        reply = await asyncio.to_thread(self._turn, context_id, text, attachments)
+        if "leak_env" in faults:
+            reply += leaked(os.environ)
         log.info("turn context=%s text_parts=%d files=%d", context_id, len(texts), len(attachments))
         await event_queue.enqueue_event(new_text_message(reply, context_id=context_id))
 
     def _turn(self, context_id: str, text: str, attachments: list[Attachment]) -> str:
-        key = f"{self.settings.workspace_id}:{context_id}"
+        faults = self.settings.faults
+        shared = "shared_sessions" in faults  # keyed by workspace: every context is one session
+        key = self.settings.workspace_id if shared else f"{self.settings.workspace_id}:{context_id}"
         memory = PlatformMemory(self.settings, self.registration.token)
         with self.sessions.lock(key):
-            forget = "forget_context" in self.settings.faults
-            session = {} if forget else self.sessions.load(key)
+            session = {} if "forget_context" in faults else self.sessions.load(key)
             try:
-                reply = respond(text, attachments, session, memory, self.settings.faults)
+                reply = respond(text, attachments, session, memory, faults.names)
             except httpx.HTTPError as exc:
                 reply = f"My memory service failed: {exc}"
             self.sessions.save(key, session)
@@ -304,15 +314,15 @@ def build_app(settings: Settings) -> Starlette:
             "reference runtime ready on %s:%d (faults: %s)",
             settings.host,
             settings.port,
-            ",".join(sorted(settings.faults)) or "none",
+            ",".join(sorted(settings.faults.names)) or "none",
         )
         yield
         if heartbeat:
             heartbeat.cancel()
 
-    routes = create_agent_card_routes(card) + create_jsonrpc_routes(
-        handler, "/", enable_v0_3_compat=True
-    )
+    routes = create_jsonrpc_routes(handler, "/", enable_v0_3_compat=True)
+    if "no_card" not in settings.faults:
+        routes = create_agent_card_routes(card) + routes
     return Starlette(routes=routes, lifespan=lifespan)
 
 
@@ -322,5 +332,18 @@ def main() -> None:
         level=logging.INFO, stream=sys.stdout, format="%(asctime)s %(name)s %(message)s"
     )
     settings = Settings.from_env()
+    faults = settings.faults
+    if "leak_env" in faults:
+        print(f"environment: {dict(os.environ)}", flush=True)
+    if "crash_on_boot" in faults:
+        print("ReferenceBootError: crash_on_boot: refusing to start", flush=True)
+        sys.exit(3)
+    if faults.seconds("slow_boot"):
+        log.info("slow_boot: starting in %gs", faults.seconds("slow_boot"))
+        time.sleep(faults.seconds("slow_boot"))
     settings.workspace.mkdir(parents=True, exist_ok=True)
-    uvicorn.run(build_app(settings), host=settings.host, port=settings.port, log_level="warning")
+    app = WireFaults(build_app(settings), faults)
+    uvicorn.run(
+        app, host=settings.host, port=settings.port, log_level="warning",
+        timeout_graceful_shutdown=1,  # a hung turn must not hold up stopping
+    )  # fmt: skip
