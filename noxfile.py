@@ -7,8 +7,10 @@ go to the harness, e.g. ``nox -s canary-reference -- --driver process --canary f
 from __future__ import annotations
 
 import hashlib
+import signal
 import sys
 from pathlib import Path
+from types import FrameType
 
 import nox
 
@@ -19,6 +21,7 @@ from harness.config import default_path, load  # noqa: E402
 from harness.errors import ConfigError  # noqa: E402
 
 nox.options.reuse_venv = "yes"
+STOP_GRACE_S = 60.0
 CONFIG_PATH = default_path(ROOT)
 
 try:
@@ -39,8 +42,24 @@ def install(session: nox.Session, extras: str) -> None:
 
 
 def harness(session: nox.Session, *args: str) -> None:
-    """Run the harness's command line with the session's extra arguments."""
-    session.run("canary-matrix", "--config", str(CONFIG_PATH), *args, *session.posargs)
+    """Run the harness's command line with the session's extra arguments.
+
+    On Ctrl-C or SIGTERM nox passes SIGTERM on to the harness and gives it
+    ``STOP_GRACE_S`` to stop its runtimes and write its results.
+    """
+    session.run(
+        "canary-matrix", "--config", str(CONFIG_PATH), *args, *session.posargs,
+        terminate_timeout=STOP_GRACE_S,
+    )  # fmt: skip
+
+
+def _cancelled(signum: int, frame: FrameType | None) -> None:
+    # nox dies on SIGTERM (what a CI cancel sends) and would leave the harness running;
+    # as KeyboardInterrupt it terminates the harness and waits for it.
+    raise KeyboardInterrupt
+
+
+signal.signal(signal.SIGTERM, _cancelled)
 
 
 def _canary_session(name: str, description: str) -> None:

@@ -166,14 +166,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # Ctrl-C, a CI cancel, a hang-up
+
+
 def _interrupt(signum: int, frame: FrameType | None) -> None:
+    # Stopping already: a second signal (nox sends SIGTERM after Ctrl-C) must not cut the
+    # cleanup short. A no-op handler, unlike SIG_IGN, is not inherited by what is started.
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, lambda signum, frame: None)
     raise KeyboardInterrupt
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 1 failed, 2 usage, 130 interrupted)."""
     args = build_parser().parse_args(argv)
-    for sig in (signal.SIGTERM, signal.SIGHUP):  # a CI runner's cancel, a closed terminal
+    for sig in STOP_SIGNALS:
         signal.signal(sig, _interrupt)
     try:
         return _dispatch(args)

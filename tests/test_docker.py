@@ -305,3 +305,25 @@ def test_production_shaped_image_without_workspace_passes(
         assert probe.wait()["StatusCode"] == 1
     finally:
         probe.remove(force=True)
+
+
+def test_a_sigkilled_harness_leaves_no_container_or_volume_for_long(
+    tmp_path: Path, client: docker.DockerClient, docker_env: dict[str, str]
+) -> None:
+    slow = {**docker_env, "REFERENCE_LATENCY": "5"}
+    harness = _start_harness(tmp_path, ROOT / "templates.toml", "reference", slow)
+    assert harness.stderr is not None
+    for line in harness.stderr:
+        if "driving the canaries" in line:
+            break
+    assert tool_containers(client), "the container is not running"
+    harness.kill()  # SIGKILL: no cleanup code of the harness runs
+    harness.wait()
+    deadline = time.monotonic() + 15
+    volumes = {"label": f"{LABEL_TOOL}={TOOL}"}
+    while tool_containers(client) or client.volumes.list(filters=volumes):
+        assert time.monotonic() < deadline, "the reaper did not remove the run's container"
+        time.sleep(0.2)
+    # Nothing unmasked or half-written is left either: the transcript is line-complete.
+    transcript = tmp_path / "artifacts" / "reference" / "transcript.jsonl"
+    assert all(json.loads(line) for line in transcript.read_text().splitlines())

@@ -9,6 +9,7 @@ every transcript, and each template's result file is written.
 from __future__ import annotations
 
 import json
+import subprocess
 import uuid
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
@@ -40,8 +41,34 @@ def run(config: Config, templates: list[Template], options: RunOptions) -> list[
     """
     run_id = uuid.uuid4().hex[:12]
     live = Live()
-    if options.driver != "process":
-        _remove_orphans()
+    reaper = _start_reaper(run_id) if options.driver != "process" else None
+    try:
+        return _run(config, templates, options, run_id, live)
+    finally:
+        if reaper is not None:
+            reaper.terminate()  # everything was stopped here: nothing left to reap
+            reaper.wait()
+
+
+def _start_reaper(run_id: str) -> subprocess.Popen[bytes] | None:
+    """Sweep what killed harnesses left, and start this run's reaper, when Docker answers."""
+    from harness.drivers import docker as docker_driver
+    from harness.drivers import reaper
+
+    client, _ = docker_driver.engine()
+    if client is None:
+        return None
+    try:
+        for name in docker_driver.remove_orphans(client):
+            progress("cleanup", f"removed {name}, left by a harness that is gone")
+    except Exception as exc:  # a sweep that fails must not stop the run itself
+        progress("cleanup", f"could not look for leftover containers: {exc}")
+    return reaper.start(run_id)
+
+
+def _run(
+    config: Config, templates: list[Template], options: RunOptions, run_id: str, live: Live
+) -> list[Result]:
     finished: list[Driven] = []
     with ThreadPoolExecutor(max_workers=max(1, len(templates))) as pool:
         futures: dict[Future[Driven], Template] = {
@@ -61,19 +88,6 @@ def run(config: Config, templates: list[Template], options: RunOptions) -> list[
             _judge_and_write(finished, options, live, interrupted=True)
             raise
     return _judge_and_write(finished, options, live, interrupted=False)
-
-
-def _remove_orphans() -> None:
-    from harness.drivers import docker as docker_driver
-
-    client, _ = docker_driver.engine()
-    if client is None:
-        return
-    try:
-        for name in docker_driver.remove_orphans(client):
-            progress("cleanup", f"removed {name}, left by a harness that is gone")
-    except Exception as exc:  # a sweep that fails must not stop the run itself
-        progress("cleanup", f"could not look for leftover containers: {exc}")
 
 
 def _judge_and_write(
