@@ -253,6 +253,13 @@ class Evidence:
             for line in self._events(canary, "a2a")
         ]
 
+    def first_turns(self, canary: str, count: int) -> list[Turn]:
+        """The conversation's first ``count`` turns; no evidence when it recorded fewer."""
+        turns = self.turns(canary)
+        if len(turns) < count:
+            raise NoEvidence(f"the {canary} conversation recorded fewer than {count} turns")
+        return turns[:count]
+
     def token(self, canary: str, name: str) -> str:
         """A randomized value the conversation recorded."""
         for line in self._events(canary, "token"):

@@ -9,7 +9,7 @@ returned the stored memory) or the runtime kept it itself (``runtime``).
 
 from __future__ import annotations
 
-from canary.evidence import Evidence, NoEvidence, PlatformCall, fail
+from canary.evidence import Evidence, PlatformCall, fail
 from harness.cp_sim import trim
 
 KIND = "diagnostic"
@@ -23,10 +23,7 @@ def _memory_calls(calls: list[PlatformCall], method: str) -> list[PlatformCall]:
 
 def check(evidence: Evidence) -> str:
     """The first missing layer fails; a recall records which layer carried it."""
-    turns = evidence.turns("memory_recall")
-    if len(turns) < 2:
-        raise NoEvidence("the memory_recall conversation recorded fewer than two turns")
-    stated, asked = turns[:2]
+    stated, asked = evidence.first_turns("memory_recall", 2)
     stated.answer()
     text = asked.answer()
     colour = evidence.token("memory_recall", "colour")

@@ -6,7 +6,7 @@ ctx D: "Please remember for future conversations: my favourite colour is {COLOUR
 
 from __future__ import annotations
 
-from canary.evidence import Evidence, NoEvidence, fail
+from canary.evidence import Evidence, fail
 from canary.tokens import random_colour
 from harness.cp_sim import Conversation, trim
 
@@ -27,10 +27,7 @@ async def converse(talk: Conversation) -> None:
 
 def check(evidence: Evidence) -> None:
     """The reply in the new context holds the colour."""
-    turns = evidence.turns("memory_recall")
-    if len(turns) < 2:
-        raise NoEvidence("the memory_recall conversation recorded fewer than two turns")
-    stated, asked = turns[:2]
+    stated, asked = evidence.first_turns("memory_recall", 2)
     stated.answer()
     text = asked.answer()
     colour = evidence.token("memory_recall", "colour")

@@ -6,7 +6,7 @@ passes when the second reply contains NAME (case-insensitive).
 
 from __future__ import annotations
 
-from canary.evidence import Evidence, NoEvidence, fail
+from canary.evidence import Evidence, fail
 from canary.tokens import random_name
 from harness.cp_sim import Conversation, trim
 
@@ -25,10 +25,7 @@ async def converse(talk: Conversation) -> None:
 
 def check(evidence: Evidence) -> None:
     """The second reply contains the name."""
-    turns = evidence.turns("name_recall")
-    if len(turns) < 2:
-        raise NoEvidence("the name_recall conversation recorded fewer than two turns")
-    told, asked = turns[:2]
+    told, asked = evidence.first_turns("name_recall", 2)
     told.answer()
     text = asked.answer()
     name = evidence.token("name_recall", "name")

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from harness.config import CANARY_IDS
-from tests.conftest import ROOT, run_cli, run_template
+from tests.conftest import ROOT, pids_with, run_cli, run_template
 
 pytestmark = pytest.mark.slow
 
@@ -197,17 +197,6 @@ def test_results_path_that_is_a_file_is_a_usage_error(tmp_path: Path) -> None:
     assert "Traceback" not in completed.stderr
 
 
-def _pids_with(marker: str) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and marker.encode() in (entry / "cmdline").read_bytes():
-                found.append(int(entry.name))
-        except OSError:
-            continue
-    return found
-
-
 def test_a_killed_harness_leaves_no_runtime_process(tmp_path: Path) -> None:
     marker = uuid.uuid4().hex[:12]
     name = f"stuck-{marker}"
@@ -223,13 +212,13 @@ def test_a_killed_harness_leaves_no_runtime_process(tmp_path: Path) -> None:
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     deadline = time.monotonic() + 60
-    while not _pids_with(marker):
+    while not pids_with(marker):
         assert time.monotonic() < deadline, "the runtime never started"
         time.sleep(0.1)
     harness.kill()  # SIGKILL: no cleanup code of the harness runs
     harness.wait()
     deadline = time.monotonic() + 10
-    while _pids_with(marker):
+    while pids_with(marker):
         assert time.monotonic() < deadline, "the runtime outlived the harness"
         time.sleep(0.1)
     assert not list(Path(tempfile.gettempdir()).glob(f"canary-{name}-*")), "workspace left behind"

@@ -12,20 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, pids_with
 
 pytestmark = pytest.mark.slow
-
-
-def _pids_with(marker: str) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and marker.encode() in (entry / "environ").read_bytes():
-                found.append(int(entry.name))
-        except OSError:
-            continue
-    return found
 
 
 def test_sigterm_to_nox_stops_the_harness_within_its_grace(tmp_path: Path) -> None:
@@ -41,12 +30,12 @@ def test_sigterm_to_nox_stops_the_harness_within_its_grace(tmp_path: Path) -> No
     for line in nox.stdout:  # the first run may create the session's venv
         if "driving the canaries" in line:
             break
-    assert _pids_with(marker), "the harness is not running"
+    assert pids_with(marker, "environ"), "the harness is not running"
     nox.send_signal(signal.SIGTERM)  # to nox alone, as a CI runner's cancel does
     started = time.monotonic()
     assert nox.wait(timeout=60) != 0
     deadline = time.monotonic() + 10
-    while [p for p in _pids_with(marker) if p != os.getpid()]:
+    while [p for p in pids_with(marker, "environ") if p != os.getpid()]:
         assert time.monotonic() < deadline, "processes outlived nox"
         time.sleep(0.1)
     assert time.monotonic() - started < 20
