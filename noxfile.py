@@ -103,6 +103,13 @@ def report(session: nox.Session) -> None:
     session.run("canary-matrix", "report", *session.posargs)
 
 
+@nox.session(name="ci-matrix", default=False)
+def ci_matrix(session: nox.Session) -> None:
+    """The CI fan-out matrix as JSON: -- [--wave N] [--gate required]."""
+    install(session, "reference")
+    harness(session, "ci-matrix")
+
+
 @nox.session(default=False)
 def judge(session: nox.Session) -> None:
     """Re-judge stored transcripts with no runtime: -- artifacts/ [--results DIR]."""

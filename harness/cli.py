@@ -25,7 +25,7 @@ from harness.config import (
     load,
 )
 from harness.drivers import DRIVER_CHOICES
-from harness.errors import EXIT_INTERRUPTED, HarnessError, UsageError
+from harness.errors import EXIT_INTERRUPTED, EXIT_OK, HarnessError, UsageError
 from harness.results import Result
 from harness.run import RunOptions, judge_transcripts, run
 
@@ -82,6 +82,23 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _wave(value: str) -> int:
+    try:
+        wave = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a wave number, got {value!r}") from None
+    if wave < 0:
+        raise argparse.ArgumentTypeError("waves start at 0")
+    return wave
+
+
+def _add_wave_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--wave", type=_wave, default=None, metavar="N",
+        help="only templates of waves 0 to N (the cascade so far)",
+    )  # fmt: skip
+
+
 def _add_strict_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--strict",
@@ -132,6 +149,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     matrix_parser = commands.add_parser("matrix", help="run every template whose gate is not 'off'")
     add_run_options(matrix_parser)
+    _add_wave_option(matrix_parser)
+
+    ci_parser = commands.add_parser(
+        "ci-matrix", help="print the CI job matrix (JSON) of the templates, for fan-out"
+    )
+    _add_config_option(ci_parser, default=argparse.SUPPRESS)
+    _add_wave_option(ci_parser)
+    ci_parser.add_argument(
+        "--gate", action="append", choices=("required", "advisory"), dest="gates",
+        help="only templates with this gate (repeatable; default: every gate but off)",
+    )  # fmt: skip
 
     judge_parser = commands.add_parser(
         "judge", help="re-judge stored transcripts (no runtime) and write their results"
@@ -202,8 +230,39 @@ def _dispatch(args: argparse.Namespace) -> int:
     config = load(args.config or default_path(Path()))
     if args.command == "list":
         return _list(config, as_json=args.json)
-    templates = _run_templates(config, args) if args.command == "run" else config.matrix_templates()
+    if args.command == "ci-matrix":
+        print(json.dumps(ci_matrix(config, wave=args.wave, gates=args.gates)))
+        return EXIT_OK
+    if args.command == "run":
+        templates = _run_templates(config, args)
+    else:
+        templates = [
+            t for t in config.matrix_templates() if args.wave is None or t.wave <= args.wave
+        ]
     return run_and_report(config, templates, args)
+
+
+def ci_matrix(
+    config: Config, *, wave: int | None = None, gates: list[str] | None = None
+) -> dict[str, list[dict[str, object]]]:
+    """The fan-out matrix: one CI job per template, ``off`` gates left out.
+
+    Each entry names the template, its wave and gate, the nox session the job runs, and
+    the secrets it needs (by name, for the workflow to map).
+    """
+    return {
+        "include": [
+            {
+                "template": t.name,
+                "wave": t.wave,
+                "gate": t.gate,
+                "session": t.session_name,
+                "secrets": list(t.secrets),
+            }
+            for t in config.matrix_templates()
+            if (wave is None or t.wave <= wave) and (not gates or t.gate in gates)
+        ]
+    }
 
 
 def _run_templates(config: Config, args: argparse.Namespace) -> list[Template]:
