@@ -186,7 +186,11 @@ def build_parser() -> argparse.ArgumentParser:
     report_parser = commands.add_parser("report", help="print the matrix of existing result files")
     _add_config_option(report_parser, default=argparse.SUPPRESS)
     _add_strict_option(report_parser)
-    report_parser.add_argument("--results", type=Path, default=Path("results"))
+    report_parser.add_argument(
+        "directories", nargs="*", type=Path, metavar="DIR",
+        help="directories searched for result files, nested ones too (default: results)",
+    )  # fmt: skip
+    report_parser.add_argument("--results", type=Path, default=None, help="one more DIR")
     report_parser.add_argument("--format", choices=report.FORMATS, default="terminal")
     report_parser.add_argument(
         "--output", type=Path, default=None, help="write to this file instead of stdout"
@@ -377,13 +381,17 @@ def _judge(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    if not args.results.is_dir():
-        raise UsageError(f"report: no results directory {args.results}")
-    found, problems = results.read_all(args.results)
+    directories = [*args.directories, *([args.results] if args.results else [])]
+    directories = directories or [Path("results")]
+    missing = [d for d in directories if not d.is_dir()]
+    if missing:
+        raise UsageError(f"report: no results directory {missing[0]}")
+    merged = results.read_all(*directories)
+    found = merged.results
     config = _config_if_present(args.config)
     known = dict(config.templates) if config else {}
     have = {r.template for r in found}
-    for problem in problems:
+    for problem in merged.problems:
         path, _, why = problem.partition(": ")
         name = Path(path).stem
         if name in known and name not in have:
@@ -395,11 +403,14 @@ def _report(args: argparse.Namespace) -> int:
             have.add(name)
         print(f"canary-matrix: warning: unreadable or foreign result file {problem}",
               file=sys.stderr)  # fmt: skip
+    for note in merged.notes:
+        print(f"canary-matrix: note: {note}", file=sys.stderr)
+    where = ", ".join(map(str, directories))
     for template in config.matrix_templates() if config else []:
         if template.gate == "required" and template.name not in have:
             found.append(results.missing_result(
                 template.name, template.gate, template.wave,
-                f"no result in {args.results} (required by {config.path.name if config else ''})",
+                f"no result in {where} (required by {config.path.name if config else ''})",
             ))  # fmt: skip
     text = report.render(found, args.format)
     if args.output:

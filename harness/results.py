@@ -179,19 +179,52 @@ def write(result: Result, results_dir: Path) -> Path:
     return path
 
 
-def read_all(results_dir: Path) -> tuple[list[Result], list[str]]:
-    """Every result file in a directory, in cascade order, and the files that are not results.
+@dataclass
+class Merged:
+    """Results gathered from several directories (CI jobs' artifacts, say).
 
-    Returns:
-        The results, and one line per unreadable or foreign ``*.json`` file.
+    Attributes:
+        results: One per template, the newest where several were found, in cascade order.
+        problems: One line per unreadable or foreign result file: ``path: why``.
+        notes: One line per template found more than once, saying which result was kept.
     """
-    found, problems = [], []
-    for path in sorted(results_dir.glob("*.json")):
-        try:
-            found.append(Result.from_json(json.loads(path.read_text(encoding="utf-8"))))
-        except (OSError, ValueError) as exc:
-            problems.append(f"{path}: {exc}")
-    return cascade_order(found), problems
+
+    results: list[Result]
+    problems: list[str]
+    notes: list[str]
+
+
+def read_all(*directories: Path) -> Merged:
+    """Every result file below the directories, merged: the newest result per template wins.
+
+    Files directly in a given directory, or in any directory named ``results`` below it,
+    are expected to be results: one that is not is reported. Other JSON below (a session
+    store's files in ``artifacts/``, say) is ignored unless it is a result.
+    """
+    by_template: dict[str, list[tuple[Result, Path]]] = {}
+    problems: list[str] = []
+    for directory in directories:
+        for path in sorted(directory.rglob("*.json")):
+            expected = path.parent == directory or "results" in path.relative_to(directory).parts
+            try:
+                result = Result.from_json(json.loads(path.read_text(encoding="utf-8")))
+            except (OSError, ValueError) as exc:
+                if expected:
+                    problems.append(f"{path}: {exc}")
+                continue
+            by_template.setdefault(result.template, []).append((result, path))
+    kept, notes = [], []
+    for name, found in by_template.items():
+        found.sort(key=lambda item: (item[0].started_at, str(item[1])))
+        newest, path = found[-1]
+        kept.append(newest)
+        if len(found) > 1:
+            others = ", ".join(str(p) for _, p in found[:-1])
+            notes.append(
+                f"{name}: {len(found)} results; kept the newest ({newest.started_at}, {path}) "
+                f"over {others}"
+            )
+    return Merged(cascade_order(kept), problems, notes)
 
 
 def not_run(results: Iterable[Result]) -> list[Result]:

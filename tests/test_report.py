@@ -50,10 +50,11 @@ def test_results_from_separate_jobs_merge_into_one_matrix(tmp_path: Path) -> Non
         result("alpha", "failed", gate="required", wave=0, name_recall="failed"), tmp_path
     )
     (tmp_path / "notes.json").write_text("[]")
-    merged, foreign = results.read_all(tmp_path)
+    found = results.read_all(tmp_path)
+    merged = found.results
     assert [r.template for r in merged] == ["alpha", "zeta"]
-    assert len(foreign) == 1
-    assert "notes.json" in foreign[0]
+    assert len(found.problems) == 1
+    assert "notes.json" in found.problems[0]
     text = report.render(merged, "markdown")
     assert text.index("alpha") < text.index("zeta")
     assert "FAIL" in text
@@ -78,3 +79,42 @@ def test_report_command_exit_code_and_output(tmp_path: Path) -> None:
     )
     assert completed.returncode == 1
     assert "| alpha" in out.read_text()
+
+
+def test_nested_job_directories_merge_and_the_newest_result_wins(tmp_path: Path) -> None:
+    # As CI lays out downloaded artifacts: one folder per job, results/ inside.
+    older = result("alpha", "failed", name_recall="failed")
+    older.started_at = "2026-11-24T10:00:00+00:00"
+    newer = result("alpha", "passed", name_recall="passed")
+    newer.started_at = "2026-11-25T10:00:00+00:00"
+    results.write(older, tmp_path / "job-alpha-1" / "results")
+    results.write(newer, tmp_path / "job-alpha-2" / "results")
+    results.write(result("beta", "passed"), tmp_path / "job-beta" / "results")
+    session_file = tmp_path / "job-beta" / "artifacts" / "beta" / "snapshots" / "s.json"
+    session_file.parent.mkdir(parents=True)
+    session_file.write_text('{"key": "not a result"}')  # ignored: not where results go
+    found = results.read_all(tmp_path)
+    assert [(r.template, r.status) for r in found.results] == [
+        ("alpha", Status.PASSED),
+        ("beta", Status.PASSED),
+    ]
+    assert found.problems == []
+    assert len(found.notes) == 1
+    assert "alpha: 2 results; kept the newest (2026-11-25T10:00:00+00:00" in found.notes[0]
+
+
+def test_report_of_two_job_directories_says_which_result_it_kept(tmp_path: Path) -> None:
+    first = result("alpha", "failed", gate="required", name_recall="failed")
+    first.started_at = "2026-11-24T10:00:00+00:00"
+    second = result("alpha", "passed", gate="required", name_recall="passed")
+    second.started_at = "2026-11-25T10:00:00+00:00"
+    results.write(first, tmp_path / "one")
+    results.write(second, tmp_path / "two")
+    config = tmp_path / "templates.toml"
+    config.write_text('schema = 1\n[templates.alpha]\ncommand = ["true"]\ngate = "required"\n')
+    completed = run_cli(
+        "report", "--config", str(config), str(tmp_path / "one"), str(tmp_path / "two")
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert "kept the newest" in completed.stderr
+    assert "FAIL" not in completed.stdout
