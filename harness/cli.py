@@ -25,7 +25,7 @@ from harness.config import (
     load,
 )
 from harness.drivers import DRIVER_CHOICES
-from harness.errors import EXIT_INTERRUPTED, EXIT_OK, HarnessError, UsageError
+from harness.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, HarnessError, UsageError
 from harness.results import Result
 from harness.run import RunOptions, judge_transcripts, run
 
@@ -191,6 +191,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="directories searched for result files, nested ones too (default: results)",
     )  # fmt: skip
     report_parser.add_argument("--results", type=Path, default=None, help="one more DIR")
+    report_parser.add_argument(
+        "--baseline", type=Path, action="append", default=[], metavar="DIR",
+        help="mark every cell that changed against these results (repeatable)",
+    )  # fmt: skip
+    report_parser.add_argument(
+        "--fail-on", choices=("gate", "regression"), default="gate",
+        help="exit 1 by the gates (default), or only when a cell regressed against --baseline",
+    )  # fmt: skip
     report_parser.add_argument("--format", choices=report.FORMATS, default="terminal")
     report_parser.add_argument(
         "--output", type=Path, default=None, help="write to this file instead of stdout"
@@ -381,6 +389,8 @@ def _judge(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    if args.fail_on == "regression" and not args.baseline:
+        raise UsageError("report: --fail-on regression needs --baseline DIR")
     directories = [*args.directories, *([args.results] if args.results else [])]
     directories = directories or [Path("results")]
     missing = [d for d in directories if not d.is_dir()]
@@ -413,11 +423,28 @@ def _report(args: argparse.Namespace) -> int:
                 f"no result in {where} (required by {config.path.name if config else ''})",
             ))  # fmt: skip
     text = report.render(found, args.format)
+    changes = _changes(args, found)
+    if changes is not None and args.format in ("terminal", "markdown"):
+        text += "\n\nagainst the baseline:\n" + (
+            "\n".join(f"  {c.line()}" for c in changes) if changes else "  no change"
+        )
     if args.output:
         args.output.write_text(text + "\n", encoding="utf-8")
     else:
         print(text)
+    if args.fail_on == "regression":
+        assert changes is not None  # checked before anything was read
+        return EXIT_FAILED if any(c.kind == "regression" for c in changes) else EXIT_OK
     return _gate(found, strict=args.strict)
+
+
+def _changes(args: argparse.Namespace, found: list[Result]) -> list[report.Change] | None:
+    if not args.baseline:
+        return None
+    missing = [d for d in args.baseline if not d.is_dir()]
+    if missing:
+        raise UsageError(f"report: no baseline directory {missing[0]}")
+    return report.compare(results.read_all(*args.baseline).results, found)
 
 
 def _config_if_present(path: Path | None) -> Config | None:

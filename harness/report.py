@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import html
 import json
+from dataclasses import dataclass
 from typing import Any
+from xml.etree import ElementTree
 
 from tabulate import tabulate
 
 from harness.config import CANARY_IDS, DIAGNOSTIC_IDS, cascade_order
 from harness.results import Result, Status
 
-FORMATS = ("terminal", "markdown", "json", "html")
+FORMATS = ("terminal", "markdown", "json", "html", "junit")
 _SYMBOLS = {Status.PASSED: "pass", Status.FAILED: "FAIL", Status.ERROR: "ERROR",
             Status.SKIPPED: "skip"}  # fmt: skip
 _LOUD = (Status.FAILED, Status.ERROR)
@@ -81,6 +83,8 @@ def findings(results: list[Result]) -> list[str]:
 def render(results: list[Result], fmt: str = "terminal") -> str:
     """The matrix in one of :data:`FORMATS`."""
     header, body = rows(results)
+    if fmt == "junit":
+        return junit(results)
     if fmt == "json":
         return json.dumps(_as_json(results), indent=2)
     if fmt == "markdown":
@@ -118,3 +122,100 @@ def _as_json(results: list[Result]) -> dict[str, Any]:
             for r in cascade_order(results)
         ]
     }
+
+
+_JUNIT = {
+    Status.FAILED: ("failure", "failures"),
+    Status.ERROR: ("error", "errors"),
+    Status.SKIPPED: ("skipped", "skipped"),
+}
+
+
+def _transcript(result: Result) -> str | None:
+    return next((a for a in result.artifacts if a.endswith("transcript.jsonl")), None)
+
+
+def junit(results: list[Result]) -> str:
+    """JUnit XML: a test suite per template, a test case per canary and diagnostic.
+
+    A failed canary is a ``failure`` (its message, and where its transcript is), an
+    errored one an ``error``; a template that never ran its canaries is one errored
+    (or skipped) case of its own, so CI counts it.
+    """
+    suites = ElementTree.Element("testsuites", name="canary-matrix")
+    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    for result in cascade_order(results):
+        suite = ElementTree.SubElement(suites, "testsuite", name=result.template)
+        counts = dict.fromkeys(totals, 0)
+        cases = [(cid, e.outcome, e.message, e.duration_s) for cid, e in result.canaries.items()]
+        if not cases:
+            cases = [("template", result.status, result.reason, 0.0)]
+        for name, outcome, message, seconds in cases:
+            case = ElementTree.SubElement(
+                suite, "testcase", classname=result.template, name=name, time=f"{seconds:.3f}"
+            )
+            counts["tests"] += 1
+            if outcome not in _JUNIT:
+                continue
+            tag, counter = _JUNIT[outcome]
+            counts[counter] += 1
+            detail = ElementTree.SubElement(case, tag, message=message or "")
+            transcript = _transcript(result)
+            if transcript and outcome != Status.SKIPPED:
+                detail.text = f"{message}\ntranscript: {transcript}"
+        for key, value in counts.items():
+            suite.set(key, str(value))
+            totals[key] += value
+    for key, value in totals.items():
+        suites.set(key, str(value))
+    ElementTree.indent(suites)
+    return ElementTree.tostring(suites, encoding="unicode", xml_declaration=True)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One cell that differs from the baseline."""
+
+    kind: str  # regression | fix | new | removed | changed
+    template: str
+    canary: str | None
+    before: str | None
+    after: str | None
+
+    def line(self) -> str:
+        """``REGRESSION reference / file_only: passed -> failed``."""
+        where = f"{self.template} / {self.canary}" if self.canary else self.template
+        return f"{self.kind.upper()} {where}: {self.before or '-'} -> {self.after or '-'}"
+
+
+_ORDER = ("regression", "fix", "new", "removed", "changed")
+_BAD = (Status.FAILED, Status.ERROR)
+
+
+def compare(baseline: list[Result], current: list[Result]) -> list[Change]:
+    """Every cell that changed against the baseline, regressions first."""
+    before = {r.template: r for r in baseline}
+    after = {r.template: r for r in current}
+    changes = [Change("new", n, None, None, str(after[n].status)) for n in after if n not in before]
+    changes += [
+        Change("removed", n, None, str(before[n].status), None) for n in before if n not in after
+    ]
+    for name in sorted(set(before) & set(after)):
+        old, new = before[name].canaries, after[name].canaries
+        for canary in dict.fromkeys([*old, *new]):
+            was = old[canary].outcome if canary in old else None
+            now = new[canary].outcome if canary in new else None
+            if was == now:
+                continue
+            if was == Status.PASSED and now in _BAD:
+                kind = "regression"
+            elif was in _BAD and now == Status.PASSED:
+                kind = "fix"
+            else:
+                kind = "changed"
+            changes.append(Change(kind, name, canary, was and str(was), now and str(now)))
+        if not old and not new and before[name].status != after[name].status:
+            was_s, now_s = before[name].status, after[name].status
+            kind = "regression" if was_s == Status.PASSED and now_s in _BAD else "changed"
+            changes.append(Change(kind, name, None, str(was_s), str(now_s)))
+    return sorted(changes, key=lambda c: (_ORDER.index(c.kind), c.template, c.canary or ""))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import run_cli, write_config
+from tests.conftest import ROOT, run_cli, write_config
 
 SAMPLE = """
 [templates.ref]
@@ -60,3 +60,77 @@ def test_matrix_wave_runs_only_the_cascade_so_far(tmp_path: Path) -> None:
     )  # fmt: skip
     assert sorted(p.stem for p in (tmp_path / "r").glob("*.json")) == ["ref"]
     assert "alpha" not in completed.stdout
+
+
+def test_junit_counts_failures_and_names_the_transcript(tmp_path: Path) -> None:
+    from xml.etree import ElementTree
+
+    from harness import report
+    from harness.results import CanaryResult, Result, Status
+
+    failing = Result("alpha", "required", 0, Status.FAILED, artifacts=[
+        "artifacts/alpha/runtime.log", "artifacts/alpha/transcript.jsonl"])  # fmt: skip
+    failing.canaries = {
+        "name_recall": CanaryResult(Status.FAILED, 1.0, "told 'X'; got 'Y'", "session"),
+        "file_only": CanaryResult(Status.PASSED, 0.5),
+        "session_scope": CanaryResult(Status.SKIPPED, 0.0, "no evidence"),
+    }
+    broken = Result("beta", "advisory", 1, Status.ERROR, reason="not ready after 5s")
+    root = ElementTree.fromstring(report.junit([failing, broken]))
+    assert root.tag == "testsuites"
+    assert (root.get("tests"), root.get("failures"), root.get("errors"), root.get("skipped")) == (
+        "4", "1", "1", "1",
+    )  # fmt: skip
+    failure = root.find("./testsuite[@name='alpha']/testcase[@name='name_recall']/failure")
+    assert failure is not None
+    assert failure.get("message") == "told 'X'; got 'Y'"
+    assert "transcript: artifacts/alpha/transcript.jsonl" in (failure.text or "")
+    error = root.find("./testsuite[@name='beta']/testcase/error")
+    assert error is not None
+    assert error.get("message") == "not ready after 5s"
+
+
+def test_baseline_lists_exactly_the_regression_and_gates_on_it(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path,
+        '[templates.reference]\ncommand = ["python", "-m", "templates.reference"]\n'
+        f'env = {{ PYTHONPATH = "{ROOT}", REFERENCE_FAULTS = "${{REFERENCE_FAULTS:-}}" }}\n'
+        'gate = "required"\n',
+    )
+    for name, faults in (("base", ""), ("now", "empty_prompt")):
+        run_cli(
+            "--config", str(config), "run", "reference", "--driver", "process",
+            "--results", str(tmp_path / name), "--artifacts", str(tmp_path / f"a-{name}"),
+            env={"REFERENCE_FAULTS": faults},
+        )  # fmt: skip
+    completed = run_cli(
+        "report", "--config", str(config), str(tmp_path / "now"),
+        "--baseline", str(tmp_path / "base"), "--fail-on", "regression",
+    )  # fmt: skip
+    assert completed.returncode == 1, completed.stdout + completed.stderr
+    regressions = [line.strip() for line in completed.stdout.splitlines() if "REGRESSION" in line]
+    assert regressions == ["REGRESSION reference / file_only: passed -> failed"]
+    same = run_cli(
+        "report", "--config", str(config), str(tmp_path / "base"),
+        "--baseline", str(tmp_path / "base"), "--fail-on", "regression",
+    )  # fmt: skip
+    assert same.returncode == 0
+    assert "no change" in same.stdout
+
+
+def test_compare_marks_fixes_new_and_removed_templates() -> None:
+    from harness import report
+    from harness.results import CanaryResult, Result, Status
+
+    def result(name: str, **outcomes: str) -> Result:
+        canaries = {c: CanaryResult(Status(o)) for c, o in outcomes.items()}
+        return Result(name, "advisory", 0, Status.PASSED, canaries=canaries)
+
+    baseline = [result("kept", name_recall="failed", file_only="passed"), result("gone")]
+    current = [result("kept", name_recall="passed", file_only="failed"), result("fresh")]
+    assert [c.line() for c in report.compare(baseline, current)] == [
+        "REGRESSION kept / file_only: passed -> failed",
+        "FIX kept / name_recall: failed -> passed",
+        "NEW fresh: - -> passed",
+        "REMOVED gone: passed -> -",
+    ]
