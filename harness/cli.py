@@ -432,10 +432,29 @@ def _report(args: argparse.Namespace) -> int:
         args.output.write_text(text + "\n", encoding="utf-8")
     else:
         print(text)
+    if args.format == "markdown":
+        _step_summary(text)
     if args.fail_on == "regression":
         assert changes is not None  # checked before anything was read
         return EXIT_FAILED if any(c.kind == "regression" for c in changes) else EXIT_OK
     return _gate(found, strict=args.strict)
+
+
+STEP_SUMMARY_LIMIT = 900 * 1024  # GitHub's cap on a step summary is 1 MiB
+
+
+def _step_summary(markdown: str) -> None:
+    """Append the Markdown matrix to ``$GITHUB_STEP_SUMMARY`` (GitHub and Gitea Actions)."""
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not target:
+        return
+    if len(markdown.encode()) > STEP_SUMMARY_LIMIT:
+        table = markdown.split("\n\n", 1)[0]
+        markdown = table + "\n\n(findings left out: over the summary's size limit; see the JUnit "
+        markdown += "and HTML reports)"
+        markdown = markdown.encode()[:STEP_SUMMARY_LIMIT].decode(errors="ignore")
+    with Path(target).open("a", encoding="utf-8") as summary:
+        summary.write(markdown + "\n")
 
 
 def _changes(args: argparse.Namespace, found: list[Result]) -> list[report.Change] | None:

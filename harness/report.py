@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import html
 import json
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 from xml.etree import ElementTree
 
+import jinja2
 from tabulate import tabulate
 
 from harness.config import CANARY_IDS, DIAGNOSTIC_IDS, cascade_order
@@ -94,18 +95,38 @@ def render(results: list[Result], fmt: str = "terminal") -> str:
             text += "\n\n**Findings**\n\n" + "\n".join(f"- `{d}`" for d in details)
         return text
     if fmt == "html":
-        table = tabulate(body, header, tablefmt="html")
-        items = "".join(f"<li><code>{html.escape(d)}</code></li>" for d in findings(results))
-        return (
-            "<!doctype html><meta charset='utf-8'><title>canary-matrix</title>"
-            "<style>td,th{padding:2px 8px;font-family:monospace}</style>"
-            f"<h1>canary-matrix</h1>{table}<ul>{items}</ul>\n"
-        )
+        return page(results)
     text = tabulate(body, header, tablefmt="simple")
     details = findings(results)
     if details:
         text += "\n\nfindings:\n" + "\n".join(f"  {d}" for d in details)
     return text
+
+
+def page(results: list[Result]) -> str:
+    """A self-contained HTML page: the colour-coded grid, failures with their evidence."""
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("harness", "templates_html"), autoescape=True
+    )
+    ordered = cascade_order(results)
+    canaries = columns(ordered)
+    rows = [
+        {
+            "template": r.template,
+            "gate": r.gate,
+            "wave": r.wave,
+            "status": str(r.status),
+            "reason": r.reason,
+            "cells": [r.canaries.get(c) for c in canaries],
+            "links": [a for a in r.artifacts if a.endswith(("transcript.jsonl", "runtime.log"))],
+        }
+        for r in ordered
+    ]
+    counts = Counter(str(r.status) for r in ordered)
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    return environment.get_template("matrix.html.j2").render(
+        results=ordered, rows=rows, columns=canaries, findings=findings(ordered), summary=summary
+    )
 
 
 def _as_json(results: list[Result]) -> dict[str, Any]:

@@ -134,3 +134,62 @@ def test_compare_marks_fixes_new_and_removed_templates() -> None:
         "NEW fresh: - -> passed",
         "REMOVED gone: passed -> -",
     ]
+
+
+def test_html_page_has_one_cell_per_template_and_canary(tmp_path: Path) -> None:
+    from html.parser import HTMLParser
+
+    from harness import report
+    from harness.results import CanaryResult, Result, Status
+
+    first = Result("alpha", "required", 0, Status.FAILED, artifacts=["a/alpha/transcript.jsonl"])
+    first.canaries = {
+        "name_recall": CanaryResult(Status.FAILED, message="got <b>Y</b>", layer="session"),
+        "file_only": CanaryResult(Status.PASSED),
+    }
+    second = Result("beta", "advisory", 1, Status.PASSED)
+    second.canaries = {"name_recall": CanaryResult(Status.PASSED)}
+
+    class Cells(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.classes: list[str] = []
+            self.links: list[str] = []
+            self.external = False
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            found = dict(attrs)
+            if tag == "td" and found.get("class") in ("passed", "failed", "error", "skipped",
+                                                        "absent"):  # fmt: skip
+                self.classes.append(str(found["class"]))
+            if tag == "a":
+                self.links.append(str(found.get("href")))
+            if tag in ("script", "link", "img"):
+                self.external = True
+
+    page = report.render([first, second], "html")
+    cells = Cells()
+    cells.feed(page)
+    # 2 templates x (status + 2 canary columns) = 6 coloured cells; beta has no file_only.
+    assert cells.classes == ["failed", "failed", "passed", "passed", "passed", "absent"]
+    assert cells.links == ["a/alpha/transcript.jsonl"]
+    assert not cells.external  # self-contained
+    assert "got &lt;b&gt;Y&lt;/b&gt;" in page  # messages are escaped
+
+
+def test_markdown_goes_to_the_step_summary(tmp_path: Path) -> None:
+    from harness import results
+    from harness.results import Result, Status
+
+    results.write(Result("alpha", "advisory", 0, Status.PASSED), tmp_path / "r")
+    summary = tmp_path / "summary.md"
+    summary.write_text("# earlier step\n")
+    config = write_config(tmp_path, '[templates.alpha]\ncommand = ["true"]\n')
+    completed = run_cli(
+        "report", "--config", str(config), str(tmp_path / "r"), "--format", "markdown",
+        env={"GITHUB_STEP_SUMMARY": str(summary)},
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr
+    text = summary.read_text()
+    assert text.startswith("# earlier step\n")
+    assert "| alpha" in text
