@@ -151,6 +151,18 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_options(matrix_parser)
     _add_wave_option(matrix_parser)
 
+    onboard_parser = commands.add_parser(
+        "onboard", help="add a template to templates.toml (advisory, next wave), comments kept"
+    )
+    _add_config_option(onboard_parser, default=argparse.SUPPRESS)
+    onboard_parser.add_argument("name", metavar="NAME")
+    onboard_parser.add_argument("--image", required=True, help="the template's image")
+    onboard_parser.add_argument(
+        "--secret", action="append", default=[], dest="secrets", metavar="NAME",
+        help="an environment variable the runtime needs, passed by name (repeatable)",
+    )  # fmt: skip
+    onboard_parser.add_argument("--configs", type=Path, default=None, metavar="DIR")
+
     ci_parser = commands.add_parser(
         "ci-matrix", help="print the CI job matrix (JSON) of the templates, for fan-out"
     )
@@ -242,6 +254,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     config = load(args.config or default_path(Path()))
     if args.command == "list":
         return _list(config, as_json=args.json)
+    if args.command == "onboard":
+        return _onboard(config, args)
     if args.command == "ci-matrix":
         print(json.dumps(ci_matrix(config, wave=args.wave, gates=args.gates)))
         return EXIT_OK
@@ -252,6 +266,18 @@ def _dispatch(args: argparse.Namespace) -> int:
             t for t in config.matrix_templates() if args.wave is None or t.wave <= args.wave
         ]
     return run_and_report(config, templates, args)
+
+
+def _onboard(config: Config, args: argparse.Namespace) -> int:
+    from harness import onboard
+
+    added = onboard.onboard(config, args.name, args.image, args.secrets, args.configs)
+    template = added.templates[args.name]
+    print(f"added {template.name} to {added.path} (gate {template.gate}, wave {template.wave}); "
+          f"run it with: nox -s {template.session_name}")  # fmt: skip
+    print(f"\nIn the template's repository, add this workflow ({onboard.SNIPPET.name}):\n")
+    print(onboard.SNIPPET.read_text(encoding="utf-8"))
+    return EXIT_OK
 
 
 def ci_matrix(

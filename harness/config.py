@@ -7,6 +7,7 @@ the template and the key.
 
 from __future__ import annotations
 
+import datetime
 import math
 import os
 import re
@@ -70,6 +71,7 @@ _DEFAULTS: dict[str, Any] = {
     "mem_limit": None,
     "cpus": None,
     "configs": None,
+    "required_since": None,
 }
 # Keys valid in [defaults] and in a template; a template may also say what it is.
 _SHARED_KEYS = frozenset(_DEFAULTS)
@@ -153,6 +155,8 @@ class Template:
     cpus: float | None
     configs: Path | None = None
     """A directory copied to ``/configs`` for each run, ``${PORT}`` etc. rendered."""
+    required_since: datetime.date | None = None
+    """When the gate became required: how long it has baked."""
 
     @property
     def session_name(self) -> str:
@@ -449,6 +453,7 @@ def _template(check: _Checker, root: Path, name: str, raw: dict[str, Any]) -> Te
         configs = (root / check.string("configs", raw["configs"])).resolve()
         if not configs.is_dir():
             raise check.fail("configs", f"directory {configs} does not exist")
+    required_since = _date(check, "required_since", raw["required_since"])
     description = raw.get("description", "")
     port = int(check.number("port", raw["port"], integer=True, minimum=1, maximum=65535))
     return Template(
@@ -479,7 +484,17 @@ def _template(check: _Checker, root: Path, name: str, raw: dict[str, Any]) -> Te
         mem_limit=mem_limit,
         cpus=cpus,
         configs=configs,
+        required_since=required_since,
     )
+
+
+def _date(check: _Checker, key: str, raw: Any) -> datetime.date | None:
+    if raw is None or (isinstance(raw, datetime.date) and not isinstance(raw, datetime.datetime)):
+        return raw
+    try:
+        return datetime.date.fromisoformat(check.string(key, raw))
+    except ValueError:
+        raise check.fail(key, f"expected a date like 2026-11-25, got {raw!r}") from None
 
 
 def _build(check: _Checker, root: Path, raw: Any) -> Build:

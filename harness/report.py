@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections import Counter
 from dataclasses import dataclass
@@ -36,7 +37,20 @@ def _cell(result: Result, canary: str) -> str:
     return cell
 
 
-def rows(results: list[Result]) -> tuple[list[str], list[list[str]]]:
+def gate_cell(result: Result, today: datetime.date | None = None) -> str:
+    """``required``, or ``required 6d`` when the template says since when (how long it baked)."""
+    if result.gate != "required" or not result.required_since:
+        return result.gate
+    try:
+        since = datetime.date.fromisoformat(result.required_since)
+    except ValueError:
+        return result.gate
+    return f"required {((today or datetime.date.today()) - since).days}d"
+
+
+def rows(
+    results: list[Result], today: datetime.date | None = None
+) -> tuple[list[str], list[list[str]]]:
     """Header and rows: one row per template, in cascade order."""
     results = cascade_order(results)
     canaries = columns(results)
@@ -47,7 +61,7 @@ def rows(results: list[Result]) -> tuple[list[str], list[list[str]]]:
         body.append(
             [
                 r.template,
-                r.gate,
+                gate_cell(r, today),
                 str(r.wave),
                 str(r.status).upper() if r.status in _LOUD else str(r.status),
                 *(_cell(r, c) for c in canaries),

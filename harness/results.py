@@ -86,13 +86,15 @@ class Result:
     canaries: dict[str, CanaryResult] = field(default_factory=dict)
     unserved_calls: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    required_since: str | None = None
     artifacts: list[str] = field(default_factory=list)
 
     @classmethod
     def new(cls, template: Template) -> Result:
         """A result for a template that has not run yet."""
+        since = template.required_since.isoformat() if template.required_since else None
         return cls(template=template.name, gate=template.gate, wave=template.wave,
-                   image=template.image)  # fmt: skip
+                   image=template.image, required_since=since)  # fmt: skip
 
     @property
     def name(self) -> str:
@@ -121,6 +123,7 @@ class Result:
             "canaries": {cid: entry.to_json() for cid, entry in self.canaries.items()},
             "unserved_calls": self.unserved_calls,
             "warnings": self.warnings,
+            "required_since": self.required_since,
             "artifacts": self.artifacts,
         }
 
@@ -153,6 +156,7 @@ class Result:
                 canaries={cid: CanaryResult.from_json(e) for cid, e in canaries.items()},
                 unserved_calls=list(data.get("unserved_calls") or []),
                 warnings=list(data.get("warnings") or []),
+                required_since=data.get("required_since"),
                 artifacts=list(data.get("artifacts") or []),
             )
         except KeyError as exc:

@@ -193,3 +193,67 @@ def test_markdown_goes_to_the_step_summary(tmp_path: Path) -> None:
     text = summary.read_text()
     assert text.startswith("# earlier step\n")
     assert "| alpha" in text
+
+
+def test_onboard_adds_only_its_block_and_the_session_appears(tmp_path: Path) -> None:
+    import difflib
+    import subprocess
+    import sys
+
+    original = (ROOT / "templates.toml").read_text()
+    config = tmp_path / "templates.toml"
+    config.write_text(original)
+    (tmp_path / "templates" / "reference").mkdir(parents=True)  # the build context it names
+    (tmp_path / "templates" / "reference" / "requirements.txt").write_text("")
+    completed = run_cli(
+        "--config", str(config), "onboard", "mytemplate", "--image", "example/image:1",
+        "--secret", "MY_API_KEY",
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr
+    assert "nox -s canary-mytemplate" in completed.stdout
+    assert "run-canary.sh" in completed.stdout  # the template repository's snippet
+    after = config.read_text()
+    added = [line for line in difflib.ndiff(original.splitlines(), after.splitlines())
+             if line.startswith(("+ ", "- "))]  # fmt: skip
+    assert all(line.startswith("+ ") for line in added)
+    assert "+ [templates.mytemplate]" in added
+    assert '+ gate = "advisory"' in added
+    assert "+ wave = 3" in added  # the wave after the last
+    listed = subprocess.run(
+        [sys.executable, "-m", "nox", "-f", str(ROOT / "noxfile.py"), "-l"],
+        capture_output=True, text=True, check=True, cwd=ROOT,
+        env={**__import__("os").environ, "CANARY_TEMPLATES": str(config)},
+    )  # fmt: skip
+    assert "canary-mytemplate" in listed.stdout
+    again = run_cli("--config", str(config), "onboard", "mytemplate", "--image", "x:1")
+    assert again.returncode == 2
+    assert "already exists" in again.stderr
+    bad = run_cli("--config", str(config), "onboard", "Bad Name", "--image", "x:1")
+    assert bad.returncode == 2
+    assert str(config) in bad.stderr
+    assert config.read_text() == after  # a name that would not validate is never written
+
+
+def test_required_since_shows_how_long_a_gate_has_baked(tmp_path: Path) -> None:
+    import datetime
+
+    from harness import report
+    from harness.config import load
+    from harness.results import Result
+
+    config = write_config(
+        tmp_path,
+        '[templates.a]\ncommand = ["true"]\ngate = "required"\nrequired_since = 2026-11-19\n'
+        '[templates.b]\ncommand = ["true"]\ngate = "required"\nrequired_since = "2026-11-01"\n',
+    )
+    templates = load(config).templates
+    assert templates["a"].required_since == datetime.date(2026, 11, 19)
+    result = Result.new(templates["a"])
+    assert report.gate_cell(result, datetime.date(2026, 11, 25)) == "required 6d"
+    assert report.gate_cell(Result.new(templates["b"]), datetime.date(2026, 11, 25)) == (
+        "required 24d"
+    )
+    bad = write_config(tmp_path, '[templates.c]\ncommand = ["true"]\nrequired_since = "soon"\n')
+    completed = run_cli("--config", str(bad), "list")
+    assert completed.returncode == 2
+    assert "key 'required_since': expected a date" in completed.stderr
