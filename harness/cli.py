@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from types import FrameType
@@ -32,14 +32,19 @@ from harness.run import RunOptions, judge_transcripts, run
 IMAGE_ENV = "TEMPLATE_IMAGE"
 
 
-def _workers(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
-    if number < 0:
-        raise argparse.ArgumentTypeError("must be 0 (no xdist) or more")
-    return number
+def _whole_number(what: str) -> Callable[[str], int]:
+    """An argparse type: a whole number, 0 or more; errors say what was expected."""
+
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {value!r}") from None
+        if number < 0:
+            raise argparse.ArgumentTypeError(f"expected {what}, 0 or more, got {number}")
+        return number
+
+    return parse
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -82,19 +87,9 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _wave(value: str) -> int:
-    try:
-        wave = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a wave number, got {value!r}") from None
-    if wave < 0:
-        raise argparse.ArgumentTypeError("waves start at 0")
-    return wave
-
-
 def _add_wave_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--wave", type=_wave, default=None, metavar="N",
+        "--wave", type=_whole_number("a wave number"), default=None, metavar="N",
         help="only templates of waves 0 to N (the cascade so far)",
     )  # fmt: skip
 
@@ -111,7 +106,7 @@ def _add_strict_option(parser: argparse.ArgumentParser) -> None:
 def _add_judge_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workers",
-        type=_workers,
+        type=_whole_number("a number of workers"),
         default=0,
         help="pytest-xdist workers for the judge (default: 0 = no xdist)",
     )
