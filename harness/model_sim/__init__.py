@@ -1,0 +1,9 @@
+"""A scripted model endpoint: OpenAI- and Anthropic-compatible, answering only from its request.
+
+:class:`ModelServer` serves it; :func:`decide` is its oracle.
+"""
+
+from harness.model_sim.oracle import Conversation, Decision, Message, Tool, decide
+from harness.model_sim.server import ModelServer
+
+__all__ = ["Conversation", "Decision", "Message", "ModelServer", "Tool", "decide"]

@@ -1,0 +1,229 @@
+"""The scripted model endpoint, through the real OpenAI and Anthropic client libraries.
+
+Each API shape, streaming and not, tool-call round trips, the framework quirks the
+endpoint must accept, and the oracle's honesty: it knows only what the request holds.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import anthropic
+import openai
+import pytest
+
+from harness.model_sim.oracle import Conversation, Message, Tool, decide
+from harness.model_sim.server import ModelServer
+
+SEARCH = {
+    "type": "function",
+    "function": {
+        "name": "search_memory",
+        "parameters": {
+            "type": "object",
+            "properties": {"query": {"type": "string"}},
+            "required": ["query"],
+        },
+    },
+}
+STORE = {
+    "type": "function",
+    "function": {
+        "name": "commit_memory",
+        "parameters": {
+            "type": "object",
+            "properties": {"content": {"type": "string"}},
+            "required": ["content"],
+        },
+    },
+}
+WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters": {
+    "type": "object", "properties": {"city": {"type": "string"}}}}}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[tuple[ModelServer, list[dict[str, Any]]]]:
+    recorded: list[dict[str, Any]] = []
+    with ModelServer(recorder=recorded.append) as server:
+        yield server, recorded
+
+
+@pytest.fixture
+def oa(sim: tuple[ModelServer, list[dict[str, Any]]]) -> openai.OpenAI:
+    return openai.OpenAI(base_url=sim[0].url + "/v1", api_key="dummy", max_retries=0)
+
+
+@pytest.fixture
+def an(sim: tuple[ModelServer, list[dict[str, Any]]]) -> anthropic.Anthropic:
+    return anthropic.Anthropic(base_url=sim[0].url, api_key="dummy", max_retries=0)
+
+
+def chat(oa: openai.OpenAI, messages: list[Any], **extra: Any) -> Any:
+    return oa.chat.completions.create(model="m", messages=messages, **extra).choices[0].message
+
+
+def test_a_name_is_known_only_from_earlier_turns_in_the_request(oa: openai.OpenAI) -> None:
+    history = [{"role": "user", "content": "Hi! My name is Bakiro. Please remember it."},
+               {"role": "assistant", "content": "Nice to meet you."}]  # fmt: skip
+    asked = {"role": "user", "content": "What is my name?"}
+    assert chat(oa, [*history, asked]).content == "Your name is Bakiro."
+    assert "don't know" in chat(oa, [asked]).content  # history dropped: honestly unknown
+
+
+@pytest.mark.parametrize(
+    "content",
+    [None, [{"type": "text", "text": "My name is Zed."}], "My name is Zed."],
+    ids=["null", "parts", "string"],
+)
+def test_content_as_string_null_or_parts(oa: openai.OpenAI, content: Any) -> None:
+    messages = [
+        {"role": "system", "content": None},
+        {"role": "user", "content": content},
+        {"role": "user", "content": [{"type": "text", "text": "What is my name?"}]},
+    ]
+    expected = "don't know" if content is None else "Your name is Zed."
+    assert expected in chat(oa, messages).content
+
+
+def test_chat_tool_round_trip_streamed_with_usage(oa: openai.OpenAI) -> None:
+    asked = {"role": "user", "content": "What is my favourite colour?"}
+    stream = oa.chat.completions.create(
+        model="m", messages=[asked], tools=[WEATHER, SEARCH], stream=True,
+        stream_options={"include_usage": True},
+    )  # fmt: skip
+    name, arguments, usage = None, "", None
+    for chunk in stream:
+        usage = chunk.usage or usage
+        for choice in chunk.choices:
+            for call in choice.delta.tool_calls or []:
+                name = call.function.name or name
+                arguments += call.function.arguments or ""
+    assert (name, json.loads(arguments)) == ("search_memory", {"query": "favourite colour"})
+    assert usage is not None
+    call = {"id": "c1", "type": "function", "function": {"name": name, "arguments": arguments}}
+    result = {
+        "role": "tool",
+        "tool_call_id": "c1",
+        "content": json.dumps([{"content": "my favourite colour is misty saffron"}]),
+    }
+    answer = chat(oa, [asked, {"role": "assistant", "content": None, "tool_calls": [call]},
+                       result], tools=[SEARCH])  # fmt: skip
+    assert answer.content == "Your favourite colour is misty saffron."
+
+
+def test_remembering_calls_the_memory_write_tool(oa: openai.OpenAI) -> None:
+    said = {
+        "role": "user",
+        "content": "Please remember for future conversations: my favourite colour is deep teal.",
+    }
+    call = chat(oa, [said], tools=[SEARCH, STORE]).tool_calls[0]  # fmt: skip
+    assert call.function.name == "commit_memory"
+    assert json.loads(call.function.arguments) == {"content": "my favourite colour is deep teal."}
+
+
+@pytest.mark.parametrize(
+    ("choice", "expected"),
+    [("none", None), ("required", "search_memory"),
+     ({"type": "function", "function": {"name": "search_memory"}}, "search_memory")],
+    ids=["none", "required", "forced"],
+)  # fmt: skip
+def test_tool_choice(oa: openai.OpenAI, choice: Any, expected: str | None) -> None:
+    message = chat(oa, [{"role": "user", "content": "What is my favourite colour?"}],
+                   tools=[SEARCH], tool_choice=choice)  # fmt: skip
+    called = message.tool_calls[0].function.name if message.tool_calls else None
+    assert called == expected
+    if expected is None:
+        assert message.content
+
+
+def test_a_file_is_read_only_when_its_text_is_in_the_prompt(oa: openai.OpenAI) -> None:
+    caption = "What is the reference code in this file? Answer with the code in uppercase."
+    with_file = f"{caption}\n\nnotes.txt:\nfiller\nreference code: ab12cd3\nend"
+    assert chat(oa, [{"role": "user", "content": with_file}]).content == (
+        "The reference code is AB12CD3."
+    )
+    assert "cannot see" in chat(oa, [{"role": "user", "content": caption}]).content
+    only_file = "notes.txt:\nreference code: ab12cd3\n"
+    assert "?" in chat(oa, [{"role": "user", "content": only_file}]).content
+
+
+def test_responses_api_json_and_streamed(oa: openai.OpenAI) -> None:
+    items = [
+        {"role": "user", "content": "My name is Lumo."},
+        {"role": "assistant", "content": "Hello."},
+        {"role": "user", "content": [{"type": "input_text", "text": "What is my name?"}]},
+    ]
+    assert oa.responses.create(model="m", input=items).output_text == "Your name is Lumo."
+    with oa.responses.stream(model="m", input=items) as stream:
+        assert stream.get_final_response().output_text == "Your name is Lumo."
+    tools = [{"type": "function", "name": "search_memory",
+              "parameters": SEARCH["function"]["parameters"]}]  # fmt: skip
+    asked = [{"role": "user", "content": "What is my favourite colour?"}]
+    called = oa.responses.create(model="m", input=asked, tools=tools).output[0]
+    assert called.type == "function_call"
+    assert called.name == "search_memory"
+    result = [*asked, {"type": "function_call", "call_id": "c1", "name": "search_memory",
+                       "arguments": called.arguments},
+              {"type": "function_call_output", "call_id": "c1",
+               "output": "favourite colour is pale ochre"}]  # fmt: skip
+    answer = oa.responses.create(model="m", input=result, tools=tools)
+    assert answer.output_text == "Your favourite colour is pale ochre."
+
+
+def test_anthropic_messages_json_streamed_and_tool_results(an: anthropic.Anthropic) -> None:
+    history = [{"role": "user", "content": "My name is Kira."},
+               {"role": "assistant", "content": [{"type": "text", "text": "Hi Kira."}]},
+               {"role": "user", "content": "What is my name?"}]  # fmt: skip
+    reply = an.messages.create(model="m", max_tokens=64, messages=history)
+    assert reply.content[0].text == "Your name is Kira."
+    tools = [
+        {
+            "name": "recall_memory",
+            "input_schema": {"type": "object", "properties": {"q": {"type": "string"}}},
+        }
+    ]
+    asked = [{"role": "user", "content": "What is my favourite colour?"}]
+    with an.messages.stream(model="m", max_tokens=64, messages=asked, tools=tools) as stream:
+        use = stream.get_final_message().content[0]
+    assert (use.type, use.name, use.input) == (
+        "tool_use",
+        "recall_memory",
+        {"q": "favourite colour"},
+    )
+    answer = an.messages.create(model="m", max_tokens=64, tools=tools, messages=[
+        *asked,
+        {"role": "assistant", "content": [{"type": "tool_use", "id": use.id,
+                                           "name": use.name, "input": use.input}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": use.id,
+                                      "content": "favourite colour is smoky amber"}]},
+    ])  # fmt: skip
+    assert answer.content[0].text == "Your favourite colour is smoky amber."
+    counted = an.messages.count_tokens(model="m", messages=[{"role": "user", "content": "hi"}])
+    assert counted.input_tokens > 0
+
+
+def test_smolagents_observations_and_final_answer() -> None:
+    final = Tool("final_answer", {"type": "object", "properties": {"answer": {"type": "string"}}})
+    search = Tool("memory_search", {"type": "object", "properties": {"query": {"type": "string"}}})
+    asked = Message("user", "New task:\nWhat is my favourite colour?")
+    called = decide(Conversation((asked,), (search, final)))
+    assert (called.tool, called.arguments) == ("memory_search", {"query": "favourite colour"})
+    observed = Message("user", "Observation:\n[{'content': 'favourite colour is dark coral'}]")
+    answered = decide(Conversation((asked, Message("assistant", "", ("memory_search",)),
+                                    observed), (search, final)))  # fmt: skip
+    assert answered.tool == "final_answer"
+    assert answered.arguments == {"answer": "Your favourite colour is dark coral."}
+
+
+def test_every_request_is_recorded_with_the_answer(
+    sim: tuple[ModelServer, list[dict[str, Any]]], oa: openai.OpenAI
+) -> None:
+    recorded = sim[1]
+    before = len(recorded)
+    chat(oa, [{"role": "user", "content": "What is my name?"}])
+    entry = recorded[before]
+    assert entry["api"] == "chat"
+    assert entry["messages"] == [{"role": "user", "text": "What is my name?"}]
+    assert "don't know" in entry["answer"]
