@@ -299,6 +299,14 @@ class Evidence:
             return 0.0
         return round(float(ends[-1].event["t"]) - float(starts[0].event["t"]), 3)
 
+    def model_calls_during(self, turn: Turn) -> list[tuple[int, dict[str, Any]]]:
+        """Requests to the scripted model made while this turn was in flight."""
+        return [
+            (line.number, line.event)
+            for line in self.lines
+            if line.type == "model" and turn.turn in (line.event.get("turns") or ())
+        ]
+
     def calls_during(self, turn: Turn) -> list[PlatformCall]:
         """Platform calls that arrived while this turn was in flight."""
         return [c for c in self.platform_calls if turn.turn in c.turns]

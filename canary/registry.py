@@ -19,7 +19,7 @@ from types import ModuleType
 
 KINDS = ("canary", "diagnostic")
 _PACKAGE_DIR = Path(__file__).parent
-_CONSTANTS = ("KIND", "ORDER", "EXPLAINS")
+_CONSTANTS = ("KIND", "ORDER", "EXPLAINS", "NEEDS")
 
 
 @dataclass(frozen=True)
@@ -31,12 +31,14 @@ class Spec:
         kind: ``canary`` or ``diagnostic``.
         order: Its place among the matrix's columns.
         explains: For a diagnostic, the canary whose transcript it reads.
+        needs: What a template must have for it to apply (``model_sim``: ``model = "sim"``).
     """
 
     id: str
     kind: str
     order: int
     explains: str | None = None
+    needs: str | None = None
 
     def module(self) -> ModuleType:
         """Import the module (conversation and checks)."""
@@ -62,10 +64,18 @@ def specs() -> dict[str, Spec]:
         if "KIND" not in constants:
             continue  # a helper module
         kind, order = constants["KIND"], constants.get("ORDER", 0)
-        explains = constants.get("EXPLAINS")
+        explains, needs = constants.get("EXPLAINS"), constants.get("NEEDS")
         if kind not in KINDS or not isinstance(order, int):
             raise ValueError(f"canary/{info.name}.py: KIND must be one of {KINDS}, ORDER an int")
-        found.append(Spec(info.name, str(kind), order, None if explains is None else str(explains)))
+        found.append(
+            Spec(
+                id=info.name,
+                kind=str(kind),
+                order=order,
+                explains=None if explains is None else str(explains),
+                needs=None if needs is None else str(needs),
+            )
+        )
     found.sort(key=lambda s: (KINDS.index(s.kind), s.order, s.id))
     return {spec.id: spec for spec in found}
 
@@ -80,12 +90,15 @@ def diagnostic_ids() -> tuple[str, ...]:
     return tuple(s.id for s in specs().values() if s.kind == "diagnostic")
 
 
-def selected(canaries: tuple[str, ...], requested: tuple[str, ...] | None) -> tuple[str, ...]:
+def selected(
+    canaries: tuple[str, ...], requested: tuple[str, ...] | None, has: frozenset[str] = frozenset()
+) -> tuple[str, ...]:
     """What a template runs: its canaries and the diagnostics they support.
 
     Args:
         canaries: The template's canaries.
         requested: Ids asked for on the command line (None: everything that applies).
+        has: What the template has that some diagnostics need (``model_sim``).
 
     Returns:
         The ids to judge, in column order; empty when none of the requested applies.
@@ -95,7 +108,11 @@ def selected(canaries: tuple[str, ...], requested: tuple[str, ...] | None) -> tu
         cid
         for cid, spec in table.items()
         if (cid in canaries)
-        or (spec.kind == "diagnostic" and (spec.explains is None or spec.explains in canaries))
+        or (
+            spec.kind == "diagnostic"
+            and (spec.explains is None or spec.explains in canaries)
+            and (spec.needs is None or spec.needs in has)
+        )
     ]
     if requested is None:
         return tuple(applies)

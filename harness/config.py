@@ -30,6 +30,7 @@ DIAGNOSTIC_IDS = registry.diagnostic_ids()
 GATES = ("required", "advisory", "off")
 SESSION_SCOPES = ("context", "workspace", "container")
 PULL_POLICIES = ("missing", "always", "never")
+MODELS = ("sim",)
 
 DEFAULT_DROPPED_MARKERS = (
     "(empty prompt — nothing to do)",
@@ -72,6 +73,8 @@ _DEFAULTS: dict[str, Any] = {
     "cpus": None,
     "configs": None,
     "required_since": None,
+    "model": None,
+    "model_env": {},
 }
 # Keys valid in [defaults] and in a template; a template may also say what it is.
 _SHARED_KEYS = frozenset(_DEFAULTS)
@@ -157,6 +160,10 @@ class Template:
     """A directory copied to ``/configs`` for each run, ``${PORT}`` etc. rendered."""
     required_since: datetime.date | None = None
     """When the gate became required: how long it has baked."""
+    model: str | None = None
+    """``sim``: the harness serves a scripted model and points the runtime at it."""
+    model_env: Mapping[str, str] = field(default_factory=dict)
+    """More variables for the runtime when ``model = "sim"`` (``${OPENAI_BASE_URL}`` etc.)."""
 
     @property
     def session_name(self) -> str:
@@ -454,6 +461,8 @@ def _template(check: _Checker, root: Path, name: str, raw: dict[str, Any]) -> Te
         if not configs.is_dir():
             raise check.fail("configs", f"directory {configs} does not exist")
     required_since = _date(check, "required_since", raw["required_since"])
+    model = None if raw["model"] is None else check.choice("model", raw["model"], MODELS)
+    model_env = check.string_table("model_env", raw["model_env"])
     description = raw.get("description", "")
     port = int(check.number("port", raw["port"], integer=True, minimum=1, maximum=65535))
     return Template(
@@ -485,6 +494,8 @@ def _template(check: _Checker, root: Path, name: str, raw: dict[str, Any]) -> Te
         cpus=cpus,
         configs=configs,
         required_since=required_since,
+        model=model,
+        model_env=model_env,
     )
 
 

@@ -20,7 +20,12 @@ HEURISTIC_MIN_LENGTH = 8
 
 
 def missing(template: Template) -> list[str]:
-    """Names of the template's declared secrets that the environment does not set."""
+    """Names of the template's declared secrets that the environment does not set.
+
+    A template on the scripted model (``model = "sim"``) needs none: it gets dummies.
+    """
+    if template.model == "sim":
+        return []
     return [name for name in template.secrets if not os.environ.get(name)]
 
 
@@ -33,7 +38,7 @@ def values(template: Template, extra_env: Mapping[str, str] | None = None) -> li
     mistaken config). Short heuristic values are left alone: they would blank out
     ordinary words.
     """
-    found = {os.environ.get(name, "") for name in template.secrets}
+    found = set() if template.model == "sim" else {os.environ.get(n, "") for n in template.secrets}
     given = {**template.env, **(extra_env or {})}
     found |= {value for name, value in given.items() if secret_shaped(name)}
     found |= {

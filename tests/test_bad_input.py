@@ -38,6 +38,7 @@ def one_line_error(completed: subprocess.CompletedProcess[str], code: int, *need
         ("cpus = 0", "cpus", "from 0.01"),
         ("port = 70000", "port", "from 1 to 65535"),
         (f'image = "{"x" * 300}"', "image", "not an image reference"),
+        ('model = "gpt-4"', "model", "must be one of sim"),
     ],
 )
 def test_out_of_range_values_stop_everything_with_exit_2(

@@ -18,6 +18,7 @@ from canary import (
     file_only,
     memory_layers,
     memory_recall,
+    model_history,
     name_recall,
     registry,
     session_scope,
@@ -66,6 +67,7 @@ CHECKS: dict[str, Check] = {
     "session_scope": session_scope.check,
     "session_store": session_store.check,
     "memory_layers": memory_layers.check,
+    "model_history": model_history.check,
 }
 
 
@@ -927,3 +929,48 @@ def test_memory_search_after_the_reply_is_named_as_such(tmp_path: Path) -> None:
     assert failure.value.layer == "memory:search"
     assert "only after the reply" in failure.value.message
     assert f"transcript line {line}" in failure.value.message
+
+
+# --- model_history -------------------------------------------------------------------
+
+
+def model_request(script: Script, turn: int, *texts: str) -> int:
+    return script.add(
+        "model", api="chat", stream=False, turns=[turn], after_turn=None, tools=[],
+        messages=[{"role": "user", "text": text} for text in texts], answer="…", tool_call=None,
+    )  # fmt: skip
+
+
+def test_model_history_passes_when_turn_two_carried_turn_one(tmp_path: Path) -> None:
+    script = Script()
+    told, asked = name_recall_talk(script)
+    model_request(script, told.turn, f"Hi! My name is {NAME}.")
+    model_request(script, asked.turn, f"Hi! My name is {NAME}.", "What is my name?")
+    assert model_history.check(script.evidence(tmp_path)) == "history"
+
+
+def test_model_history_names_the_turn_that_lost_its_history(tmp_path: Path) -> None:
+    script = Script()
+    told, asked = name_recall_talk(script, "I don't know your name.")
+    model_request(script, told.turn, f"Hi! My name is {NAME}.")
+    line = model_request(script, asked.turn, "What is my name?")
+    with pytest.raises(Failed) as failure:
+        model_history.check(script.evidence(tmp_path))
+    assert failure.value.layer == "model:history"
+    assert "reached the model without turn 1" in failure.value.message
+    assert f"transcript line {line}" in failure.value.message
+
+
+def test_model_history_fails_when_the_model_was_never_asked(tmp_path: Path) -> None:
+    script = Script()
+    name_recall_talk(script)
+    with pytest.raises(Failed) as failure:
+        model_history.check(script.evidence(tmp_path))
+    assert failure.value.layer == "model:call"
+
+
+def test_model_history_has_no_evidence_without_replies(tmp_path: Path) -> None:
+    script = Script()
+    name_recall_talk(script, asked_fault={"status": 500, "body": "boom"})
+    with pytest.raises(NoEvidence):
+        model_history.check(script.evidence(tmp_path))

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from harness.config import CANARY_IDS, DIAGNOSTIC_IDS
+from canary import registry
+from harness.config import CANARY_IDS
 from tests.conftest import run_template, write_config
 
 pytestmark = pytest.mark.slow
@@ -40,7 +41,7 @@ def run_alt(tmp_path: Path, fault: str = "") -> tuple[int, dict[str, Any], str]:
 def test_independent_runtime_passes_every_canary_and_diagnostic(tmp_path: Path) -> None:
     code, result, stdout = run_alt(tmp_path)
     outcomes = {cid: entry["outcome"] for cid, entry in result["canaries"].items()}
-    assert outcomes == dict.fromkeys((*CANARY_IDS, *DIAGNOSTIC_IDS), "passed"), result
+    assert outcomes == dict.fromkeys(registry.selected(CANARY_IDS, None), "passed"), result
     assert result["canaries"]["session_scope"]["observed"] == "context"
     assert result["status"] == "passed"
     assert code == 0, stdout

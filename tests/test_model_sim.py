@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -16,6 +17,7 @@ import pytest
 
 from harness.model_sim.oracle import Conversation, Message, Tool, decide
 from harness.model_sim.server import ModelServer
+from tests.conftest import run_template, write_config
 
 SEARCH = {
     "type": "function",
@@ -227,3 +229,36 @@ def test_every_request_is_recorded_with_the_answer(
     assert entry["api"] == "chat"
     assert entry["messages"] == [{"role": "user", "text": "What is my name?"}]
     assert "don't know" in entry["answer"]
+
+
+MODEL_RUNTIME = Path(__file__).resolve().parent / "model_runtime.py"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fault", ["", "no_history"])
+def test_a_template_on_the_scripted_model_runs_without_keys(tmp_path: Path, fault: str) -> None:
+    config = write_config(
+        tmp_path,
+        f"""
+        [templates.thinker]
+        command = ["python", "{MODEL_RUNTIME}"]
+        model = "sim"
+        secrets = ["OPENAI_API_KEY"]
+        canaries = ["name_recall"]
+        env = {{ MODEL_RUNTIME_FAULT = "{fault}" }}
+        gate = "required"
+        """,
+    )
+    code, result, _ = run_template(config, "thinker", tmp_path, env={"OPENAI_API_KEY": ""})
+    assert result["status"] != "skipped"  # no key needed: the model is the harness's
+    canaries = result["canaries"]
+    transcript = (tmp_path / "artifacts" / "thinker" / "transcript.jsonl").read_text()
+    assert '"type": "model"' in transcript  # every model request is evidence
+    if not fault:
+        assert code == 0, result
+        assert canaries["name_recall"]["outcome"] == "passed"
+        assert canaries["model_history"]["observed"] == "history"
+    else:
+        assert canaries["name_recall"]["outcome"] == "failed"
+        assert canaries["model_history"]["layer"] == "model:history"
+        assert "reached the model without turn 1" in canaries["model_history"]["message"]

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from harness.config import CANARY_IDS, DIAGNOSTIC_IDS, load
+from canary import registry
+from harness.config import CANARY_IDS, load
 from harness.drivers import RunContext, isolation
 from harness.drivers.process import ProcessDriver
 from tests.conftest import run_template, write_config
@@ -53,7 +54,7 @@ needs_isolation = pytest.mark.skipif(
 def test_production_shaped_runtime_passes_under_the_process_driver(tmp_path: Path) -> None:
     code, result, stdout = run_prod(tmp_path)
     outcomes = {cid: entry["outcome"] for cid, entry in result["canaries"].items()}
-    expected = dict.fromkeys((*CANARY_IDS, *DIAGNOSTIC_IDS), "passed")
+    expected = dict.fromkeys(registry.selected(CANARY_IDS, None), "passed")
     expected["session_store"] = "skipped"  # it declares no store
     assert outcomes == expected, result
     assert code == 0, stdout

@@ -121,10 +121,17 @@ class Transcript:
 
     def platform_call(self, call: Event) -> None:
         """Record a platform call, tied to the turns in flight as it arrived."""
+        self._tied("platform", call)
+
+    def model_call(self, call: Event) -> None:
+        """Record a request to the scripted model, tied to the turns in flight."""
+        self._tied("model", call)
+
+    def _tied(self, kind: str, call: Event) -> None:
         with self._lock:
             during = sorted(self._in_flight)
             after = None if during else self._last_finished
-        self.write({"type": "platform", **call, "turns": during, "after_turn": after})
+        self.write({"type": kind, **call, "turns": during, "after_turn": after})
 
     def close(self) -> None:
         """Close the file; later writes raise."""

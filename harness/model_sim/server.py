@@ -141,10 +141,19 @@ class ModelServer:
         )  # fmt: skip
 
     @property
+    def host(self) -> str:
+        """The bound address."""
+        return str(self._socket.getsockname()[0])
+
+    @property
+    def port(self) -> int:
+        """The bound port."""
+        return int(self._socket.getsockname()[1])
+
+    @property
     def url(self) -> str:
-        """Base URL (without ``/v1``)."""
-        host, port = self._socket.getsockname()[:2]
-        return f"http://{host}:{port}"
+        """Base URL as the harness reaches it (without ``/v1``)."""
+        return f"http://{self.host}:{self.port}"
 
     def start(self) -> ModelServer:
         """Start serving; returns once connections are accepted."""

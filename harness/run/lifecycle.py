@@ -7,7 +7,9 @@ copies snapshots itself, so nothing a runtime can read grants it a harness actio
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import re
 import time
 import traceback
 import uuid
@@ -26,6 +28,7 @@ from harness.cp_sim import PlatformServer, Transcript
 from harness.cp_sim.transcript import FILE_NAME, SCHEMA_VERSION
 from harness.drivers import Driver, RunContext, TemplateError, TemplateSkipped
 from harness.drivers.base import LEGACY_READY_PATH
+from harness.model_sim import ModelServer
 from harness.results import Result, Status
 from harness.run.drive import drive
 from harness.run.options import Live, RunOptions, progress
@@ -77,7 +80,8 @@ def run_template(
         missing = secrets.missing(template)
         if missing:
             raise TemplateSkipped(f"secret {missing[0]} is not set in the environment")
-        judged = registry.selected(template.canaries, options.canaries)
+        has = frozenset({"model_sim"} if template.model == "sim" else ())
+        judged = registry.selected(template.canaries, options.canaries, has)
         if not judged:
             requested = ", ".join(options.canaries or ())
             raise TemplateSkipped(f"the template declares none of the requested canaries "
@@ -194,18 +198,18 @@ def _run_driver(
         raise TemplateError(f"cannot serve the platform API for the runtime: {exc}") from None
     with live.lock:
         live.drivers.add(driver)
+    stack = contextlib.ExitStack()  # the model simulator, when the template uses one
     try:
         with _timed(result, "prepare_s"):
-            progress(template.name, f"preparing ({driver.name} driver)")
-            try:
-                driver.prepare()
-            except TemplateError as exc:
-                raise PrepareFailed(str(exc)) from None
-            result.image = driver.image or template.image
-            result.image_id = driver.image_id
+            _prepare(driver, result)
         with _timed(result, "boot_s"):
-            platform_url = driver.platform_url(platform.host, platform.port)
-            driver.start(_runtime_env(template, workspace_id, platform_url, options.extra_env))
+            env = _runtime_env(
+                template, workspace_id, driver.platform_url(platform.host, platform.port),
+                options.extra_env,
+            )  # fmt: skip
+            if template.model == "sim":
+                env.update(_serve_model(driver, transcript, stack))
+            driver.start(env)
             result.warnings += driver.notes
             driver.wait_ready(registered=platform.state.registered)
         progress(template.name, f"ready in {result.timings['boot_s']:.2f}s; driving the canaries")
@@ -228,9 +232,34 @@ def _run_driver(
                 driver.write_logs()
             finally:
                 platform.stop()
+                stack.close()
                 result.unserved_calls = platform.state.unserved()
                 with live.lock:
                     live.drivers.discard(driver)
+
+
+def _prepare(driver: Driver, result: Result) -> None:
+    """Pull or build what the driver needs; a failure here means nothing was started."""
+    progress(driver.template.name, f"preparing ({driver.name} driver)")
+    try:
+        driver.prepare()
+    except TemplateError as exc:
+        raise PrepareFailed(str(exc)) from None
+    result.image = driver.image or driver.template.image
+    result.image_id = driver.image_id
+
+
+def _serve_model(
+    driver: Driver, transcript: Transcript, stack: contextlib.ExitStack
+) -> dict[str, str]:
+    """Start the scripted model where the runtime reaches it; its variables for the runtime."""
+    model = ModelServer(driver.platform_host(), recorder=transcript.model_call)
+    stack.callback(model.stop)
+    try:
+        model.start()
+    except OSError as exc:
+        raise TemplateError(f"cannot serve the scripted model for the runtime: {exc}") from None
+    return model_env(driver.template, driver.platform_url(model.host, model.port))
 
 
 def _card_warnings(driver: Driver, transcript: Transcript) -> list[str]:
@@ -264,11 +293,35 @@ def protocol_versions(card: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(str(v) for v in found if isinstance(v, str | int | float) and v))
 
 
+MODEL_SIM_KEY = "canary-sim-dummy-key"
+TELEMETRY_OFF = {
+    "DO_NOT_TRACK": "1", "ANONYMIZED_TELEMETRY": "false", "LANGCHAIN_TRACING_V2": "false",
+    "LANGSMITH_TRACING": "false", "OTEL_SDK_DISABLED": "true", "HF_HUB_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1", "AUTOGEN_TELEMETRY": "0", "CREWAI_TELEMETRY_OPT_OUT": "1",
+}  # fmt: skip
+
+
+def model_env(template: Template, url: str) -> dict[str, str]:
+    """Where a runtime finds the scripted model: the OpenAI and Anthropic base URLs, dummy
+    keys for its declared secrets, telemetry off, and the template's ``model_env``."""
+    env = {
+        **TELEMETRY_OFF,
+        "OPENAI_BASE_URL": f"{url}/v1",
+        "OPENAI_API_BASE": f"{url}/v1",
+        "ANTHROPIC_BASE_URL": url,
+        **dict.fromkeys(template.secrets, MODEL_SIM_KEY),
+    }
+    for name, value in template.model_env.items():
+        env[name] = re.sub(r"\$\{(\w+)\}", lambda m: env.get(m.group(1), m.group(0)), value)
+    return env
+
+
 def _runtime_env(
     template: Template, workspace_id: str, platform_url: str, extra: Mapping[str, str]
 ) -> dict[str, str]:
     env = {**template.env, **extra}
-    env.update({s: os.environ[s] for s in template.secrets})
+    if template.model != "sim":
+        env.update({s: os.environ[s] for s in template.secrets})
     env.update(
         {"WORKSPACE_ID": workspace_id, "PLATFORM_URL": platform_url, "PORT": str(template.port)}
     )

@@ -1,0 +1,42 @@
+"""model_history: did the second turn reach the model with the first? (templates on model = "sim")
+
+Reads name_recall's transcript and the scripted model's request log tied to its
+turns. A runtime that keeps its session feeds the model the earlier turn; one that
+drops it sends the question alone, and the model, which answers only from what it
+is sent, cannot know the name. The verdict says which: the layer is
+``model:history`` when the name never reached the model, ``model:call`` when the
+runtime answered without asking the model at all.
+"""
+
+from __future__ import annotations
+
+from canary.evidence import Evidence, NoEvidence, fail
+from harness.cp_sim import trim
+
+KIND = "diagnostic"
+ORDER = 5
+EXPLAINS = "name_recall"
+NEEDS = "model_sim"
+
+
+def check(evidence: Evidence) -> str:
+    """The model request for turn 2 carries turn 1's name."""
+    told, asked = evidence.first_turns("name_recall", 2)
+    if not (told.reply.ok and asked.reply.ok):
+        raise NoEvidence("no evidence: name_recall's turns did not both get a reply")
+    name = evidence.token("name_recall", "name")
+    calls = evidence.model_calls_during(asked)
+    if not calls:
+        fail(
+            "model:call",
+            f"the runtime answered {asked.sent!r} without calling the model ({asked.where})",
+        )
+    sent = [m for _, call in calls for m in call.get("messages") or []]
+    if any(name.lower() in str(m.get("text", "")).lower() for m in sent):
+        return "history"
+    seen = "; ".join(f"{m.get('role')}: {trim(str(m.get('text', '')), 80)}" for m in sent)
+    fail(
+        "model:history",
+        f"turn 2 ({asked.sent!r}) reached the model without turn 1: it was sent only "
+        f"[{seen}] (transcript line {calls[0][0]}), so it could not know {name!r}",
+    )
