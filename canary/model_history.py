@@ -25,7 +25,13 @@ def check(evidence: Evidence) -> str:
     if not (told.reply.ok and asked.reply.ok):
         raise NoEvidence("no evidence: name_recall's turns did not both get a reply")
     name = evidence.token("name_recall", "name")
-    calls = evidence.model_calls_during(asked)
+    # Model requests for this turn: in flight with it, and carrying its question (other
+    # conversations' requests may be in flight at the same time).
+    calls = [
+        (line, call)
+        for line, call in evidence.model_calls_during(asked)
+        if any(asked.sent in str(m.get("text", "")) for m in call.get("messages") or [])
+    ]
     if not calls:
         fail(
             "model:call",

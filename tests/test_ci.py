@@ -200,11 +200,11 @@ def test_onboard_adds_only_its_block_and_the_session_appears(tmp_path: Path) -> 
     import subprocess
     import sys
 
+    # The project's file, its build contexts made absolute so it loads from here.
     original = (ROOT / "templates.toml").read_text()
+    original = original.replace('context = "templates/', f'context = "{ROOT}/templates/')
     config = tmp_path / "templates.toml"
     config.write_text(original)
-    (tmp_path / "templates" / "reference").mkdir(parents=True)  # the build context it names
-    (tmp_path / "templates" / "reference" / "requirements.txt").write_text("")
     completed = run_cli(
         "--config", str(config), "onboard", "mytemplate", "--image", "example/image:1",
         "--secret", "MY_API_KEY",

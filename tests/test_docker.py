@@ -139,9 +139,7 @@ def test_failed_build_is_an_error_and_the_rest_still_runs(
         RUN echo "compiling the agent" && exit 3
     """, base_image)  # fmt: skip
     text = config.read_text() + (ROOT / "templates.toml").read_text().split("schema = 1", 1)[1]
-    text = text.replace(
-        'context = "templates/reference"', f'context = "{ROOT}/templates/reference"'
-    )
+    text = text.replace('context = "templates/', f'context = "{ROOT}/templates/')
     config.write_text(text)
     completed = run_docker(tmp_path, "broken", "reference", env=docker_env, config=config)
     broken, reference = result_of(tmp_path, "broken"), result_of(tmp_path, "reference")
@@ -327,3 +325,24 @@ def test_a_sigkilled_harness_leaves_no_container_or_volume_for_long(
     # Nothing unmasked or half-written is left either: the transcript is line-complete.
     transcript = tmp_path / "artifacts" / "reference" / "transcript.jsonl"
     assert all(json.loads(line) for line in transcript.read_text().splitlines())
+
+
+def test_langgraph_on_the_scripted_model_passes_and_its_switch_breaks_name_recall(
+    tmp_path: Path, docker_env: dict[str, str]
+) -> None:
+    verdicts = []
+    for run in ("first", "second"):
+        run_docker(tmp_path / run, "langgraph-sim", env=docker_env)
+        result = result_of(tmp_path / run, "langgraph-sim")
+        assert result["status"] == "passed", result
+        assert result["canaries"]["model_history"]["observed"] == "history"
+        verdicts.append({c: e["outcome"] for c, e in result["canaries"].items()})
+    assert verdicts[0] == verdicts[1]  # deterministic: the model is scripted
+    forgetful = tmp_path / "no-checkpointer"
+    run_docker(forgetful, "langgraph-sim",
+               env={**docker_env, "LANGGRAPH_FAULT": "no_checkpointer"})  # fmt: skip
+    result = result_of(forgetful, "langgraph-sim")
+    assert result["canaries"]["name_recall"]["outcome"] == "failed"
+    history = result["canaries"]["model_history"]
+    assert history["layer"] == "model:history"
+    assert "reached the model without turn 1" in history["message"]
