@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import re
 import secrets
-import socket
 import threading
 import time
 import uuid
@@ -23,15 +22,15 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from harness.cp_sim.serving import ThreadedServer
+
 RECENT_LIMIT = 10
 SCOPES = ("LOCAL", "TEAM", "GLOBAL")
-START_TIMEOUT_S = 10.0
 _WORD_RE = re.compile(r"[a-z0-9]+")
 _STOPWORDS = frozenset(
     ["the", "and", "for", "are", "was", "what", "who", "how", "why", "your", "our", "you",
@@ -312,7 +311,7 @@ class _Routes:
         return table.get((method, "/".join(parts)))
 
 
-class PlatformServer:
+class PlatformServer(ThreadedServer):
     """The platform API for one workspace, serving on a free port in a thread.
 
     Args:
@@ -325,59 +324,9 @@ class PlatformServer:
         self, workspace_id: str, host: str = "127.0.0.1", recorder: Recorder | None = None
     ) -> None:
         self.state = PlatformState(workspace_id, recorder)
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind((host, 0))
-        config = uvicorn.Config(
-            _Routes(self.state).app(), log_level="warning", access_log=False, lifespan="off"
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run,
-            kwargs={"sockets": [self._socket]},
-            name=f"cp-sim-{workspace_id[:8]}",
-            daemon=True,
-        )
-
-    @property
-    def host(self) -> str:
-        """The bound address."""
-        return str(self._socket.getsockname()[0])
-
-    @property
-    def port(self) -> int:
-        """The bound port."""
-        return int(self._socket.getsockname()[1])
-
-    @property
-    def url(self) -> str:
-        """Base URL of this server as the harness reaches it."""
-        return f"http://{self.host}:{self.port}"
-
-    def start(self) -> PlatformServer:
-        """Start serving; returns once the server accepts connections."""
-        self._thread.start()
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise OSError(f"the platform simulator did not start on {self.url}")
-            time.sleep(0.005)
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and release the port."""
-        self._server.should_exit = True
-        if self._thread.is_alive():
-            self._thread.join(timeout=5)
-        self._socket.close()
+        super().__init__(_Routes(self.state).app(), host, "platform simulator")
 
     def calls(self) -> list[Call]:
         """A copy of the call record."""
         with self.state.lock:
             return list(self.state.calls)
-
-    def __enter__(self) -> PlatformServer:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()

@@ -10,23 +10,20 @@ reached the model with what history.
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from harness.cp_sim.serving import ThreadedServer
 from harness.model_sim import shapes
 from harness.model_sim.oracle import Conversation, Decision, decide
 
 MODEL_ID = "canary-sim"
-START_TIMEOUT_S = 10.0
 
 Recorder = Callable[[dict[str, Any]], None]
 
@@ -40,6 +37,40 @@ def _sse(events: list[shapes.Event], done: bool) -> AsyncIterator[bytes]:
             yield b"data: [DONE]\n\n"
 
     return stream()
+
+
+@dataclass(frozen=True)
+class _Api:
+    """One API's shape: how its requests are read and its answers written."""
+
+    read: Callable[[dict[str, Any]], Conversation]
+    write: Callable[[Decision, Conversation, str], dict[str, Any]]
+    stream: Callable[[Decision, Conversation, str, dict[str, Any]], list[shapes.Event]]
+    ends_with_done: bool  # OpenAI Chat Completions' "data: [DONE]"
+
+
+_APIS = {
+    "chat": _Api(
+        shapes.read_chat,
+        shapes.write_chat,
+        lambda d, c, m, body: shapes.stream_chat(
+            d, c, m, bool((body.get("stream_options") or {}).get("include_usage"))
+        ),
+        ends_with_done=True,
+    ),
+    "responses": _Api(
+        shapes.read_responses,
+        shapes.write_responses,
+        lambda d, c, m, body: shapes.stream_responses(d, c, m),
+        ends_with_done=False,
+    ),
+    "messages": _Api(
+        shapes.read_messages,
+        shapes.write_messages,
+        lambda d, c, m, body: shapes.stream_messages(d, c, m),
+        ends_with_done=False,
+    ),
+}
 
 
 class _Routes:
@@ -82,44 +113,33 @@ class _Routes:
         return JSONResponse({"object": "list", "data": [model]})
 
     async def chat(self, request: Request) -> Response:
-        body = await self._body(request)
-        conversation = shapes.read_chat(body)
-        decision = decide(conversation)
-        self._record("chat", body, conversation, decision)
-        model = str(body.get("model") or MODEL_ID)
-        if body.get("stream"):
-            usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            events = shapes.stream_chat(decision, conversation, model, usage)
-            return StreamingResponse(_sse(events, done=True), media_type="text/event-stream")
-        return JSONResponse(shapes.write_chat(decision, conversation, model))
+        return await self._answer(request, "chat")
 
     async def responses(self, request: Request) -> Response:
-        body = await self._body(request)
-        conversation = shapes.read_responses(body)
-        decision = decide(conversation)
-        self._record("responses", body, conversation, decision)
-        model = str(body.get("model") or MODEL_ID)
-        if body.get("stream"):
-            events = shapes.stream_responses(decision, conversation, model)
-            return StreamingResponse(_sse(events, done=False), media_type="text/event-stream")
-        return JSONResponse(shapes.write_responses(decision, conversation, model))
+        return await self._answer(request, "responses")
 
     async def messages(self, request: Request) -> Response:
+        return await self._answer(request, "messages")
+
+    async def _answer(self, request: Request, api: str) -> Response:
+        """Read the request in its API's shape, decide, answer in the same shape."""
         body = await self._body(request)
-        conversation = shapes.read_messages(body)
+        shape = _APIS[api]
+        conversation = shape.read(body)
         decision = decide(conversation)
-        self._record("messages", body, conversation, decision)
+        self._record(api, body, conversation, decision)
         model = str(body.get("model") or MODEL_ID)
         if body.get("stream"):
-            events = shapes.stream_messages(decision, conversation, model)
-            return StreamingResponse(_sse(events, done=False), media_type="text/event-stream")
-        return JSONResponse(shapes.write_messages(decision, conversation, model))
+            events = shape.stream(decision, conversation, model, body)
+            done = shape.ends_with_done
+            return StreamingResponse(_sse(events, done=done), media_type="text/event-stream")
+        return JSONResponse(shape.write(decision, conversation, model))
 
     async def count_tokens(self, request: Request) -> Response:
         return JSONResponse(shapes.count_tokens(await self._body(request)))
 
 
-class ModelServer:
+class ModelServer(ThreadedServer):
     """The scripted model for one run, serving on a free port in a thread.
 
     Args:
@@ -128,52 +148,4 @@ class ModelServer:
     """
 
     def __init__(self, host: str = "127.0.0.1", recorder: Recorder | None = None) -> None:
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind((host, 0))
-        config = uvicorn.Config(
-            _Routes(recorder).app(), log_level="warning", access_log=False, lifespan="off"
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._socket]}, name="model-sim",
-            daemon=True,
-        )  # fmt: skip
-
-    @property
-    def host(self) -> str:
-        """The bound address."""
-        return str(self._socket.getsockname()[0])
-
-    @property
-    def port(self) -> int:
-        """The bound port."""
-        return int(self._socket.getsockname()[1])
-
-    @property
-    def url(self) -> str:
-        """Base URL as the harness reaches it (without ``/v1``)."""
-        return f"http://{self.host}:{self.port}"
-
-    def start(self) -> ModelServer:
-        """Start serving; returns once connections are accepted."""
-        self._thread.start()
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise OSError(f"the model simulator did not start on {self.url}")
-            time.sleep(0.005)
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and release the port."""
-        self._server.should_exit = True
-        if self._thread.is_alive():
-            self._thread.join(timeout=5)
-        self._socket.close()
-
-    def __enter__(self) -> ModelServer:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+        super().__init__(_Routes(recorder).app(), host, "model simulator")
