@@ -262,3 +262,28 @@ def test_a_template_on_the_scripted_model_runs_without_keys(tmp_path: Path, faul
         assert canaries["name_recall"]["outcome"] == "failed"
         assert canaries["model_history"]["layer"] == "model:history"
         assert "reached the model without turn 1" in canaries["model_history"]["message"]
+
+
+def test_smolagents_merged_new_task_keeps_the_earlier_tasks_as_history() -> None:
+    final = Tool("final_answer", {"type": "object", "properties": {"answer": {"type": "string"}}})
+    store = Tool("commit_memory", {"type": "object", "properties": {"content": {"type": "string"}}})
+    tools = (store, final)
+    first = Message("user", "New task:\nHi! My name is Bakiro. Please remember it.")
+    called = Message("assistant", "", ("final_answer",))
+    asked = Message("user", "Observation: Nice to meet you, Bakiro!\nNew task:\nWhat is my name?")
+    answered = decide(Conversation((first, called, asked), tools))
+    assert answered.arguments == {"answer": "Your name is Bakiro."}
+    remember = Message(
+        "user",
+        "Observation: Your name is Bakiro.\nNew task:\n"
+        "Please remember for future conversations: my favourite colour is deep teal.",
+    )
+    stored = decide(Conversation((first, called, asked, called, remember), tools))
+    assert (stored.tool, stored.arguments) == (
+        "commit_memory", {"content": "my favourite colour is deep teal."},
+    )  # fmt: skip
+    committed = Message("assistant", "", ("commit_memory",))
+    observed = Message("user", "Observation: stored")
+    history = (first, called, asked, called, remember, committed, observed)
+    done = decide(Conversation(history, tools))
+    assert done.arguments == {"answer": "Done: I'll remember that for future conversations."}

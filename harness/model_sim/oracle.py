@@ -71,19 +71,22 @@ class Decision:
 def _turn(conversation: Conversation) -> tuple[str, list[str], list[str]]:
     """The current task, the user texts before it, and the tool results after it."""
     messages = list(conversation.messages)
-    last_user = max((i for i, m in enumerate(messages) if m.role == "user"), default=-1)
-    task = messages[last_user].text if last_user >= 0 else ""
-    # smolagents puts tool results in user messages ("Observation: ...") and the task in
-    # a "New task:" message: a user message that is an observation is a tool result.
-    observations = []
-    while task.lstrip().lower().startswith("observation:") and last_user > 0:
-        observations.append(task)
-        last_user = max((i for i in range(last_user) if messages[i].role == "user"), default=-1)
-        task = messages[last_user].text if last_user >= 0 else ""
-    task = task.split("New task:", 1)[-1]
-    earlier = [m.text for m in messages[:last_user] if m.role == "user"]
-    results = [m.text for m in messages[last_user + 1 :] if m.role == "tool"] + observations
-    return task, earlier, results
+    users = [i for i, m in enumerate(messages) if m.role == "user"]
+    tool_results = [m.text for m in messages[users[-1] + 1 :] if m.role == "tool"] if users else []
+    # smolagents sends tool results as user messages ("Observation: ...") and merges the
+    # last observation of one task into the next task's message ("... New task: ...").
+    observations: list[str] = []
+    for position in range(len(users) - 1, -1, -1):
+        index = users[position]
+        text = messages[index].text
+        earlier = [messages[i].text for i in users[:position]]
+        if "New task:" in text:
+            before, task = text.rsplit("New task:", 1)
+            return task, [*earlier, before], tool_results + observations
+        if not text.lstrip().lower().startswith("observation:") or position == 0:
+            return text, earlier, tool_results + observations
+        observations.append(text)
+    return "", [], tool_results
 
 
 def _find_tool(tools: tuple[Tool, ...], words: tuple[str, ...]) -> Tool | None:
