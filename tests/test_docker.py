@@ -346,3 +346,16 @@ def test_langgraph_on_the_scripted_model_passes_and_its_switch_breaks_name_recal
     history = result["canaries"]["model_history"]
     assert history["layer"] == "model:history"
     assert "reached the model without turn 1" in history["message"]
+
+
+def test_smolagents_on_the_scripted_model_passes_and_a_shared_agent_leaks(
+    tmp_path: Path, docker_env: dict[str, str]
+) -> None:
+    run_docker(tmp_path / "own", "smolagents-sim", env=docker_env)
+    result = result_of(tmp_path / "own", "smolagents-sim")
+    assert result["status"] == "passed", result
+    shared = tmp_path / "shared"
+    run_docker(shared, "smolagents-sim", env={**docker_env, "SMOLAGENTS_FAULT": "shared_agent"})
+    scope = result_of(shared, "smolagents-sim")["canaries"]["session_scope"]
+    assert (scope["outcome"], scope["layer"]) == ("failed", "session")
+    assert "without the platform's memories" in scope["message"]

@@ -1,0 +1,100 @@
+"""The A2A side of the smolagents template: a2a-sdk server, registration, attachments."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import agent
+import httpx
+import uvicorn
+from a2a.helpers.proto_helpers import new_text_message
+from a2a.server.agent_execution import AgentExecutor, RequestContext
+from a2a.server.events import EventQueue
+from a2a.server.request_handlers import DefaultRequestHandler
+from a2a.server.routes import create_agent_card_routes, create_jsonrpc_routes
+from a2a.server.tasks import InMemoryTaskStore
+from a2a.types.a2a_pb2 import AgentCapabilities, AgentCard, AgentInterface
+from starlette.applications import Starlette
+
+WORKSPACE = Path(os.environ.get("WORKSPACE_DIR", "/workspace")).resolve()
+log = logging.getLogger("smolagents-template")
+
+
+def attachment(name: str, uri: str) -> str:
+    """A file part as the prompt sees it: its name and text (workspace files only)."""
+    path = Path(uri.removeprefix("workspace:")).resolve()
+    if not uri.startswith("workspace:") or not path.is_relative_to(WORKSPACE):
+        return f"[attachment {name}: refused, outside the workspace]"
+    try:
+        return f"[attachment {name}]\n{path.read_text(encoding='utf-8', errors='replace')}"
+    except OSError as exc:
+        return f"[attachment {name}: unreadable ({exc.strerror})]"
+
+
+class Executor(AgentExecutor):
+    def __init__(self) -> None:
+        self.graph = agent.build_graph()
+        self.lock = asyncio.Lock()
+
+    async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:
+        parts = []
+        for part in context.message.parts if context.message else []:
+            kind = part.WhichOneof("content")
+            if kind == "text":
+                parts.append(part.text)
+            elif kind == "url":
+                parts.append(attachment(part.filename or part.url, part.url))
+        prompt = "\n\n".join(parts) or "(no text)"
+        context_id = context.context_id or ""
+        reply = await asyncio.to_thread(agent.answer, self.graph, context_id, prompt)
+        await event_queue.enqueue_event(new_text_message(reply, context_id=context_id))
+
+    async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
+        """Nothing to cancel."""
+
+
+async def register(host: str, port: int) -> None:
+    if not agent.PLATFORM_URL:
+        return
+    body = {"id": agent.WORKSPACE_ID, "url": f"http://{host}:{port}",
+            "agent_card": {"name": "smolagents template"}}  # fmt: skip
+    with contextlib.suppress(httpx.HTTPError, ValueError, KeyError):
+        async with httpx.AsyncClient(timeout=10) as client:
+            response = await client.post(f"{agent.PLATFORM_URL}/registry/register", json=body)
+            agent.TOKEN["value"] = response.json()["auth_token"]
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, stream=sys.stdout)
+    host, port = os.environ.get("HOST", "0.0.0.0"), int(os.environ.get("PORT", "8000"))
+    card = AgentCard(
+        name="smolagents template", description="smolagents ToolCallingAgent", version="1.0.0",
+        supported_interfaces=[AgentInterface(url=f"http://{host}:{port}/",
+                                             protocol_binding="JSONRPC", protocol_version="0.3")],
+        capabilities=AgentCapabilities(streaming=False),
+        default_input_modes=["text/plain"], default_output_modes=["text/plain"],
+    )  # fmt: skip
+    handler = DefaultRequestHandler(
+        agent_executor=Executor(), task_store=InMemoryTaskStore(), agent_card=card
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await register(host, port)
+        yield
+
+    routes = create_agent_card_routes(card) + create_jsonrpc_routes(
+        handler, "/", enable_v0_3_compat=True
+    )
+    app = Starlette(routes=routes, lifespan=lifespan)
+    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=1)
+
+
+if __name__ == "__main__":
+    main()
