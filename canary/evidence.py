@@ -307,10 +307,6 @@ class Evidence:
             if line.type == "model" and turn.turn in (line.event.get("turns") or ())
         ]
 
-    def calls_during(self, turn: Turn) -> list[PlatformCall]:
-        """Platform calls that arrived while this turn was in flight."""
-        return [c for c in self.platform_calls if turn.turn in c.turns]
-
 
 # --- helpers the checks share ----------------------------------------------------
 
@@ -332,11 +328,3 @@ def dropped_marker(text: str, markers: tuple[str, ...]) -> str | None:
     """The first dropped-turn marker the reply contains, case-insensitively."""
     lowered = text.lower()
     return next((m for m in markers if m.lower() in lowered), None)
-
-
-def only_turn(evidence: Evidence, canary: str) -> Turn:
-    """The single turn a one-turn conversation must have recorded."""
-    turns = evidence.turns(canary)
-    if not turns:
-        raise NoEvidence(f"the {canary} conversation recorded no turn")
-    return turns[0]

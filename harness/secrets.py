@@ -8,12 +8,12 @@ values of that template's secrets before it is kept.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from harness.config import Template
-from harness.drivers.logs import secret_shaped
+from harness.masking import mask_bytes, mask_text, secret_shaped
 
 MIN_SECRET_LENGTH = 4  # shorter values would blank out ordinary text
 HEURISTIC_MIN_LENGTH = 8
@@ -49,17 +49,10 @@ def values(template: Template, extra_env: Mapping[str, str] | None = None) -> li
     return sorted((v for v in found if len(v) >= MIN_SECRET_LENGTH), key=len, reverse=True)
 
 
-def redact_text(text: str, secrets: Iterable[str]) -> str:
-    """Replace every secret value with asterisks of the same length."""
-    for secret in secrets:
-        text = text.replace(secret, "*" * len(secret))
-    return text
-
-
 def redact_data(data: Any, secrets: list[str]) -> Any:
     """A copy of JSON-like data with secret values replaced in every string."""
     if isinstance(data, str):
-        return redact_text(data, secrets)
+        return mask_text(data, secrets)
     if isinstance(data, list):
         return [redact_data(item, secrets) for item in data]
     if isinstance(data, dict):
@@ -71,13 +64,11 @@ def redact_tree(root: Path, secrets: list[str]) -> None:
     """Scrub every file below ``root`` in place; same-length masks keep binary files intact."""
     if not secrets or not root.is_dir():
         return
-    needles = [(s.encode(), b"*" * len(s.encode())) for s in secrets]
+    needles = [s.encode() for s in secrets]
     for path in root.rglob("*"):
         if not path.is_file():
             continue
         content = path.read_bytes()
-        scrubbed = content
-        for needle, mask in needles:
-            scrubbed = scrubbed.replace(needle, mask)
+        scrubbed = mask_bytes(content, needles)
         if scrubbed != content:
             path.write_bytes(scrubbed)

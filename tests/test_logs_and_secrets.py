@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.drivers.logs import RuntimeLog, secret_shaped
+from harness.drivers.logs import RuntimeLog
+from harness.masking import secret_shaped
 from tests.conftest import ROOT, run_cli, write_config
 
 SECRET = "sk-canary-test-value-0123456789"

@@ -30,19 +30,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from harness.masking import mask_text
+
 SCHEMA_VERSION = 1
 FILE_NAME = "transcript.jsonl"
 BODY_LIMIT_BYTES = 1 << 20  # a reply larger than this is kept truncated, and says so
 
 Event = dict[str, Any]
-
-
-def mask(text: str, secrets: Iterable[str]) -> str:
-    """Replace each secret value (raw and JSON-escaped) with asterisks of its length."""
-    for secret in secrets:
-        for form in {secret, json.dumps(secret)[1:-1]}:
-            text = text.replace(form, "*" * len(form))
-    return text
 
 
 def encode_body(body: bytes) -> dict[str, Any]:
@@ -97,7 +91,7 @@ class Transcript:
     def write(self, event: Event) -> int:
         """Append one event; returns its line number (1-based)."""
         event = {"t": self.now(), **event}
-        line = mask(json.dumps(event, ensure_ascii=False, default=str), self._secrets)
+        line = mask_text(json.dumps(event, ensure_ascii=False, default=str), self._secrets)
         with self._lock:
             if self._file is None:
                 raise RuntimeError(f"{self.path} is closed")

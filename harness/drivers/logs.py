@@ -11,30 +11,16 @@ saying how much was dropped.
 from __future__ import annotations
 
 import collections
-import re
 import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import IO
 
+from harness.masking import mask_bytes
+
 HEAD_BYTES = 1 << 20
 TAIL_BYTES = 1 << 20
 LINE_LIMIT = 1 << 16  # a longer "line" is cut: a runtime that never prints a newline is capped too
-SECRET_NAME_RE = re.compile(
-    r"(^|_)(KEY|APIKEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?)($|_)", re.I
-)
-
-
-def secret_shaped(name: str) -> bool:
-    """Whether an environment variable's name says it holds a key, token or password."""
-    return bool(SECRET_NAME_RE.search(name))
-
-
-def mask_bytes(data: bytes, secrets: Iterable[bytes]) -> bytes:
-    """Replace each secret with asterisks of its length."""
-    for secret in secrets:
-        data = data.replace(secret, b"*" * len(secret))
-    return data
 
 
 class RuntimeLog:
