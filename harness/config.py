@@ -79,7 +79,7 @@ _DEFAULTS: dict[str, Any] = {
 # Keys valid in [defaults] and in a template; a template may also say what it is.
 _SHARED_KEYS = frozenset(_DEFAULTS)
 _TEMPLATE_ONLY_KEYS = frozenset({"description", "image", "build", "command"})
-_BUILD_KEYS = frozenset({"context", "dockerfile", "args", "wheelhouse"})
+_BUILD_KEYS = frozenset({"context", "dockerfile", "args", "wheelhouse", "include"})
 _WHEELHOUSE_KEYS = frozenset({"requirements", "python"})
 _PYTHON_VERSION_RE = re.compile(r"^3\.\d+$")
 _PROBE_KEYS = frozenset({"session_store", "key"})
@@ -108,12 +108,16 @@ class Build:
         dockerfile: Dockerfile path relative to the context.
         args: Build arguments, already expanded.
         wheelhouse: Offline wheels to prepare in ``<context>/wheelhouse`` first.
+        include: Files shared between contexts, as (name in the context, absolute
+            path): a directory listed in ``build.include`` joins the context root
+            with its files, a file under its own name.
     """
 
     context: Path
     dockerfile: str = "Dockerfile"
     args: Mapping[str, str] = field(default_factory=dict)
     wheelhouse: Wheelhouse | None = None
+    include: tuple[tuple[str, Path], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -520,7 +524,30 @@ def _build(check: _Checker, root: Path, raw: Any) -> Build:
     dockerfile = check.string("build.dockerfile", raw.get("dockerfile", "Dockerfile"))
     args = check.string_table("build.args", raw.get("args", {}))
     wheelhouse = _wheelhouse(check, context, raw["wheelhouse"]) if "wheelhouse" in raw else None
-    return Build(context=context, dockerfile=dockerfile, args=args, wheelhouse=wheelhouse)
+    include = _include(check, root, context, raw.get("include", []))
+    return Build(
+        context=context, dockerfile=dockerfile, args=args, wheelhouse=wheelhouse, include=include
+    )
+
+
+def _include(check: _Checker, root: Path, context: Path, raw: Any) -> tuple[tuple[str, Path], ...]:
+    """Shared files for the context root; none may replace a file of the context."""
+    files: dict[str, Path] = {}
+    for entry in check.string_list("build.include", raw):
+        source = (root / entry).resolve()
+        if source.is_dir():
+            found = [p for p in sorted(source.rglob("*")) if p.is_file()]
+            found = [p for p in found if "__pycache__" not in p.relative_to(source).parts]
+            pairs = [(p.relative_to(source).as_posix(), p) for p in found]
+        elif source.is_file():
+            pairs = [(source.name, source)]
+        else:
+            raise check.fail("build.include", f"{source} does not exist")
+        for name, path in pairs:
+            if (context / name).exists() or name in files:
+                raise check.fail("build.include", f"{entry} would replace {name} in the context")
+            files[name] = path
+    return tuple(sorted(files.items()))
 
 
 def _wheelhouse(check: _Checker, context: Path, raw: Any) -> Wheelhouse:

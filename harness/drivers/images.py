@@ -7,19 +7,22 @@ air-gapped CI has the same need).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import platform
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import docker
 import docker.errors
+import docker.utils.build as docker_build
 
 from harness.config import Build, Template
 from harness.drivers.base import TemplateError, tail
@@ -40,19 +43,21 @@ def _never() -> bool:
     return False
 
 
-def _context_files(context: Path) -> Iterator[Path]:
-    for path in sorted(context.rglob("*")):
-        relative = path.relative_to(context)
+def _context_files(build: Build) -> Iterator[tuple[str, Path]]:
+    """The files that define the image: the context's own, then the shared ones."""
+    for path in sorted(build.context.rglob("*")):
+        relative = path.relative_to(build.context)
         if path.is_file() and not _IGNORED_PARTS & set(relative.parts):
-            yield path
+            yield relative.as_posix(), path
+    yield from build.include
 
 
 def build_tag(template: Template) -> str:
     """``canary-matrix/<template>:<hash>`` of the context's files, Dockerfile and args."""
     assert template.build is not None
     digest = hashlib.sha256()
-    for path in _context_files(template.build.context):
-        digest.update(str(path.relative_to(template.build.context)).encode() + b"\0")
+    for name, path in _context_files(template.build):
+        digest.update(name.encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
     digest.update(template.build.dockerfile.encode() + b"\0")
     for key, value in sorted(template.build.args.items()):
@@ -60,6 +65,24 @@ def build_tag(template: Template) -> str:
     if template.build.wheelhouse:
         digest.update(f"wheels:{wheel_target(template.build)}".encode())
     return f"{TOOL}/{template.name}:{digest.hexdigest()[:12]}"
+
+
+@contextlib.contextmanager
+def _context_archive(build: Build) -> Iterator[IO[bytes]]:
+    """The build context as Docker receives it: the directory, as ``.dockerignore``
+    leaves it, with the shared files of ``build.include`` at its root."""
+    ignore_file = build.context / ".dockerignore"
+    patterns = ignore_file.read_text().splitlines() if ignore_file.is_file() else []
+    patterns = [p.strip() for p in patterns if p.strip() and not p.startswith("#")]
+    files = sorted(docker_build.exclude_paths(str(build.context), patterns, build.dockerfile))
+    with tempfile.TemporaryFile() as archive:
+        with tarfile.open(fileobj=archive, mode="w") as tar:
+            for name in files:
+                tar.add(build.context / name, arcname=name, recursive=False)
+            for name, path in build.include:
+                tar.add(path, arcname=name, recursive=False)
+        archive.seek(0)
+        yield archive
 
 
 def wheel_target(build: Build) -> str:
@@ -144,10 +167,11 @@ def build(
     prepare_wheelhouse(template.build, progress)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     step, lines = "", []
-    with log_path.open("w", encoding="utf-8") as log:
+    with _context_archive(template.build) as archive, log_path.open("w", encoding="utf-8") as log:
         try:
             stream = client.api.build(
-                path=str(template.build.context),
+                fileobj=archive,
+                custom_context=True,
                 dockerfile=template.build.dockerfile,
                 buildargs=dict(template.build.args),
                 tag=tag,

@@ -1,8 +1,12 @@
-"""The A2A side of the smolagents template: a2a-sdk server, registration, attachments."""
+"""The A2A side every framework template shares: a2a-sdk server, registration, attachments.
+
+The framework lives in ``agent.py`` (the template's own file), which provides
+``NAME``, ``DESCRIPTION``, ``build()`` (called once at start) and
+``async answer(state, context_id, text) -> str`` (one turn in one context).
+"""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -12,6 +16,7 @@ from pathlib import Path
 
 import agent
 import httpx
+import platform_api
 import uvicorn
 from a2a.helpers.proto_helpers import new_text_message
 from a2a.server.agent_execution import AgentExecutor, RequestContext
@@ -23,7 +28,6 @@ from a2a.types.a2a_pb2 import AgentCapabilities, AgentCard, AgentInterface
 from starlette.applications import Starlette
 
 WORKSPACE = Path(os.environ.get("WORKSPACE_DIR", "/workspace")).resolve()
-log = logging.getLogger("smolagents-template")
 
 
 def attachment(name: str, uri: str) -> str:
@@ -39,8 +43,7 @@ def attachment(name: str, uri: str) -> str:
 
 class Executor(AgentExecutor):
     def __init__(self) -> None:
-        self.graph = agent.build_graph()
-        self.lock = asyncio.Lock()
+        self.state = agent.build()
 
     async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:
         parts = []
@@ -52,7 +55,7 @@ class Executor(AgentExecutor):
                 parts.append(attachment(part.filename or part.url, part.url))
         prompt = "\n\n".join(parts) or "(no text)"
         context_id = context.context_id or ""
-        reply = await asyncio.to_thread(agent.answer, self.graph, context_id, prompt)
+        reply = await agent.answer(self.state, context_id, prompt)
         await event_queue.enqueue_event(new_text_message(reply, context_id=context_id))
 
     async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
@@ -60,21 +63,23 @@ class Executor(AgentExecutor):
 
 
 async def register(host: str, port: int) -> None:
-    if not agent.PLATFORM_URL:
+    if not platform_api.PLATFORM_URL:
         return
-    body = {"id": agent.WORKSPACE_ID, "url": f"http://{host}:{port}",
-            "agent_card": {"name": "smolagents template"}}  # fmt: skip
+    body = {"id": platform_api.WORKSPACE_ID, "url": f"http://{host}:{port}",
+            "agent_card": {"name": agent.NAME}}  # fmt: skip
     with contextlib.suppress(httpx.HTTPError, ValueError, KeyError):
         async with httpx.AsyncClient(timeout=10) as client:
-            response = await client.post(f"{agent.PLATFORM_URL}/registry/register", json=body)
-            agent.TOKEN["value"] = response.json()["auth_token"]
+            response = await client.post(
+                f"{platform_api.PLATFORM_URL}/registry/register", json=body
+            )
+            platform_api.TOKEN["value"] = response.json()["auth_token"]
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stdout)
     host, port = os.environ.get("HOST", "0.0.0.0"), int(os.environ.get("PORT", "8000"))
     card = AgentCard(
-        name="smolagents template", description="smolagents ToolCallingAgent", version="1.0.0",
+        name=agent.NAME, description=agent.DESCRIPTION, version="1.0.0",
         supported_interfaces=[AgentInterface(url=f"http://{host}:{port}/",
                                              protocol_binding="JSONRPC", protocol_version="0.3")],
         capabilities=AgentCapabilities(streaming=False),
