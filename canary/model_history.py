@@ -20,7 +20,7 @@ NEEDS = "model_sim"
 
 
 def check(evidence: Evidence) -> str:
-    """The model request for turn 2 carries turn 1's name."""
+    """The model request for turn 2 carries turn 1's name, as the user said it."""
     told, asked = evidence.first_turns("name_recall", 2)
     if not (told.reply.ok and asked.reply.ok):
         raise NoEvidence("no evidence: name_recall's turns did not both get a reply")
@@ -38,7 +38,10 @@ def check(evidence: Evidence) -> str:
             f"the runtime answered {asked.sent!r} without calling the model ({asked.where})",
         )
     sent = [m for _, call in calls for m in call.get("messages") or []]
-    if any(name.lower() in str(m.get("text", "")).lower() for m in sent):
+    # Turn 1 as the user said it: an assistant's echo of the name ("Nice to meet you,
+    # X") is not the turn, and a model cut off from the turn cannot know the name.
+    said = [m for m in sent if m.get("role") == "user"]
+    if any(name.lower() in str(m.get("text", "")).lower() for m in said):
         return "history"
     seen = "; ".join(f"{m.get('role')}: {trim(str(m.get('text', '')), 80)}" for m in sent)
     fail(

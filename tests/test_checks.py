@@ -934,10 +934,13 @@ def test_memory_search_after_the_reply_is_named_as_such(tmp_path: Path) -> None:
 # --- model_history -------------------------------------------------------------------
 
 
-def model_request(script: Script, turn: int, *texts: str) -> int:
+def model_request(script: Script, turn: int, *texts: str, role: str = "user") -> int:
+    """A model request whose last message is the user's; earlier ones have ``role``."""
+    roles = [role] * (len(texts) - 1) + ["user"]
     return script.add(
         "model", api="chat", stream=False, turns=[turn], after_turn=None, tools=[],
-        messages=[{"role": "user", "text": text} for text in texts], answer="…", tool_call=None,
+        messages=[{"role": r, "text": t} for r, t in zip(roles, texts, strict=True)],
+        answer="…", tool_call=None,
     )  # fmt: skip
 
 
@@ -959,6 +962,19 @@ def test_model_history_names_the_turn_that_lost_its_history(tmp_path: Path) -> N
     assert failure.value.layer == "model:history"
     assert "reached the model without turn 1" in failure.value.message
     assert f"transcript line {line}" in failure.value.message
+
+
+def test_model_history_does_not_take_the_models_echo_for_turn_one(tmp_path: Path) -> None:
+    # A context window cut to the last messages keeps "Nice to meet you, X" but not
+    # the user's turn: the model cannot know the name, and the diagnostic must say so.
+    script = Script()
+    told, asked = name_recall_talk(script, "I don't know your name.")
+    model_request(script, told.turn, f"Hi! My name is {NAME}.")
+    model_request(script, asked.turn, f"Nice to meet you, {NAME}!", "What is my name?",
+                  role="assistant")  # fmt: skip
+    with pytest.raises(Failed) as failure:
+        model_history.check(script.evidence(tmp_path))
+    assert failure.value.layer == "model:history"
 
 
 def test_model_history_fails_when_the_model_was_never_asked(tmp_path: Path) -> None:
