@@ -24,7 +24,7 @@ from a2a.server.events import EventQueue
 from a2a.server.request_handlers import DefaultRequestHandler
 from a2a.server.routes import create_agent_card_routes, create_jsonrpc_routes
 from a2a.server.tasks import InMemoryTaskStore
-from a2a.types.a2a_pb2 import AgentCapabilities, AgentCard, AgentInterface
+from a2a.types.a2a_pb2 import AgentCapabilities, AgentCard, AgentInterface, AgentSkill
 from starlette.applications import Starlette
 
 WORKSPACE = Path(os.environ.get("WORKSPACE_DIR", "/workspace")).resolve()
@@ -84,6 +84,8 @@ def main() -> None:
                                              protocol_binding="JSONRPC", protocol_version="0.3")],
         capabilities=AgentCapabilities(streaming=False),
         default_input_modes=["text/plain"], default_output_modes=["text/plain"],
+        skills=[AgentSkill(id="conversation", name="Conversation", description=agent.DESCRIPTION,
+                           tags=["chat"])],
     )  # fmt: skip
     handler = DefaultRequestHandler(
         agent_executor=Executor(), task_store=InMemoryTaskStore(), agent_card=card
