@@ -327,7 +327,7 @@ def test_a_sigkilled_harness_leaves_no_container_or_volume_for_long(
     assert all(json.loads(line) for line in transcript.read_text().splitlines())
 
 
-FRAMEWORKS = ("langgraph-sim", "smolagents-sim", "autogen-sim", "google-adk-sim")
+FRAMEWORKS = ("langgraph-sim", "smolagents-sim", "autogen-sim", "google-adk-sim", "hermes-sim")
 # Each framework template's switch for its production mistake, and what it must break
 # (README "Expected verdicts"): nothing more, nothing less.
 SWITCHES = {
@@ -335,6 +335,7 @@ SWITCHES = {
     "SMOLAGENTS_FAULT": "shared_agent",
     "AUTOGEN_FAULT": "small_buffer",
     "ADK_FAULT": "session_per_workspace",
+    "HERMES_FAULT": "chat_api",
 }
 BROKEN_BY_SWITCH = {
     "langgraph-sim": {"name_recall": "session", "model_history": "model:history"},
@@ -346,6 +347,7 @@ BROKEN_BY_SWITCH = {
         "memory_layers": "memory:reply",
     },
     "google-adk-sim": {"session_scope": "session"},
+    "hermes-sim": {"name_recall": "session", "model_history": "model:history"},
 }
 
 

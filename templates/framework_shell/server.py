@@ -1,6 +1,6 @@
 """The A2A side every framework template shares: a2a-sdk server, registration, attachments.
 
-The framework lives in ``agent.py`` (the template's own file), which provides
+The framework lives in ``adapter.py`` (the template's own file), which provides
 ``NAME``, ``DESCRIPTION``, ``build()`` (called once at start) and
 ``async answer(state, context_id, text) -> str`` (one turn in one context).
 """
@@ -14,7 +14,7 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import agent
+import adapter
 import httpx
 import platform_api
 import uvicorn
@@ -43,7 +43,7 @@ def attachment(name: str, uri: str) -> str:
 
 class Executor(AgentExecutor):
     def __init__(self) -> None:
-        self.state = agent.build()
+        self.state = adapter.build()
 
     async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:
         parts = []
@@ -55,7 +55,7 @@ class Executor(AgentExecutor):
                 parts.append(attachment(part.filename or part.url, part.url))
         prompt = "\n\n".join(parts) or "(no text)"
         context_id = context.context_id or ""
-        reply = await agent.answer(self.state, context_id, prompt)
+        reply = await adapter.answer(self.state, context_id, prompt)
         await event_queue.enqueue_event(new_text_message(reply, context_id=context_id))
 
     async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
@@ -66,7 +66,7 @@ async def register(host: str, port: int) -> None:
     if not platform_api.PLATFORM_URL:
         return
     body = {"id": platform_api.WORKSPACE_ID, "url": f"http://{host}:{port}",
-            "agent_card": {"name": agent.NAME}}  # fmt: skip
+            "agent_card": {"name": adapter.NAME}}  # fmt: skip
     with contextlib.suppress(httpx.HTTPError, ValueError, KeyError):
         async with httpx.AsyncClient(timeout=10) as client:
             response = await client.post(
@@ -79,12 +79,12 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stdout)
     host, port = os.environ.get("HOST", "0.0.0.0"), int(os.environ.get("PORT", "8000"))
     card = AgentCard(
-        name=agent.NAME, description=agent.DESCRIPTION, version="1.0.0",
+        name=adapter.NAME, description=adapter.DESCRIPTION, version="1.0.0",
         supported_interfaces=[AgentInterface(url=f"http://{host}:{port}/",
                                              protocol_binding="JSONRPC", protocol_version="0.3")],
         capabilities=AgentCapabilities(streaming=False),
         default_input_modes=["text/plain"], default_output_modes=["text/plain"],
-        skills=[AgentSkill(id="conversation", name="Conversation", description=agent.DESCRIPTION,
+        skills=[AgentSkill(id="conversation", name="Conversation", description=adapter.DESCRIPTION,
                            tags=["chat"])],
     )  # fmt: skip
     handler = DefaultRequestHandler(

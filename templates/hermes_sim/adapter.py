@@ -1,0 +1,93 @@
+"""Hermes (Nous Research's ``hermes-agent``) as a platform adapter would wire it.
+
+One ``AIAgent`` per A2A ``contextId`` on the OpenAI-compatible endpoint at
+``OPENAI_BASE_URL`` (``provider="custom"``), the conversation history kept per
+context and passed back each turn (``run_conversation(conversation_history=…)``,
+as hermes' own ACP adapter does), and only the platform's two memory tools
+enabled: hermes' built-in terminal, browser, skills and file memory stay off.
+``HERMES_FAULT=chat_api`` answers through ``AIAgent.chat()``, which sends no
+history: the easy mistake that forgets every turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+import platform_api
+
+# hermes keeps its state (SOUL.md, state.db, logs) under HERMES_HOME; the image's
+# home may not be writable, and a context length set here spares a model-info probe.
+HOME = Path(os.environ.setdefault("HERMES_HOME", tempfile.mkdtemp(prefix="hermes-")))
+(HOME / "config.yaml").write_text("model:\n  context_length: 131072\n")
+
+from run_agent import AIAgent  # noqa: E402  (reads HERMES_HOME at import)
+from tools.registry import registry  # noqa: E402
+
+NAME = "hermes template"
+DESCRIPTION = "Hermes agent (hermes-agent) with the platform's memory tools"
+TOOLSET = "platform_memory"
+
+
+def _register_tools() -> None:
+    for function, argument in (
+        (platform_api.commit_memory, "content"),
+        (platform_api.search_memory, "query"),
+    ):
+        description = (function.__doc__ or "").split("\n\n")[0]
+        schema = {
+            "name": function.__name__, "description": description,
+            "parameters": {"type": "object", "properties": {argument: {"type": "string"}},
+                           "required": [argument]},
+        }  # fmt: skip
+        registry.register(
+            name=function.__name__, toolset=TOOLSET, schema=schema,
+            handler=lambda args, _f=function, _a=argument, **_: _f(str(args.get(_a, ""))),
+        )  # fmt: skip
+
+
+class Contexts:
+    """One agent and its history per context, one turn at a time per context."""
+
+    def __init__(self) -> None:
+        _register_tools()
+        self.stateless = os.environ.get("HERMES_FAULT", "") == "chat_api"
+        self.sessions: dict[str, tuple[Any, list[dict[str, Any]], threading.Lock]] = {}
+        self.guard = threading.Lock()
+
+    def _session(self, context_id: str) -> tuple[Any, list[dict[str, Any]], threading.Lock]:
+        with self.guard:
+            if context_id not in self.sessions:
+                agent = AIAgent(
+                    base_url=os.environ["OPENAI_BASE_URL"], api_key=os.environ["OPENAI_API_KEY"],
+                    model=os.environ.get("OPENAI_MODEL", "gpt-4o-mini"), provider="custom",
+                    enabled_toolsets=[TOOLSET], quiet_mode=True, skip_memory=True,
+                    skip_context_files=True, session_id=context_id, max_iterations=8,
+                )  # fmt: skip
+                self.sessions[context_id] = (agent, [], threading.Lock())
+            return self.sessions[context_id]
+
+    def answer(self, context_id: str, text: str) -> str:
+        agent, history, lock = self._session(context_id)
+        with lock:
+            if self.stateless:
+                return str(agent.chat(text))
+            result = agent.run_conversation(
+                text, conversation_history=list(history), task_id=context_id
+            )
+            history[:] = result["messages"]
+        return str(result.get("final_response") or "(no reply)")
+
+
+def build() -> Contexts:
+    """The server calls this once at start."""
+    return Contexts()
+
+
+async def answer(contexts: Contexts, context_id: str, text: str) -> str:
+    """One turn, off the event loop (hermes runs synchronously)."""
+    return await asyncio.to_thread(contexts.answer, context_id, text)
