@@ -78,7 +78,7 @@ _DEFAULTS: dict[str, Any] = {
 }
 # Keys valid in [defaults] and in a template; a template may also say what it is.
 _SHARED_KEYS = frozenset(_DEFAULTS)
-_TEMPLATE_ONLY_KEYS = frozenset({"description", "image", "build", "command"})
+_TEMPLATE_ONLY_KEYS = frozenset({"description", "image", "build", "command", "process_from_build"})
 _BUILD_KEYS = frozenset({"context", "dockerfile", "args", "wheelhouse", "include"})
 _WHEELHOUSE_KEYS = frozenset({"requirements", "python"})
 _PYTHON_VERSION_RE = re.compile(r"^3\.\d+$")
@@ -168,6 +168,9 @@ class Template:
     """``sim``: the harness serves a scripted model and points the runtime at it."""
     model_env: Mapping[str, str] = field(default_factory=dict)
     """More variables for the runtime when ``model = "sim"`` (``${OPENAI_BASE_URL}`` etc.)."""
+    process_from_build: bool = False
+    """The process driver runs ``command`` as the image would: in the build context
+    (with ``build.include``) and a venv of ``build.wheelhouse.requirements``."""
 
     @property
     def session_name(self) -> str:
@@ -432,6 +435,13 @@ def _template(check: _Checker, root: Path, name: str, raw: dict[str, Any]) -> Te
         raise check.fail("command", "must not be empty")
     if image is None and build is None and command is None:
         raise check.fail("image", "a template needs one of 'image', 'build' or 'command'")
+    from_build = raw.get("process_from_build", False)
+    if not isinstance(from_build, bool):
+        raise check.fail("process_from_build", f"expected true or false, got {from_build!r}")
+    if from_build and (command is None or build is None or build.wheelhouse is None):
+        raise check.fail(
+            "process_from_build", "needs a 'command' and a 'build' with a 'wheelhouse'"
+        )
 
     canaries = check.string_list("canaries", raw["canaries"])
     for canary in canaries:
@@ -498,6 +508,7 @@ def _template(check: _Checker, root: Path, name: str, raw: dict[str, Any]) -> Te
         cpus=cpus,
         configs=configs,
         required_since=required_since,
+        process_from_build=from_build,
         model=model,
         model_env=model_env,
     )

@@ -24,6 +24,7 @@ from harness.config import CANARY_IDS
 from harness.drivers.docker import LABEL_PID, LABEL_RUN
 from harness.drivers.images import LABEL_TOOL, TOOL
 from tests.conftest import ROOT, run_cli
+from tests.frameworks import BROKEN_BY_SWITCH, SWITCHES, broken, run_frameworks
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -327,56 +328,26 @@ def test_a_sigkilled_harness_leaves_no_container_or_volume_for_long(
     assert all(json.loads(line) for line in transcript.read_text().splitlines())
 
 
-FRAMEWORKS = ("langgraph-sim", "smolagents-sim", "autogen-sim", "google-adk-sim", "hermes-sim")
-# Each framework template's switch for its production mistake, and what it must break
-# (README "Expected verdicts"): nothing more, nothing less.
-SWITCHES = {
-    "LANGGRAPH_FAULT": "no_checkpointer",
-    "SMOLAGENTS_FAULT": "shared_agent",
-    "AUTOGEN_FAULT": "small_buffer",
-    "ADK_FAULT": "session_per_workspace",
-    "HERMES_FAULT": "chat_api",
-}
-BROKEN_BY_SWITCH = {
-    "langgraph-sim": {"name_recall": "session", "model_history": "model:history"},
-    "smolagents-sim": {"session_scope": "session"},
-    "autogen-sim": {
-        "name_recall": "session",
-        "model_history": "model:history",
-        "memory_recall": "memory",
-        "memory_layers": "memory:reply",
-    },
-    "google-adk-sim": {"session_scope": "session"},
-    "hermes-sim": {"name_recall": "session", "model_history": "model:history"},
-}
-
-
-def test_real_frameworks_on_the_scripted_model_pass_alike_twice(
+def test_real_frameworks_in_containers_pass_alike_twice(
     tmp_path: Path, docker_env: dict[str, str]
 ) -> None:
     verdicts = []
     for run in ("first", "second"):
-        run_docker(tmp_path / run, *FRAMEWORKS, env=docker_env)
-        outcomes = {}
-        for template in FRAMEWORKS:
-            result = result_of(tmp_path / run, template)
-            assert result["status"] == "passed", (template, result)
+        results = run_frameworks(tmp_path / run, "docker", docker_env)
+        for name, result in results.items():
+            assert (result["status"], result["driver"]) == ("passed", "docker"), (name, result)
             assert result["canaries"]["model_history"]["observed"] == "history"
-            outcomes[template] = {c: e["outcome"] for c, e in result["canaries"].items()}
-        verdicts.append(outcomes)
+        verdicts.append({n: {c: e["outcome"] for c, e in r["canaries"].items()}
+                         for n, r in results.items()})  # fmt: skip
     assert verdicts[0] == verdicts[1]  # deterministic: the model is scripted
 
 
-def test_each_framework_switch_breaks_what_it_should(
+def test_each_framework_switch_breaks_what_it_should_in_containers(
     tmp_path: Path, docker_env: dict[str, str]
 ) -> None:
-    run_docker(tmp_path, *FRAMEWORKS, env={**docker_env, **SWITCHES})
-    broken = {}
-    for template in FRAMEWORKS:
-        canaries = result_of(tmp_path, template)["canaries"]
-        broken[template] = {c: e["layer"] for c, e in canaries.items() if e["outcome"] == "failed"}
-    assert broken == BROKEN_BY_SWITCH
-    lost = result_of(tmp_path, "langgraph-sim")["canaries"]["model_history"]["message"]
+    results = run_frameworks(tmp_path, "docker", {**docker_env, **SWITCHES})
+    assert broken(results) == BROKEN_BY_SWITCH
+    lost = results["langgraph-sim"]["canaries"]["model_history"]["message"]
     assert "reached the model without turn 1" in lost
-    scope = result_of(tmp_path, "google-adk-sim")["canaries"]["session_scope"]["message"]
+    scope = results["google-adk-sim"]["canaries"]["session_scope"]["message"]
     assert "without the platform's memories" in scope

@@ -37,7 +37,7 @@ def select(
             raise TemplateSkipped(
                 "the process driver needs a 'command' (this template has an image)"
             )
-        return ProcessDriver(template, context)
+        return ProcessDriver(template, context, progress)
     if not has_container:
         raise TemplateSkipped("the docker driver needs an 'image' or a 'build'")
     from harness.drivers import docker as docker_driver  # docker-py loads only when used
@@ -48,7 +48,7 @@ def select(
             # Asked for explicitly and not to be had: an error, never a quiet skip.
             raise TemplateError(f"--driver docker: {problem}")
         if template.command:
-            return ProcessDriver(template, context)
+            return ProcessDriver(template, context, progress)
         raise TemplateSkipped(f"needs Docker: {problem}")
     return docker_driver.DockerDriver(
         template, context, client, pull_policy=pull_policy, progress=progress

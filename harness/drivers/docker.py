@@ -38,6 +38,7 @@ from harness.drivers.base import (
     tail,
     upload_name,
 )
+from harness.drivers.contexts import Progress
 from harness.drivers.images import LABEL_TOOL, TOOL
 
 LABEL_RUN = "io.canary-matrix.run"
@@ -150,7 +151,7 @@ class DockerDriver(Driver):
         context: RunContext,
         client: docker.DockerClient,
         pull_policy: str | None = None,
-        progress: images.Progress | None = None,
+        progress: Progress | None = None,
     ) -> None:
         super().__init__(template, context)
         self.client = client

@@ -1,19 +1,10 @@
-"""Getting a template's image: pull by policy, or build from its context (reused by hash).
-
-Builds install Python dependencies offline from a wheelhouse the harness prepares
-on the host (DESIGN §7: containers here cannot reach the package index, and
-air-gapped CI has the same need).
-"""
+"""Getting a template's image: pull by policy, or build from its context (reused by hash)."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
 import os
-import platform
-import shutil
-import subprocess
-import sys
 import tarfile
 import tempfile
 from collections.abc import Callable, Iterator
@@ -25,16 +16,16 @@ import docker.errors
 import docker.utils.build as docker_build
 
 from harness.config import Build, Template
-from harness.drivers.base import TemplateError, tail
+from harness.drivers.base import TemplateError
+from harness.drivers.contexts import (
+    Progress,
+    context_digest,
+    prepare_wheelhouse,
+    wheel_target,
+)
 
 LABEL_TOOL = "io.canary-matrix.tool"
 TOOL = "canary-matrix"
-WHEELHOUSE_DIR = "wheelhouse"
-STAMP_FILE = ".stamp"
-# Files that never change what an image does: kept out of the context hash.
-_IGNORED_PARTS = frozenset({"__pycache__", WHEELHOUSE_DIR, ".pytest_cache", ".mypy_cache"})
-
-Progress = Callable[[str], None]
 Stopped = Callable[[], bool]
 """Tells a long pull or build that the run was interrupted."""
 
@@ -43,22 +34,10 @@ def _never() -> bool:
     return False
 
 
-def _context_files(build: Build) -> Iterator[tuple[str, Path]]:
-    """The files that define the image: the context's own, then the shared ones."""
-    for path in sorted(build.context.rglob("*")):
-        relative = path.relative_to(build.context)
-        if path.is_file() and not _IGNORED_PARTS & set(relative.parts):
-            yield relative.as_posix(), path
-    yield from build.include
-
-
 def build_tag(template: Template) -> str:
     """``canary-matrix/<template>:<hash>`` of the context's files, Dockerfile and args."""
     assert template.build is not None
-    digest = hashlib.sha256()
-    for name, path in _context_files(template.build):
-        digest.update(name.encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
+    digest = hashlib.sha256(context_digest(template.build).encode())
     digest.update(template.build.dockerfile.encode() + b"\0")
     for key, value in sorted(template.build.args.items()):
         digest.update(f"{key}={value}\0".encode())
@@ -83,56 +62,6 @@ def _context_archive(build: Build) -> Iterator[IO[bytes]]:
                 tar.add(path, arcname=name, recursive=False)
         archive.seek(0)
         yield archive
-
-
-def wheel_target(build: Build) -> str:
-    """The Python and platform the wheelhouse is for, e.g. ``cp311-x86_64``."""
-    python = build.wheelhouse.python if build.wheelhouse else "3.11"
-    machine = {"arm64": "aarch64", "AMD64": "x86_64"}.get(platform.machine(), platform.machine())
-    return f"cp{python.replace('.', '')}-{machine}"
-
-
-def prepare_wheelhouse(build: Build, progress: Progress) -> None:
-    """Download binary wheels for the image's Python into ``<context>/wheelhouse``.
-
-    Skipped when the wheelhouse's stamp matches the requirements file and the
-    target, so an unchanged context needs no network.
-
-    Raises:
-        TemplateError: pip could not get every requirement as a wheel.
-    """
-    spec = build.wheelhouse
-    if spec is None:
-        return
-    requirements = build.context / spec.requirements
-    stamp_value = f"{hashlib.sha256(requirements.read_bytes()).hexdigest()} {wheel_target(build)}"
-    wheelhouse = build.context / WHEELHOUSE_DIR
-    stamp = wheelhouse / STAMP_FILE
-    if stamp.is_file() and stamp.read_text().strip() == stamp_value:
-        return
-    python = spec.python
-    machine = wheel_target(build).split("-", 1)[1]
-    platforms = [f"manylinux2014_{machine}"]
-    platforms += [f"manylinux_2_{minor}_{machine}" for minor in range(36, 16, -1)]
-    platforms += [f"linux_{machine}", "any"]
-    progress(f"downloading wheels for {requirements.name} (CPython {python}, {machine})")
-    fresh = Path(tempfile.mkdtemp(prefix=".wheelhouse-", dir=build.context))
-    command = [
-        sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
-        "--only-binary=:all:", "--python-version", python, "--implementation", "cp",
-        "--abi", f"cp{python.replace('.', '')}", "-d", str(fresh), "-r", str(requirements),
-        *(arg for p in platforms for arg in ("--platform", p)),
-    ]  # fmt: skip
-    completed = subprocess.run(command, capture_output=True, text=True, check=False)
-    if completed.returncode != 0:
-        shutil.rmtree(fresh, ignore_errors=True)
-        raise TemplateError(
-            f"could not prepare the wheelhouse from {requirements}: {tail(completed.stderr, 5)}"
-        )
-    (fresh / STAMP_FILE).write_text(stamp_value + "\n")
-    fresh.chmod(0o755)
-    shutil.rmtree(wheelhouse, ignore_errors=True)
-    fresh.rename(wheelhouse)
 
 
 def image_exists(client: docker.DockerClient, reference: str) -> bool:

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from harness.config import Template
-from harness.drivers import isolation, supervise
+from harness.drivers import isolation, supervise, venvs
 from harness.drivers.base import (
     UPLOADS_DIR,
     Driver,
@@ -26,6 +26,7 @@ from harness.drivers.base import (
     signal_group,
     upload_name,
 )
+from harness.drivers.contexts import Progress
 
 STOP_GRACE_S = 5.0
 CHUNK_BYTES = 1 << 16
@@ -106,8 +107,12 @@ class ProcessDriver(Driver):
 
     name = "process"
 
-    def __init__(self, template: Template, context: RunContext) -> None:
+    def __init__(
+        self, template: Template, context: RunContext, progress: Progress | None = None
+    ) -> None:
         super().__init__(template, context)
+        self._progress: Progress = progress or (lambda _text: None)
+        self._local: venvs.LocalBuild | None = None
         self._port = PORTS.take()
         self._root: Path | None = None
         self._isolated = False
@@ -118,6 +123,12 @@ class ProcessDriver(Driver):
     def prepare(self) -> None:
         if not self.template.command:
             raise TemplateSkipped("the process driver needs a 'command'")
+        if self.template.process_from_build:
+            assert self.template.build is not None, "config: process_from_build needs a build"
+            cache = self.context.config_root / venvs.CACHE_DIR
+            self._local = venvs.prepare(
+                self.template.build, self.template.name, cache, self._progress
+            )
 
     def platform_host(self) -> str:
         return "127.0.0.1"
@@ -154,9 +165,10 @@ class ProcessDriver(Driver):
 
     def start(self, env: Mapping[str, str]) -> None:
         assert self.template.command
-        # The harness's own interpreter comes first on PATH, so a command that
-        # says "python" gets the environment the harness was installed into.
-        path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+        # The template's own venv, else the harness's interpreter, comes first on PATH:
+        # a command that says "python" gets the packages it was installed with.
+        bin_dir = self._local.bin if self._local else Path(sys.executable).parent
+        path = os.pathsep.join([str(bin_dir), os.environ.get("PATH", "")])
         # Only what any program needs from the caller: undeclared secrets stay out.
         inherited = {name: os.environ[name] for name in INHERITED_ENV if name in os.environ}
         self._root = Path(tempfile.mkdtemp(prefix=f"canary-{self.template.name}-"))
@@ -205,7 +217,7 @@ class ProcessDriver(Driver):
         try:
             return subprocess.Popen(
                 supervised,
-                cwd=self.context.config_root,
+                cwd=self._local.app if self._local else self.context.config_root,
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,  # read by the harness: masked and capped as it comes

@@ -108,7 +108,9 @@ def run_template(
             # auto: an image that cannot be had here is no reason to skip a runnable command.
             note = f"docker image unavailable ({str(exc).splitlines()[0]}); ran as a process"
             progress(template.name, note)
-            driver = drivers.ProcessDriver(template, context)
+            driver = drivers.ProcessDriver(
+                template, context, lambda text: progress(template.name, text)
+            )
             result.image = result.image_id = None
             _run_driver(driver, judged, options, driven, live)
             result.reason = note

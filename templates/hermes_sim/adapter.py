@@ -13,16 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import os
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any
 
 import platform_api
 
-# hermes keeps its state (SOUL.md, state.db, logs) under HERMES_HOME; the image's
-# home may not be writable, and a context length set here spares a model-info probe.
-HOME = Path(os.environ.setdefault("HERMES_HOME", tempfile.mkdtemp(prefix="hermes-")))
+# hermes keeps its state (SOUL.md, state.db, logs) under HERMES_HOME: here in the
+# workspace, fresh per run; a context length set here spares a model-info probe.
+_WORKSPACE = os.environ.get("WORKSPACE_DIR", "/workspace")
+HOME = Path(os.environ.setdefault("HERMES_HOME", os.path.join(_WORKSPACE, ".hermes")))
+HOME.mkdir(parents=True, exist_ok=True)
 (HOME / "config.yaml").write_text("model:\n  context_length: 131072\n")
 
 from run_agent import AIAgent  # noqa: E402  (reads HERMES_HOME at import)

@@ -1,0 +1,30 @@
+"""Real agent frameworks on the scripted model, run as local processes (no Docker).
+
+Each template's command runs in a copy of its build context with a venv made
+from the image's own wheelhouse, so the verdicts must be those of the images
+(tests/test_docker.py runs the same table in containers).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.frameworks import BROKEN_BY_SWITCH, SWITCHES, broken, run_frameworks
+
+pytestmark = pytest.mark.slow
+
+
+def test_real_frameworks_as_processes_pass(tmp_path: Path) -> None:
+    results = run_frameworks(tmp_path, "process", {})
+    for name, result in results.items():
+        assert (result["status"], result["driver"]) == ("passed", "process"), (name, result)
+        assert result["canaries"]["model_history"]["observed"] == "history"
+
+
+def test_each_framework_switch_breaks_what_it_should_as_a_process(tmp_path: Path) -> None:
+    results = run_frameworks(tmp_path, "process", SWITCHES)
+    assert broken(results) == BROKEN_BY_SWITCH
+    lost = results["hermes-sim"]["canaries"]["model_history"]["message"]
+    assert "reached the model without turn 1" in lost
