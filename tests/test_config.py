@@ -197,3 +197,55 @@ def test_file_that_is_not_utf8_is_a_config_error(tmp_path: Path) -> None:
     path.write_bytes(b"schema = 1\n# caf\xe9\n")
     with pytest.raises(ConfigError, match="not UTF-8"):
         load(path, {})
+
+
+def test_build_include_adds_shared_files_under_their_names(tmp_path: Path) -> None:
+    (tmp_path / "ctx").mkdir()
+    (tmp_path / "shell" / "lib").mkdir(parents=True)
+    (tmp_path / "shell" / "server.py").write_text("")
+    (tmp_path / "shell" / "lib" / "util.py").write_text("")
+    (tmp_path / "LICENSE").write_text("")
+    path = write_config(tmp_path, """
+        [templates.alpha]
+        build = { context = "ctx", include = ["shell", "LICENSE"] }
+    """)  # fmt: skip
+    build = load(path, {}).templates["alpha"].build
+    assert build is not None
+    assert dict(build.include) == {
+        "LICENSE": tmp_path / "LICENSE",
+        "lib/util.py": tmp_path / "shell" / "lib" / "util.py",
+        "server.py": tmp_path / "shell" / "server.py",
+    }
+
+
+@pytest.mark.parametrize(
+    ("include", "problem"),
+    [('["missing"]', "does not exist"), ('["shell"]', "would replace server.py")],
+)
+def test_build_include_problems_are_named(tmp_path: Path, include: str, problem: str) -> None:
+    (tmp_path / "ctx").mkdir()
+    (tmp_path / "ctx" / "server.py").write_text("")
+    (tmp_path / "shell").mkdir()
+    (tmp_path / "shell" / "server.py").write_text("")
+    message = error_of(tmp_path, f"""
+        [templates.alpha]
+        build = {{ context = "ctx", include = {include} }}
+    """)  # fmt: skip
+    assert "'alpha'" in message
+    assert "'build.include'" in message
+    assert problem in message
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        'command = ["python", "server.py"]\n',  # no build to run from
+        'build = { context = "ctx" }\ncommand = ["python", "server.py"]\n',  # no wheelhouse
+        'build = { context = "ctx" }\n',  # no command
+    ],
+)
+def test_process_from_build_needs_command_and_wheelhouse(tmp_path: Path, body: str) -> None:
+    (tmp_path / "ctx").mkdir()
+    message = error_of(tmp_path, f"[templates.alpha]\nprocess_from_build = true\n{body}")
+    assert "'process_from_build'" in message
+    assert "needs a 'command' and a 'build' with a 'wheelhouse'" in message

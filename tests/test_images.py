@@ -31,6 +31,15 @@ def test_build_tag_changes_with_context_and_args_only(tmp_path: Path) -> None:
         template, build=dataclasses.replace(template.build, args={"X": "1"})
     )
     assert build_tag(rebuilt) != build_tag(template)
+    shared = tmp_path / "server.py"
+    shared.write_text("print('shell')\n")
+    including = dataclasses.replace(
+        template, build=dataclasses.replace(template.build, include=(("server.py", shared),))
+    )
+    tag = build_tag(including)
+    assert tag != build_tag(template)
+    shared.write_text("print('shell v2')\n")
+    assert build_tag(including) != tag, "a shared file is part of every image that includes it"
 
 
 def test_pull_progress_is_one_line_per_layer_state_change() -> None:
