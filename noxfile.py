@@ -91,7 +91,7 @@ def run(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def clean(session: nox.Session) -> None:
-    """Remove every container and built image canary-matrix made."""
+    """Remove every container, built image and local venv canary-matrix made."""
     install(session, "reference")
     session.run("canary-matrix", "clean")
 

@@ -186,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     clean_parser = commands.add_parser(
-        "clean", help="remove every container and built image canary-matrix made"
+        "clean", help="remove every container, built image and local venv canary-matrix made"
     )
     clean_parser.set_defaults(config=None)
 
@@ -385,10 +385,13 @@ def _list(config: Config, *, as_json: bool) -> int:
 
 def _clean() -> int:
     from harness.drivers import docker as docker_driver
+    from harness.drivers import venvs
 
+    local = venvs.clean(default_path(Path()).parent / venvs.CACHE_DIR)
+    print(f"removed {local} local build(s) (copies and venvs of process_from_build templates)")
     client, problem = docker_driver.engine()
     if client is None:
-        print(f"canary-matrix: nothing to clean: {problem}", file=sys.stderr)
+        print(f"canary-matrix: no containers or images to clean: {problem}", file=sys.stderr)
         return 0
     containers, images = docker_driver.clean(client)
     print(f"removed {containers} container(s) and {images} image(s) made by canary-matrix")

@@ -268,15 +268,20 @@ def test_run_canary_script_against_an_image(
     assert (tmp_path / "artifacts" / "reference" / "runtime.log").exists()
 
 
-def test_clean_removes_every_container_and_image_of_the_tool(
+def test_clean_removes_every_container_image_and_local_venv_of_the_tool(
     tmp_path: Path, client: docker.DockerClient, base_image: str
 ) -> None:
     client.containers.run(base_image, ["sleep", "300"], detach=True, labels={LABEL_TOOL: TOOL})
     assert client.images.list(filters={"label": f"{LABEL_TOOL}={TOOL}"})
-    completed = run_cli("clean")
+    (tmp_path / "templates.toml").write_text("schema = 1\n")
+    venv = tmp_path / ".cache" / "venvs" / "alpha-0123456789ab"
+    (venv / "bin").mkdir(parents=True)
+    completed = run_cli("clean", cwd=tmp_path)
     assert completed.returncode == 0, completed.stderr
     assert tool_containers(client) == []
     assert client.images.list(filters={"label": f"{LABEL_TOOL}={TOOL}"}) == []
+    assert not venv.exists()
+    assert "removed 1 local build(s)" in completed.stdout
 
 
 PROD = ROOT / "tests" / "prod_runtime"

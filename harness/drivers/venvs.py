@@ -114,3 +114,11 @@ def _venv(build: Build, name: str, cache: Path, progress: Progress) -> Path:
                 )
         (target / READY_FILE).write_text(f"{requirements}\n")
     return target
+
+
+def clean(cache: Path) -> int:
+    """Remove every local copy and venv under ``cache``; returns how many there were."""
+    made = [p for kind in ("apps", "venvs") for p in (cache / kind).glob("*") if p.is_dir()]
+    for path in made:
+        shutil.rmtree(path, ignore_errors=True)
+    return len(made)
