@@ -5,8 +5,13 @@ made on the same (noisy, 2-core) machine at the same time. Each scenario runs
 N copies of the reference template with ``REFERENCE_LATENCY`` seconds of
 simulated model time per turn; a warm-up run comes first.
 
+``--frameworks`` measures the project's templates.toml instead: each template on
+the scripted model (``model = "sim"``) and ``reference`` alone (boot and canary
+time), then the whole ``matrix``, against the slowest single template.
+
     nox -s benchmark                               # process driver, the default scenarios
     nox -s benchmark -- --runs 5 --driver docker
+    nox -s benchmark -- --frameworks --driver docker
 """
 
 from __future__ import annotations
@@ -44,22 +49,57 @@ def templates_file(directory: Path, copies: int, latency: float) -> Path:
     return path
 
 
-def one_run(config: Path, driver: str, scratch: Path) -> dict[str, float]:
-    """Run the matrix once; its wall time and the slowest template's phases."""
+def one_run(
+    config: Path, driver: str, scratch: Path, command: tuple[str, ...] = ("matrix",)
+) -> dict[str, float]:
+    """Run the harness once; its wall time and the slowest template's phases."""
     results, artifacts = scratch / "results", scratch / "artifacts"
-    command = [
-        sys.executable, "-m", "harness", "--config", str(config), "matrix", "--driver", driver,
+    argv = [
+        sys.executable, "-m", "harness", "--config", str(config), *command, "--driver", driver,
         "--results", str(results), "--artifacts", str(artifacts),
     ]  # fmt: skip
     start = time.perf_counter()
-    completed = subprocess.run(command, capture_output=True, text=True, check=False, cwd=ROOT)
+    completed = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=ROOT)
     wall = time.perf_counter() - start
-    if completed.returncode != 0:
-        sys.exit(f"benchmark: {config.name} failed:\n{completed.stdout[-3000:]}")
-    timings = [json.loads(p.read_text())["timings"] for p in results.glob("*.json")]
+    ran = [json.loads(p.read_text()) for p in results.glob("*.json")]
+    ran = [r for r in ran if r["status"] != "skipped"]
+    if completed.returncode != 0 or any(r["status"] == "error" for r in ran):
+        sys.exit(f"benchmark: {' '.join(command)} failed:\n{completed.stdout[-3000:]}")
+    timings = [r["timings"] for r in ran]
     slowest = {k: max(float(t[k]) for t in timings) for k in PHASES}
     lifecycle = max(sum(float(t[k]) for k in PHASES) for t in timings)
     return {"wall_s": wall, **slowest, "judge_and_startup_s": wall - lifecycle}
+
+
+def frameworks(runs: int, driver: str) -> None:
+    """Each template on the scripted model alone, then the whole matrix, in one invocation."""
+    sys.path.insert(0, str(ROOT))
+    from harness.config import default_path, load
+
+    config = default_path(ROOT)
+    names = ["reference"] + [t.name for t in load(config).templates.values() if t.model == "sim"]
+    with tempfile.TemporaryDirectory(prefix="canary-bench-") as scratch:
+        directory = Path(scratch)
+        one_run(config, driver, directory / "warm-up", ("run", *names))  # builds, venvs
+        alone: dict[str, dict[str, float]] = {}
+        for name in names:
+            measured = [
+                one_run(config, driver, directory / f"{name}-{i}", ("run", name))
+                for i in range(runs)
+            ]
+            alone[name] = {k: statistics.median(r[k] for r in measured) for k in measured[0]}
+        whole = [one_run(config, driver, directory / f"matrix-{i}") for i in range(runs)]
+        matrix_wall = statistics.median(r["wall_s"] for r in whole)
+    print(f"canary-matrix --driver {driver}: median of {runs} runs (seconds)")
+    print("| template | boot | canaries | wall alone |")
+    print("|---|---|---|---|")
+    for name, m in alone.items():
+        print(f"| {name} | {m['boot_s']:.2f} | {m['canaries_s']:.2f} | {m['wall_s']:.2f} |")
+    slowest = max(alone, key=lambda n: alone[n]["wall_s"])
+    print(
+        f"\nwhole matrix: {matrix_wall:.2f} s; slowest single template ({slowest}): "
+        f"{alone[slowest]['wall_s']:.2f} s; ratio {matrix_wall / alone[slowest]['wall_s']:.2f}"
+    )
 
 
 def main() -> None:
@@ -67,7 +107,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="measured runs (median shown)")
     parser.add_argument("--driver", default="process", choices=("process", "docker"))
+    parser.add_argument(
+        "--frameworks", action="store_true", help="the framework templates and the matrix"
+    )
     args = parser.parse_args()
+    if args.frameworks:
+        frameworks(args.runs, args.driver)
+        return
     medians: dict[tuple[int, float], dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="canary-bench-") as scratch:
         directory = Path(scratch)
