@@ -91,14 +91,14 @@ def _venv(build: Build, name: str, cache: Path, progress: Progress) -> Path:
         shutil.rmtree(target, ignore_errors=True)
         progress(f"making a local venv from {requirements.name} (kept for later runs)")
         env = dict(os.environ)
-        if python == spec.python:
+        if python == spec.python and sys.platform.startswith("linux"):
             # The image's own wheels, installed as the image installs them: same versions,
             # no index, and none of the host's pip configuration.
             prepare_wheelhouse(build, progress)
             source = ["--no-index", "--find-links", str(build.context / WHEELHOUSE_DIR)]
             env["PIP_CONFIG_FILE"] = os.devnull
         else:
-            source = []  # the wheelhouse is for the image's Python, not this one
+            source = []  # the wheelhouse is for the image's Python and Linux, not this host
         commands = [
             [sys.executable, "-m", "venv", str(target)],
             [str(target / "bin" / "python"), "-m", "pip", "install", "--quiet",
