@@ -26,6 +26,14 @@ def write_config(directory: Path, body: str, header: str = "schema = 1\n") -> Pa
     return path
 
 
+def project_templates_text() -> str:
+    """The project's templates.toml with its paths made absolute, to load from anywhere."""
+    text = (ROOT / "templates.toml").read_text()
+    for key in ('context = "', 'include = ["'):
+        text = text.replace(f"{key}templates/", f"{key}{ROOT}/templates/")
+    return text
+
+
 def run_cli(
     *args: str, env: dict[str, str] | None = None, cwd: Path = ROOT, timeout: float = 180
 ) -> subprocess.CompletedProcess[str]:

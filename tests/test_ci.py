@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import ROOT, run_cli, write_config
+from tests.conftest import ROOT, project_templates_text, run_cli, write_config
 
 SAMPLE = """
 [templates.ref]
@@ -201,8 +201,7 @@ def test_onboard_adds_only_its_block_and_the_session_appears(tmp_path: Path) -> 
     import sys
 
     # The project's file, its build contexts made absolute so it loads from here.
-    original = (ROOT / "templates.toml").read_text()
-    original = original.replace('context = "templates/', f'context = "{ROOT}/templates/')
+    original = project_templates_text()
     config = tmp_path / "templates.toml"
     config.write_text(original)
     completed = run_cli(

@@ -23,7 +23,7 @@ import pytest
 from harness.config import CANARY_IDS
 from harness.drivers.docker import LABEL_PID, LABEL_RUN
 from harness.drivers.images import LABEL_TOOL, TOOL
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, project_templates_text, run_cli
 from tests.frameworks import BROKEN_BY_SWITCH, SWITCHES, broken, run_frameworks
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -139,8 +139,7 @@ def test_failed_build_is_an_error_and_the_rest_still_runs(
         FROM ${BASE}
         RUN echo "compiling the agent" && exit 3
     """, base_image)  # fmt: skip
-    text = config.read_text() + (ROOT / "templates.toml").read_text().split("schema = 1", 1)[1]
-    text = text.replace('context = "templates/', f'context = "{ROOT}/templates/')
+    text = config.read_text() + project_templates_text().split("schema = 1", 1)[1]
     config.write_text(text)
     completed = run_docker(tmp_path, "broken", "reference", env=docker_env, config=config)
     broken, reference = result_of(tmp_path, "broken"), result_of(tmp_path, "reference")
