@@ -125,6 +125,27 @@ def test_remembering_calls_the_memory_write_tool(oa: openai.OpenAI) -> None:
     assert json.loads(call.function.arguments) == {"content": "my favourite colour is deep teal."}
 
 
+def test_only_memory_tools_are_used_for_memory(oa: openai.OpenAI) -> None:
+    # A coding agent's own tools (claude-code, codex) are no memory: the model must say it
+    # cannot remember rather than "remember" through a file reader or a cron job.
+    ordinary = [
+        {"type": "function", "function": {"name": name, "parameters": {
+            "type": "object", "properties": {"input": {"type": "string"}}}}}
+        for name in ("Read", "CronCreate", "write_stdin", "get_goal")
+    ]  # fmt: skip
+    said = {"role": "user", "content": "Please remember this: my favourite colour is teal."}
+    message = chat(oa, [said], tools=ordinary)
+    assert message.tool_calls is None
+    assert message.content == "I have no way to remember that beyond this conversation."
+    asked = {"role": "user", "content": "What is my favourite colour?"}
+    assert chat(oa, [asked], tools=ordinary).tool_calls is None
+    recall = {"type": "function", "function": {"name": "memory_get", "parameters": {
+        "type": "object", "properties": {"path": {"type": "string"}}}}}  # fmt: skip
+    called = chat(oa, [asked], tools=[*ordinary, recall]).tool_calls
+    assert called is not None
+    assert called[0].function.name == "memory_get"
+
+
 @pytest.mark.parametrize(
     ("choice", "expected"),
     [("none", None), ("required", "search_memory"),

@@ -22,6 +22,7 @@ ASKS_COLOUR_RE = re.compile(r"\bwhat(?:'s| is) my favou?rite colou?r\b", re.IGNO
 CODE_RE = re.compile(r"reference code:\s*([A-Za-z0-9]+)")
 ASKS_CODE_RE = re.compile(r"\bwhat(?:'s| is) the (?:reference )?code\b", re.IGNORECASE)
 FINAL_ANSWER = "final_answer"
+_MEMORY_NAMES = ("memor", "remember", "recall")
 _WRITE_WORDS = ("store", "save", "commit", "add", "remember", "write", "create")
 _READ_WORDS = ("search", "recall", "find", "query", "get", "retrieve", "lookup", "read")
 _ARGUMENT_NAMES = ("content", "text", "memory", "query", "q", "answer", "fact", "value")
@@ -90,11 +91,17 @@ def _turn(conversation: Conversation) -> tuple[str, list[str], list[str]]:
 
 
 def _find_tool(tools: tuple[Tool, ...], words: tuple[str, ...]) -> Tool | None:
-    """A memory-named tool whose name says one of the words (memory ones first)."""
-    ranked = sorted(tools, key=lambda t: "memor" not in t.name.lower())
-    for tool in ranked:
+    """A memory tool whose name says one of the words; never an ordinary tool.
+
+    A coding agent offers ``Read``, ``CronCreate`` or ``write_stdin``: calling one
+    of those to "remember" would fail, and the answer "Done: I'll remember that"
+    would be a lie the memory canaries then judge.
+    """
+    for tool in tools:
         name = tool.name.lower()
-        if any(word in name for word in words) and tool.name != FINAL_ANSWER:
+        if not any(kind in name for kind in _MEMORY_NAMES) or tool.name == FINAL_ANSWER:
+            continue
+        if any(word in name for word in words):
             return tool
     return None
 
