@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 import httpx
 
@@ -18,8 +19,14 @@ TOKEN: dict[str, str] = {}
 """The bearer token the platform gave at registration."""
 
 
-def _headers() -> dict[str, str]:
-    return {"Authorization": f"Bearer {TOKEN['value']}"} if TOKEN.get("value") else {}
+def _memories(method: str, **request: Any) -> httpx.Response:
+    """One call to the workspace's memory endpoint, with the registration token."""
+    token = TOKEN.get("value")
+    response = httpx.request(
+        method, f"{PLATFORM_URL}/workspaces/{WORKSPACE_ID}/memories", timeout=10,
+        headers={"Authorization": f"Bearer {token}"} if token else {}, **request,
+    )  # fmt: skip
+    return response.raise_for_status()
 
 
 def commit_memory(content: str) -> str:
@@ -28,11 +35,7 @@ def commit_memory(content: str) -> str:
     Args:
         content: The fact to store.
     """
-    response = httpx.post(
-        f"{PLATFORM_URL}/workspaces/{WORKSPACE_ID}/memories",
-        json={"content": content, "scope": "LOCAL"}, headers=_headers(), timeout=10,
-    )  # fmt: skip
-    response.raise_for_status()
+    _memories("POST", json={"content": content, "scope": "LOCAL"})
     return "stored"
 
 
@@ -42,9 +45,5 @@ def search_memory(query: str) -> str:
     Args:
         query: What to look for.
     """
-    response = httpx.get(
-        f"{PLATFORM_URL}/workspaces/{WORKSPACE_ID}/memories",
-        params={"q": query, "scope": "LOCAL"}, headers=_headers(), timeout=10,
-    )  # fmt: skip
-    response.raise_for_status()
-    return json.dumps([m.get("content") for m in response.json()])  # the platform's bare list
+    found = _memories("GET", params={"q": query, "scope": "LOCAL"}).json()
+    return json.dumps([m.get("content") for m in found])  # the platform's bare list
