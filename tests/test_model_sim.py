@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import anthropic
+import httpx
 import openai
 import pytest
 
@@ -308,3 +309,17 @@ def test_smolagents_merged_new_task_keeps_the_earlier_tasks_as_history() -> None
     history = (first, called, asked, called, remember, committed, observed)
     done = decide(Conversation(history, tools))
     assert done.arguments == {"answer": "Done: I'll remember that for future conversations."}
+
+
+def test_a_route_it_does_not_serve_is_a_404_on_the_record() -> None:
+    # hermes probes /api/tags (Ollama) and /v1/props (llama.cpp); a framework that needs
+    # /v1/embeddings fails without it: either way the transcript must show the call.
+    unserved: list[dict[str, Any]] = []
+    with ModelServer(unserved=unserved.append) as server:
+        response = httpx.get(server.url + "/api/tags", timeout=10)
+        embeddings = httpx.post(server.url + "/v1/embeddings", json={"input": "x"}, timeout=10)
+    assert (response.status_code, embeddings.status_code) == (404, 404)
+    assert unserved == [
+        {"method": "GET", "path": "/api/tags", "status": 404},
+        {"method": "POST", "path": "/v1/embeddings", "status": 404},
+    ]

@@ -121,6 +121,10 @@ class Transcript:
         """Record a request to the scripted model, tied to the turns in flight."""
         self._tied("model", call)
 
+    def model_unserved(self, call: Event) -> None:
+        """Record a request to a route the scripted model does not serve."""
+        self._tied("model_unserved", call)
+
     def _tied(self, kind: str, call: Event) -> None:
         with self._lock:
             during = sorted(self._in_flight)

@@ -26,6 +26,7 @@ from harness.model_sim.oracle import Conversation, Decision, decide
 MODEL_ID = "canary-sim"
 
 Recorder = Callable[[dict[str, Any]], None]
+_ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 def _sse(events: list[shapes.Event], done: bool) -> AsyncIterator[bytes]:
@@ -74,8 +75,9 @@ _APIS = {
 
 
 class _Routes:
-    def __init__(self, recorder: Recorder | None) -> None:
+    def __init__(self, recorder: Recorder | None, unserved: Recorder | None) -> None:
         self.recorder = recorder
+        self.on_unserved = unserved
 
     def app(self) -> Starlette:
         return Starlette(
@@ -85,6 +87,7 @@ class _Routes:
                 Route("/v1/responses", self.responses, methods=["POST"]),
                 Route("/v1/messages", self.messages, methods=["POST"]),
                 Route("/v1/messages/count_tokens", self.count_tokens, methods=["POST"]),
+                Route("/{path:path}", self.unserved, methods=_ANY_METHOD),
             ]
         )
 
@@ -138,6 +141,12 @@ class _Routes:
     async def count_tokens(self, request: Request) -> Response:
         return JSONResponse(shapes.count_tokens(await self._body(request)))
 
+    async def unserved(self, request: Request) -> Response:
+        """404, and on the record: a runtime that needed this route failed for want of it."""
+        if self.on_unserved is not None:
+            self.on_unserved({"method": request.method, "path": request.url.path, "status": 404})
+        return JSONResponse({"error": {"message": "not served by the scripted model"}}, 404)
+
 
 class ModelServer(ThreadedServer):
     """The scripted model for one run, serving on a free port in a thread.
@@ -145,7 +154,14 @@ class ModelServer(ThreadedServer):
     Args:
         host: The address to bind: 127.0.0.1, or a container network's gateway.
         recorder: Receives every model request with the oracle's answer.
+        unserved: Receives every request to a route the simulator does not serve
+            (a framework probing for Ollama or vLLM routes, or needing embeddings).
     """
 
-    def __init__(self, host: str = "127.0.0.1", recorder: Recorder | None = None) -> None:
-        super().__init__(_Routes(recorder).app(), host, "model simulator")
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        recorder: Recorder | None = None,
+        unserved: Recorder | None = None,
+    ) -> None:
+        super().__init__(_Routes(recorder, unserved).app(), host, "model simulator")

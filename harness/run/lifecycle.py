@@ -255,7 +255,9 @@ def _serve_model(
     driver: Driver, transcript: Transcript, stack: contextlib.ExitStack
 ) -> dict[str, str]:
     """Start the scripted model where the runtime reaches it; its variables for the runtime."""
-    model = ModelServer(driver.platform_host(), recorder=transcript.model_call)
+    model = ModelServer(
+        driver.platform_host(), recorder=transcript.model_call, unserved=transcript.model_unserved
+    )
     stack.callback(model.stop)
     try:
         model.start()
