@@ -188,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     clean_parser = commands.add_parser(
         "clean", help="remove every container, built image and local venv canary-matrix made"
     )
-    clean_parser.set_defaults(config=None)
+    _add_config_option(clean_parser, default=argparse.SUPPRESS)
 
     report_parser = commands.add_parser("report", help="print the matrix of existing result files")
     _add_config_option(report_parser, default=argparse.SUPPRESS)
@@ -243,7 +243,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "report":
         return _report(args)
     if args.command == "clean":
-        return _clean()
+        return _clean(args.config or default_path(Path()))
     if args.command == "judge":
         return _judge(args)
     config = load(args.config or default_path(Path()))
@@ -383,12 +383,12 @@ def _list(config: Config, *, as_json: bool) -> int:
     return 0
 
 
-def _clean() -> int:
+def _clean(config_path: Path) -> int:
     from harness.drivers import docker as docker_driver
     from harness.drivers import venvs
 
-    local = venvs.clean(default_path(Path()).parent / venvs.CACHE_DIR)
-    print(f"removed {local} local build(s) (copies and venvs of process_from_build templates)")
+    local = venvs.clean(config_path.parent / venvs.CACHE_DIR)
+    print(f"removed {local} local copies and venvs (of process_from_build templates)")
     client, problem = docker_driver.engine()
     if client is None:
         print(f"canary-matrix: no containers or images to clean: {problem}", file=sys.stderr)

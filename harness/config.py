@@ -169,8 +169,8 @@ class Template:
     model_env: Mapping[str, str] = field(default_factory=dict)
     """More variables for the runtime when ``model = "sim"`` (``${OPENAI_BASE_URL}`` etc.)."""
     process_from_build: bool = False
-    """The process driver runs ``command`` as the image would: in the build context
-    (with ``build.include``) and a venv of ``build.wheelhouse.requirements``."""
+    """The process driver runs ``command`` on what the image is built from: a copy of
+    the build context (with ``build.include``) and a venv of the wheelhouse's requirements."""
 
     @property
     def session_name(self) -> str:
@@ -549,7 +549,8 @@ def _include(check: _Checker, root: Path, context: Path, raw: Any) -> tuple[tupl
         if source.is_dir():
             found = [p for p in sorted(source.rglob("*")) if p.is_file()]
             found = [p for p in found if "__pycache__" not in p.relative_to(source).parts]
-            pairs = [(p.relative_to(source).as_posix(), p) for p in found]
+            # Resolved: a symlink in a shared directory brings its file, as a copy would.
+            pairs = [(p.relative_to(source).as_posix(), p.resolve()) for p in found]
         elif source.is_file():
             pairs = [(source.name, source)]
         else:

@@ -66,6 +66,8 @@ def one_run(
     if completed.returncode != 0 or any(r["status"] == "error" for r in ran):
         sys.exit(f"benchmark: {' '.join(command)} failed:\n{completed.stdout[-3000:]}")
     timings = [r["timings"] for r in ran]
+    if not timings:
+        sys.exit(f"benchmark: {' '.join(command)} ran no template (all skipped)")
     slowest = {k: max(float(t[k]) for t in timings) for k in PHASES}
     lifecycle = max(sum(float(t[k]) for k in PHASES) for t in timings)
     return {"wall_s": wall, **slowest, "judge_and_startup_s": wall - lifecycle}

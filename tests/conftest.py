@@ -28,10 +28,7 @@ def write_config(directory: Path, body: str, header: str = "schema = 1\n") -> Pa
 
 def project_templates_text() -> str:
     """The project's templates.toml with its paths made absolute, to load from anywhere."""
-    text = (ROOT / "templates.toml").read_text()
-    for key in ('context = "', 'include = ["'):
-        text = text.replace(f"{key}templates/", f"{key}{ROOT}/templates/")
-    return text
+    return (ROOT / "templates.toml").read_text().replace('"templates/', f'"{ROOT}/templates/')
 
 
 def run_cli(

@@ -273,14 +273,14 @@ def test_clean_removes_every_container_image_and_local_venv_of_the_tool(
     client.containers.run(base_image, ["sleep", "300"], detach=True, labels={LABEL_TOOL: TOOL})
     assert client.images.list(filters={"label": f"{LABEL_TOOL}={TOOL}"})
     (tmp_path / "templates.toml").write_text("schema = 1\n")
-    venv = tmp_path / ".cache" / "venvs" / "alpha-0123456789ab"
+    venv = tmp_path / ".cache" / "canary-matrix" / "venvs" / "alpha-0123456789ab"
     (venv / "bin").mkdir(parents=True)
     completed = run_cli("clean", cwd=tmp_path)
     assert completed.returncode == 0, completed.stderr
     assert tool_containers(client) == []
     assert client.images.list(filters={"label": f"{LABEL_TOOL}={TOOL}"}) == []
     assert not venv.exists()
-    assert "removed 1 local build(s)" in completed.stdout
+    assert "removed 1 local copies and venvs" in completed.stdout
 
 
 PROD = ROOT / "tests" / "prod_runtime"

@@ -3,38 +3,71 @@
 Docker builds and the process driver's local venvs install Python dependencies
 offline from a wheelhouse the harness prepares on the host (DESIGN §7:
 containers here cannot reach the package index, and air-gapped CI has the same
-need). Needs no docker-py.
+need). Several runs may share a context at once: the wheelhouse is made and
+read under a lock, and pip runs can be stopped (and die with the harness).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
+import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from harness.config import Build
-from harness.drivers.base import TemplateError, tail
+from harness.drivers import supervise
+from harness.drivers.base import TemplateError, signal_group, tail
 
 WHEELHOUSE_DIR = "wheelhouse"
 STAMP_FILE = ".stamp"
+_PARTIAL_WHEELHOUSE = ".wheelhouse-"
 # Files that never change what an image does: kept out of the context hash.
-_IGNORED_PARTS = frozenset({"__pycache__", WHEELHOUSE_DIR, ".pytest_cache", ".mypy_cache"})
+_IGNORED_PARTS = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache"})
+POLL_S = 0.2
+STOP_GRACE_S = 5.0
 
 Progress = Callable[[str], None]
+Stopped = Callable[[], bool]
+"""Tells a long download, install or build that the run was interrupted."""
 
 
-def context_files(build: Build) -> Iterator[tuple[str, Path]]:
-    """The files that define the image: the context's own, then the shared ones."""
-    for path in sorted(build.context.rglob("*")):
-        relative = path.relative_to(build.context)
-        if path.is_file() and not _IGNORED_PARTS & set(relative.parts):
-            yield relative.as_posix(), path
-    yield from build.include
+def never() -> bool:
+    """A run that is never interrupted."""
+    return False
+
+
+def _dockerignore(context: Path) -> list[str]:
+    ignore_file = context / ".dockerignore"
+    lines = ignore_file.read_text().splitlines() if ignore_file.is_file() else []
+    return [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
+
+
+def context_files(build: Build, *, wheelhouse: bool = False) -> list[tuple[str, Path]]:
+    """The files that define the image: the context's own (as ``.dockerignore`` leaves
+    them), then the shared ones of ``build.include``; the wheelhouse only when asked."""
+    from docker.utils.build import exclude_paths  # Docker's own reading of .dockerignore
+
+    kept = exclude_paths(str(build.context), _dockerignore(build.context), build.dockerfile)
+    files = []
+    for name in sorted(kept):
+        parts = set(Path(name).parts)
+        if _IGNORED_PARTS & parts or any(p.startswith(_PARTIAL_WHEELHOUSE) for p in parts):
+            continue
+        if Path(name).parts[0] == WHEELHOUSE_DIR and not wheelhouse:
+            continue
+        path = build.context / name
+        if path.is_file():
+            files.append((Path(name).as_posix(), path))
+    return files + list(build.include)
 
 
 def context_digest(build: Build) -> str:
@@ -53,15 +86,41 @@ def wheel_target(build: Build) -> str:
     return f"cp{python.replace('.', '')}-{machine}"
 
 
-def prepare_wheelhouse(build: Build, progress: Progress) -> None:
-    """Download binary wheels for the image's Python into ``<context>/wheelhouse``.
-
-    Skipped when the wheelhouse's stamp matches the requirements file and the
-    target, so an unchanged context needs no network.
+@contextlib.contextmanager
+def locked(path: Path, stopped: Stopped = never) -> Iterator[None]:
+    """Hold an exclusive lock on ``path``, waiting for it as long as the run goes on.
 
     Raises:
-        TemplateError: pip could not get every requirement as a wheel.
+        TemplateError: The run was interrupted while waiting.
     """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as lock:
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if stopped():
+                    raise TemplateError(f"interrupted while waiting for {path}") from None
+                time.sleep(POLL_S)
+        yield
+
+
+@contextlib.contextmanager
+def wheelhouse_ready(build: Build, progress: Progress, stopped: Stopped = never) -> Iterator[None]:
+    """The context's wheelhouse, made if needed, kept as it is while the caller reads it.
+
+    Raises:
+        TemplateError: pip could not get every requirement as a wheel, or the run stopped.
+    """
+    # The lock lives outside the context, so it is never part of an image or a copy.
+    key = hashlib.sha256(str(build.context).encode()).hexdigest()[:16]
+    with locked(Path(tempfile.gettempdir()) / f"canary-wheelhouse-{key}.lock", stopped):
+        _prepare_wheelhouse(build, progress, stopped)
+        yield
+
+
+def _prepare_wheelhouse(build: Build, progress: Progress, stopped: Stopped) -> None:
     spec = build.wheelhouse
     if spec is None:
         return
@@ -77,20 +136,53 @@ def prepare_wheelhouse(build: Build, progress: Progress) -> None:
     platforms += [f"manylinux_2_{minor}_{machine}" for minor in range(36, 16, -1)]
     platforms += [f"linux_{machine}", "any"]
     progress(f"downloading wheels for {requirements.name} (CPython {python}, {machine})")
-    fresh = Path(tempfile.mkdtemp(prefix=".wheelhouse-", dir=build.context))
+    fresh = Path(tempfile.mkdtemp(prefix=_PARTIAL_WHEELHOUSE, dir=build.context))
     command = [
         sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
         "--only-binary=:all:", "--python-version", python, "--implementation", "cp",
         "--abi", f"cp{python.replace('.', '')}", "-d", str(fresh), "-r", str(requirements),
         *(arg for p in platforms for arg in ("--platform", p)),
     ]  # fmt: skip
-    completed = subprocess.run(command, capture_output=True, text=True, check=False)
-    if completed.returncode != 0:
+    code, output = run_stoppable(command, fresh, stopped, dict(os.environ))
+    if code != 0:
         shutil.rmtree(fresh, ignore_errors=True)
-        raise TemplateError(
-            f"could not prepare the wheelhouse from {requirements}: {tail(completed.stderr, 5)}"
-        )
+        raise TemplateError(f"could not prepare the wheelhouse from {requirements}: {output}")
     (fresh / STAMP_FILE).write_text(stamp_value + "\n")
     fresh.chmod(0o755)
     shutil.rmtree(wheelhouse, ignore_errors=True)
     fresh.rename(wheelhouse)
+
+
+def run_stoppable(
+    command: list[str], scratch: Path, stopped: Stopped, env: dict[str, str]
+) -> tuple[int, str]:
+    """Run a command (pip) that the run can interrupt and that dies with the harness.
+
+    It runs under the supervisor, which kills it and removes ``scratch`` (what it
+    was writing) if the harness is killed.
+
+    Returns:
+        The exit code, and the last lines of its output.
+
+    Raises:
+        TemplateError: The run was interrupted; the command was stopped.
+    """
+    supervised = [sys.executable, supervise.__file__, str(os.getpid()), str(scratch), "--"]
+    process = subprocess.Popen(
+        [*supervised, *command], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+        stdin=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    while True:
+        try:
+            output, _ = process.communicate(timeout=POLL_S)
+            return process.returncode, tail(output.decode(errors="replace"), 5)
+        except subprocess.TimeoutExpired:
+            if not stopped():
+                continue
+        signal_group(process, signal.SIGTERM)
+        try:
+            process.communicate(timeout=STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            signal_group(process, signal.SIGKILL)
+            process.communicate()
+        raise TemplateError(f"interrupted while running {Path(command[0]).name} {command[1:3]}")

@@ -7,31 +7,27 @@ import hashlib
 import os
 import tarfile
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
 import docker
 import docker.errors
-import docker.utils.build as docker_build
 
 from harness.config import Build, Template
 from harness.drivers.base import TemplateError
 from harness.drivers.contexts import (
     Progress,
+    Stopped,
     context_digest,
-    prepare_wheelhouse,
+    context_files,
+    never,
     wheel_target,
+    wheelhouse_ready,
 )
 
 LABEL_TOOL = "io.canary-matrix.tool"
 TOOL = "canary-matrix"
-Stopped = Callable[[], bool]
-"""Tells a long pull or build that the run was interrupted."""
-
-
-def _never() -> bool:
-    return False
 
 
 def build_tag(template: Template) -> str:
@@ -47,18 +43,15 @@ def build_tag(template: Template) -> str:
 
 
 @contextlib.contextmanager
-def _context_archive(build: Build) -> Iterator[IO[bytes]]:
+def _context_archive(build: Build, progress: Progress, stopped: Stopped) -> Iterator[IO[bytes]]:
     """The build context as Docker receives it: the directory, as ``.dockerignore``
-    leaves it, with the shared files of ``build.include`` at its root."""
-    ignore_file = build.context / ".dockerignore"
-    patterns = ignore_file.read_text().splitlines() if ignore_file.is_file() else []
-    patterns = [p.strip() for p in patterns if p.strip() and not p.startswith("#")]
-    files = sorted(docker_build.exclude_paths(str(build.context), patterns, build.dockerfile))
+    leaves it, with its wheelhouse, and the shared files of ``build.include`` at its root."""
     with tempfile.TemporaryFile() as archive:
-        with tarfile.open(fileobj=archive, mode="w") as tar:
-            for name in files:
-                tar.add(build.context / name, arcname=name, recursive=False)
-            for name, path in build.include:
+        with (
+            wheelhouse_ready(build, progress, stopped),
+            tarfile.open(fileobj=archive, mode="w") as tar,
+        ):
+            for name, path in context_files(build, wheelhouse=True):
                 tar.add(path, arcname=name, recursive=False)
         archive.seek(0)
         yield archive
@@ -78,7 +71,7 @@ def build(
     template: Template,
     log_path: Path,
     progress: Progress,
-    stopped: Stopped = _never,
+    stopped: Stopped = never,
 ) -> str:
     """Build the template's image unless an image with its context hash exists.
 
@@ -93,13 +86,13 @@ def build(
     tag = build_tag(template)
     if image_exists(client, tag):
         return tag
-    prepare_wheelhouse(template.build, progress)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     step, lines = "", []
-    with _context_archive(template.build) as archive, log_path.open("w", encoding="utf-8") as log:
+    archive = _context_archive(template.build, progress, stopped)
+    with archive as context, log_path.open("w", encoding="utf-8") as log:
         try:
             stream = client.api.build(
-                fileobj=archive,
+                fileobj=context,
                 custom_context=True,
                 dockerfile=template.build.dockerfile,
                 buildargs=dict(template.build.args),
@@ -140,7 +133,7 @@ def pull(
     reference: str,
     policy: str,
     progress: Progress,
-    stopped: Stopped = _never,
+    stopped: Stopped = never,
 ) -> None:
     """Pull an image per policy (``missing``, ``always``, ``never``), with condensed progress.
 

@@ -113,7 +113,7 @@ class ProcessDriver(Driver):
         super().__init__(template, context)
         self._progress: Progress = progress or (lambda _text: None)
         self._local: venvs.LocalBuild | None = None
-        self._port = PORTS.take()
+        self._port: int | None = None  # taken just before the start: prepare may take minutes
         self._root: Path | None = None
         self._isolated = False
         self._process: subprocess.Popen[bytes] | None = None
@@ -127,8 +127,9 @@ class ProcessDriver(Driver):
             assert self.template.build is not None, "config: process_from_build needs a build"
             cache = self.context.config_root / venvs.CACHE_DIR
             self._local = venvs.prepare(
-                self.template.build, self.template.name, cache, self._progress
-            )
+                self.template.build, self.template.name, cache, self._progress,
+                stopped=lambda: self._stopped,
+            )  # fmt: skip
 
     def platform_host(self) -> str:
         return "127.0.0.1"
@@ -138,6 +139,7 @@ class ProcessDriver(Driver):
 
     @property
     def base_url(self) -> str:
+        assert self._port is not None, "the port is taken when the runtime starts"
         return f"http://127.0.0.1:{self._port}"
 
     def _host_dirs(self) -> tuple[Path, Path]:
@@ -165,6 +167,7 @@ class ProcessDriver(Driver):
 
     def start(self, env: Mapping[str, str]) -> None:
         assert self.template.command
+        self._port = PORTS.take()
         # The template's own venv, else the harness's interpreter, comes first on PATH:
         # a command that says "python" gets the packages it was installed with.
         bin_dir = self._local.bin if self._local else Path(sys.executable).parent
@@ -193,6 +196,8 @@ class ProcessDriver(Driver):
             "WORKSPACE_CONFIG_PATH": self.configs_dir,
             "PYTHONUNBUFFERED": "1",
         }
+        if self._local:
+            full_env["PYTHONDONTWRITEBYTECODE"] = "1"  # the copy is shared, as the image's /app is
         self.render_configs(host_configs, full_env)
         self.context.artifacts.mkdir(parents=True, exist_ok=True)
         with self._lock:
@@ -271,4 +276,5 @@ class ProcessDriver(Driver):
                 process.wait()
         if self._root is not None:
             shutil.rmtree(self._root, ignore_errors=True)
-        PORTS.give_back(self._port)
+        if self._port is not None:
+            PORTS.give_back(self._port)

@@ -1,9 +1,10 @@
 """``supervise.py PARENT_PID WORKSPACE -- COMMAND…``: a runtime's watchdog.
 
-The process driver starts runtimes through this small supervisor. It runs the
-command, exits with the command's exit code, and, if the harness that started it
-disappears (even by SIGKILL, when no cleanup code can run), kills the runtime's
-process group and removes its temporary workspace.
+The process driver starts runtimes through this small supervisor, and the
+harness its pip runs. It runs the command, exits with the command's exit code,
+and, if the harness that started it disappears (even by SIGKILL, when no cleanup
+code can run), kills the command's process group and removes its temporary
+workspace (for pip, the half-made venv or wheelhouse).
 """
 
 from __future__ import annotations
@@ -39,8 +40,10 @@ def main(argv: list[str]) -> int:
             # The harness's pid comes as an argument: if it died before this line ran
             # the first time, os.getppid() would already name the new parent.
             if os.getppid() != int(parent):
+                child.kill()  # first, so that it cannot write after the removal
+                child.wait()
                 shutil.rmtree(workspace, ignore_errors=True)
-                os.killpg(0, signal.SIGKILL)
+                os.killpg(0, signal.SIGKILL)  # whatever it started, and this supervisor
             continue
         return code if code >= 0 else 128 - code
 

@@ -1,38 +1,43 @@
 """Local copies of a build for the process driver: the context's files and a venv.
 
-A template with ``process_from_build`` runs as a process the way its image runs:
-its ``command`` in a copy of the build context (with ``build.include``), with a
-venv of the build's requirements first on ``PATH``. Both live under the config
-root's ``.cache/`` and are reused while what they are made from is unchanged.
+A template with ``process_from_build`` is built for the process driver as its
+image is built: its ``command`` runs in a copy of the build context (with
+``build.include``), with a venv of the build's requirements first on ``PATH``.
+Both live under ``.cache/canary-matrix/`` next to the templates file and are
+reused while what they are made from is unchanged; a newer one replaces the
+older ones of its template.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import os
 import platform
+import re
 import shutil
-import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.config import Build
-from harness.drivers.base import TemplateError, tail
+from harness.drivers.base import TemplateError
 from harness.drivers.contexts import (
     WHEELHOUSE_DIR,
     Progress,
+    Stopped,
     context_digest,
     context_files,
-    prepare_wheelhouse,
+    locked,
+    never,
+    run_stoppable,
+    wheelhouse_ready,
 )
 
-CACHE_DIR = ".cache"
+CACHE_DIR = ".cache/canary-matrix"
 READY_FILE = ".canary-matrix-ready"
+KINDS = ("apps", "venvs")
+_MADE_RE = re.compile(r"^(?P<name>.+)-[0-9a-f]{12}$")
 
 
 @dataclass(frozen=True)
@@ -48,77 +53,108 @@ class LocalBuild:
     bin: Path
 
 
-def prepare(build: Build, name: str, cache: Path, progress: Progress) -> LocalBuild:
+def prepare(
+    build: Build, name: str, cache: Path, progress: Progress, stopped: Stopped = never
+) -> LocalBuild:
     """The template's local copy and venv, made now or reused.
 
     Raises:
-        TemplateError: The venv could not be made (the message has pip's last lines).
+        TemplateError: The venv could not be made (the message has pip's last lines),
+            or the run was interrupted.
     """
-    return LocalBuild(app=_app(build, name, cache), bin=_venv(build, name, cache, progress) / "bin")
+    app = _app(build, name, cache, stopped)
+    return LocalBuild(app=app, bin=_venv(build, name, cache, progress, stopped) / "bin")
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """One maker at a time (concurrent runs, or two templates of one build)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
+def _made(kind_dir: Path, name: str) -> list[Path]:
+    """What the harness made for this template in one kind of cache."""
+    if not kind_dir.is_dir():
+        return []
+    return [
+        p for p in kind_dir.iterdir()
+        if p.is_dir() and (m := _MADE_RE.match(p.name)) and m.group("name") == name
+    ]  # fmt: skip
 
 
-def _app(build: Build, name: str, cache: Path) -> Path:
+def _replace_older(target: Path, name: str) -> None:
+    """The new one in place, the template's older ones go (hundreds of MB each)."""
+    for older in _made(target.parent, name):
+        if older != target:
+            shutil.rmtree(older, ignore_errors=True)
+
+
+def _app(build: Build, name: str, cache: Path, stopped: Stopped) -> Path:
     target = cache / "apps" / f"{name}-{context_digest(build)[:12]}"
-    with _locked(cache / "apps" / f".{name}.lock"):
+    with locked(cache / "apps" / f".{name}.lock", stopped):
         if not target.is_dir():
             fresh = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
             for relative, source in context_files(build):
                 (fresh / relative).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(source, fresh / relative)
             fresh.rename(target)
+            _replace_older(target, name)
     return target
 
 
-def _venv(build: Build, name: str, cache: Path, progress: Progress) -> Path:
+def _venv(build: Build, name: str, cache: Path, progress: Progress, stopped: Stopped) -> Path:
     spec = build.wheelhouse
     assert spec is not None, "config: process_from_build needs build.wheelhouse"
     requirements = build.context / spec.requirements
     python = f"{sys.version_info.major}.{sys.version_info.minor}"
     key = hashlib.sha256(requirements.read_bytes() + f"{python} {platform.machine()}".encode())
     target = cache / "venvs" / f"{name}-{key.hexdigest()[:12]}"
-    with _locked(cache / "venvs" / f".{name}.lock"):
+    with locked(cache / "venvs" / f".{name}.lock", stopped):
         if (target / READY_FILE).is_file():
             return target
         shutil.rmtree(target, ignore_errors=True)
         progress(f"making a local venv from {requirements.name} (kept for later runs)")
-        env = dict(os.environ)
-        if python == spec.python and sys.platform.startswith("linux"):
-            # The image's own wheels, installed as the image installs them: same versions,
-            # no index, and none of the host's pip configuration.
-            prepare_wheelhouse(build, progress)
-            source = ["--no-index", "--find-links", str(build.context / WHEELHOUSE_DIR)]
-            env["PIP_CONFIG_FILE"] = os.devnull
-        else:
-            source = []  # the wheelhouse is for the image's Python and Linux, not this host
-        commands = [
-            [sys.executable, "-m", "venv", str(target)],
-            [str(target / "bin" / "python"), "-m", "pip", "install", "--quiet",
-             "--disable-pip-version-check", *source, "-r", str(requirements)],
-        ]  # fmt: skip
-        for command in commands:
-            done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
-            if done.returncode != 0:
-                shutil.rmtree(target, ignore_errors=True)
-                raise TemplateError(
-                    f"could not make a local venv from {requirements}: "
-                    f"{tail(done.stderr or done.stdout, 5)}"
-                )
+        try:
+            code, output = run_stoppable(
+                [sys.executable, "-m", "venv", str(target)], target, stopped, dict(os.environ)
+            )
+            if code == 0:
+                code, output = _install(build, requirements, target, progress, stopped)
+            if code != 0:
+                raise TemplateError(f"could not make a local venv from {requirements}: {output}")
+        except BaseException:  # interrupted too: no half-made venv stays behind
+            shutil.rmtree(target, ignore_errors=True)
+            raise
         (target / READY_FILE).write_text(f"{requirements}\n")
+        _replace_older(target, name)
     return target
 
 
+def _install(
+    build: Build, requirements: Path, target: Path, progress: Progress, stopped: Stopped
+) -> tuple[int, str]:
+    assert build.wheelhouse is not None
+    pip = [str(target / "bin" / "python"), "-m", "pip", "install", "--quiet",
+           "--disable-pip-version-check"]  # fmt: skip
+    python = f"{sys.version_info.major}.{sys.version_info.minor}"
+    if python != build.wheelhouse.python or not sys.platform.startswith("linux"):
+        # The wheelhouse is for the image's Python and Linux, not this host.
+        return run_stoppable([*pip, "-r", str(requirements)], target, stopped, dict(os.environ))
+    # The image's own wheels, installed as the image installs them: same versions, no
+    # index, and none of the host's pip settings.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
+    env["PIP_CONFIG_FILE"] = os.devnull
+    with wheelhouse_ready(build, progress, stopped):
+        wheels = ["--no-index", "--find-links", str(build.context / WHEELHOUSE_DIR)]
+        return run_stoppable([*pip, *wheels, "-r", str(requirements)], target, stopped, env)
+
+
 def clean(cache: Path) -> int:
-    """Remove every local copy and venv under ``cache``; returns how many there were."""
-    made = [p for kind in ("apps", "venvs") for p in (cache / kind).glob("*") if p.is_dir()]
-    for path in made:
-        shutil.rmtree(path, ignore_errors=True)
-    return len(made)
+    """Remove the local copies and venvs under ``cache`` no run is using; returns how many."""
+    removed = 0
+    for kind in KINDS:
+        for path in sorted((cache / kind).glob("*")):
+            made = _MADE_RE.match(path.name)
+            if not path.is_dir() or made is None:
+                continue
+            try:
+                with locked(cache / kind / f".{made.group('name')}.lock", stopped=lambda: True):
+                    shutil.rmtree(path, ignore_errors=True)
+                    removed += 1
+            except TemplateError:
+                continue  # a run is making or using it right now
+    return removed

@@ -10,6 +10,7 @@ instead: the production mistake that pours every conversation into one session.
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 import platform_api
@@ -40,16 +41,18 @@ class Sessions:
             auto_create_session=True,
         )  # fmt: skip
         self.per_workspace = os.environ.get("ADK_FAULT", "") == "session_per_workspace"
+        self.locks: dict[str, asyncio.Lock] = {}
 
     async def answer(self, context_id: str, text: str) -> str:
         session_id = platform_api.WORKSPACE_ID if self.per_workspace else context_id
         message = types.Content(role="user", parts=[types.Part(text=text)])
         reply = ""
-        async for event in self.runner.run_async(
-            user_id=USER, session_id=session_id, new_message=message
-        ):
-            if event.is_final_response() and event.content and event.content.parts:
-                reply = "".join(part.text or "" for part in event.content.parts)
+        async with self.locks.setdefault(session_id, asyncio.Lock()):  # a session's turns in order
+            async for event in self.runner.run_async(
+                user_id=USER, session_id=session_id, new_message=message
+            ):
+                if event.is_final_response() and event.content and event.content.parts:
+                    reply = "".join(part.text or "" for part in event.content.parts)
         return reply or "(no reply)"
 
 

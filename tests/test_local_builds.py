@@ -1,0 +1,109 @@
+"""Build contexts on the host: their files, the Docker archive, the process driver's copies.
+
+Fast: no engine, no pip. The Docker and framework tests run the real builds.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import sys
+import tarfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.config import Build, Wheelhouse
+from harness.drivers import venvs
+from harness.drivers.base import TemplateError
+from harness.drivers.contexts import context_files, run_stoppable, wheel_target
+from harness.drivers.images import _context_archive
+
+
+def make_context(tmp_path: Path) -> Build:
+    context = tmp_path / "ctx"
+    (context / "wheelhouse").mkdir(parents=True)
+    (context / "wheelhouse" / "a-1.0-py3-none-any.whl").write_bytes(b"wheel")
+    (context / "__pycache__").mkdir()
+    (context / "__pycache__" / "adapter.pyc").write_bytes(b"noise")
+    (context / ".wheelhouse-k2j4").mkdir()  # a download in progress, or a killed one's
+    (context / ".wheelhouse-k2j4" / "half.whl").write_bytes(b"ha")
+    (context / "adapter.py").write_text("NAME = 'a'\n")
+    (context / "requirements.txt").write_text("a==1.0\n")
+    (context / ".env").write_text("SECRET=1\n")
+    (context / ".dockerignore").write_text("  # a comment\n.env\n")
+    shared = tmp_path / "shell"
+    shared.mkdir()
+    (shared / "server.py").write_text("import adapter\n")
+    build = Build(
+        context=context, wheelhouse=Wheelhouse("requirements.txt"),
+        include=(("server.py", shared / "server.py"),),
+    )  # fmt: skip
+    # The wheelhouse is up to date: nothing is downloaded.
+    requirements = hashlib.sha256(b"a==1.0\n").hexdigest()
+    (context / "wheelhouse" / ".stamp").write_text(f"{requirements} {wheel_target(build)}\n")
+    return build
+
+
+def test_context_files_are_what_docker_would_get(tmp_path: Path) -> None:
+    build = make_context(tmp_path)
+    names = [name for name, _ in context_files(build)]
+    assert names == [".dockerignore", "adapter.py", "requirements.txt", "server.py"]
+    with_wheels = [name for name, _ in context_files(build, wheelhouse=True)]
+    assert "wheelhouse/a-1.0-py3-none-any.whl" in with_wheels
+
+
+def test_the_docker_archive_has_the_wheelhouse_and_the_shared_files(tmp_path: Path) -> None:
+    build = make_context(tmp_path)
+    with (
+        _context_archive(build, lambda _: None, lambda: False) as archive,
+        tarfile.open(fileobj=archive) as tar,
+    ):
+        names = tar.getnames()
+    assert "server.py" in names
+    assert "wheelhouse/a-1.0-py3-none-any.whl" in names
+    assert ".env" not in names
+    assert not [n for n in names if n.startswith((".wheelhouse-", "__pycache__"))]
+
+
+def test_the_local_copy_is_reused_and_replaced_when_the_context_changes(tmp_path: Path) -> None:
+    build = make_context(tmp_path)
+    cache = tmp_path / "cache"
+    first = venvs._app(build, "alpha", cache, lambda: False)
+    assert (first / "server.py").read_text() == "import adapter\n"
+    assert not (first / ".env").exists()
+    assert not (first / "wheelhouse").exists()
+    assert venvs._app(build, "alpha", cache, lambda: False) == first
+    (build.context / "adapter.py").write_text("NAME = 'b'\n")
+    second = venvs._app(build, "alpha", cache, lambda: False)
+    assert second != first
+    assert not first.exists(), "the template's older copy goes when a newer one is ready"
+
+
+def test_clean_removes_what_it_made_and_skips_what_a_run_is_making(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    made = cache / "venvs" / "alpha-0123456789ab"
+    busy = cache / "venvs" / "beta-0123456789ab"
+    foreign = cache / "venvs" / "pip"
+    for path in (made, busy, foreign):
+        path.mkdir(parents=True)
+    with (cache / "venvs" / ".beta.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        assert venvs.clean(cache) == 1
+    assert not made.exists()
+    assert busy.exists()
+    assert foreign.exists()
+
+
+def test_an_interrupted_install_is_stopped_and_its_scratch_kept_for_the_caller(
+    tmp_path: Path,
+) -> None:
+    stop = threading.Event()
+    threading.Timer(0.5, stop.set).start()
+    start = time.monotonic()
+    with pytest.raises(TemplateError, match="interrupted"):
+        run_stoppable([sys.executable, "-c", "import time; time.sleep(60)"], tmp_path,
+                      stop.is_set, {})  # fmt: skip
+    assert time.monotonic() - start < 10
