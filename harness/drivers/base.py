@@ -79,6 +79,16 @@ def signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
         os.killpg(process.pid, sig)
 
 
+def stop_group(process: subprocess.Popen[bytes], grace: float) -> None:
+    """SIGTERM the process's group, SIGKILL what is left after ``grace`` seconds; wait."""
+    signal_group(process, signal.SIGTERM)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        signal_group(process, signal.SIGKILL)
+        process.wait()
+
+
 def decisive_line(log: str) -> str:
     """The line of a log that says why a runtime died: its last exception, else its last line."""
     lines = [line.strip() for line in log.splitlines() if line.strip()]

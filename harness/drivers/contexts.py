@@ -15,7 +15,6 @@ import hashlib
 import os
 import platform
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -25,7 +24,7 @@ from pathlib import Path
 
 from harness.config import Build
 from harness.drivers import supervise
-from harness.drivers.base import TemplateError, signal_group, tail
+from harness.drivers.base import TemplateError, stop_group, tail
 
 WHEELHOUSE_DIR = "wheelhouse"
 STAMP_FILE = ".stamp"
@@ -179,10 +178,6 @@ def run_stoppable(
         except subprocess.TimeoutExpired:
             if not stopped():
                 continue
-        signal_group(process, signal.SIGTERM)
-        try:
-            process.communicate(timeout=STOP_GRACE_S)
-        except subprocess.TimeoutExpired:
-            signal_group(process, signal.SIGKILL)
-            process.communicate()
+        stop_group(process, STOP_GRACE_S)
+        process.communicate()  # what it printed last: closes the pipe
         raise TemplateError(f"interrupted while running {Path(command[0]).name} {command[1:3]}")

@@ -6,7 +6,6 @@ import contextlib
 import os
 import random
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from harness.drivers.base import (
     RunContext,
     TemplateError,
     TemplateSkipped,
-    signal_group,
+    stop_group,
     upload_name,
 )
 from harness.drivers.contexts import Progress
@@ -268,12 +267,7 @@ class ProcessDriver(Driver):
             self._stopped = True
             process = self._process
         if process is not None and process.poll() is None:
-            signal_group(process, signal.SIGTERM)
-            try:
-                process.wait(timeout=STOP_GRACE_S)
-            except subprocess.TimeoutExpired:
-                signal_group(process, signal.SIGKILL)
-                process.wait()
+            stop_group(process, STOP_GRACE_S)
         if self._root is not None:
             shutil.rmtree(self._root, ignore_errors=True)
         if self._port is not None:
