@@ -276,8 +276,15 @@ class DockerDriver(Driver):
                 break
             time.sleep(0.05)
         log = self.logs()
+        code = self.exit_status()
+        if code is not None:
+            # It died before its port was mapped: the same error as dying a moment later.
+            raise TemplateError(
+                f"runtime exited with code {code} during boot: {decisive_line(log)}\n"
+                f"last lines:\n{tail(log, 20)}"
+            )
         raise TemplateError(
-            f"container exited or published no port for {port}: {decisive_line(log)}\n"
+            f"container published no port for {port}: {decisive_line(log)}\n"
             f"last lines:\n{tail(log, 20)}"
         )
 
