@@ -82,6 +82,8 @@ _TEMPLATE_ONLY_KEYS = frozenset({"description", "image", "build", "command", "pr
 _BUILD_KEYS = frozenset({"context", "dockerfile", "args", "wheelhouse", "include"})
 _WHEELHOUSE_KEYS = frozenset({"requirements", "python"})
 _PYTHON_VERSION_RE = re.compile(r"^3\.\d+$")
+CACHE_PARTS = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache"})
+"""Directories that never change what an image does: no build context or include has them."""
 _PROBE_KEYS = frozenset({"session_store", "key"})
 _TOP_KEYS = frozenset({"schema", "defaults", "templates"})
 
@@ -548,7 +550,7 @@ def _include(check: _Checker, root: Path, context: Path, raw: Any) -> tuple[tupl
         source = (root / entry).resolve()
         if source.is_dir():
             found = [p for p in sorted(source.rglob("*")) if p.is_file()]
-            found = [p for p in found if "__pycache__" not in p.relative_to(source).parts]
+            found = [p for p in found if not CACHE_PARTS.intersection(p.relative_to(source).parts)]
             # Resolved: a symlink in a shared directory brings its file, as a copy would.
             pairs = [(p.relative_to(source).as_posix(), p.resolve()) for p in found]
         elif source.is_file():

@@ -79,7 +79,11 @@ def signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
         os.killpg(process.pid, sig)
 
 
-def stop_group(process: subprocess.Popen[bytes], grace: float) -> None:
+STOP_GRACE_S = 5.0
+"""How long a stopped runtime or pip run gets between SIGTERM and SIGKILL."""
+
+
+def stop_group(process: subprocess.Popen[bytes], grace: float = STOP_GRACE_S) -> None:
     """SIGTERM the process's group, SIGKILL what is left after ``grace`` seconds; wait."""
     signal_group(process, signal.SIGTERM)
     try:

@@ -22,17 +22,14 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from harness.config import Build
+from harness.config import CACHE_PARTS, Build
 from harness.drivers import supervise
 from harness.drivers.base import TemplateError, stop_group, tail
 
 WHEELHOUSE_DIR = "wheelhouse"
 STAMP_FILE = ".stamp"
 _PARTIAL_WHEELHOUSE = ".wheelhouse-"
-# Files that never change what an image does: kept out of the context hash.
-_IGNORED_PARTS = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache"})
 POLL_S = 0.2
-STOP_GRACE_S = 5.0
 
 Progress = Callable[[str], None]
 Stopped = Callable[[], bool]
@@ -58,14 +55,17 @@ def context_files(build: Build, *, wheelhouse: bool = False) -> list[tuple[str, 
     kept = exclude_paths(str(build.context), _dockerignore(build.context), build.dockerfile)
     files = []
     for name in sorted(kept):
-        parts = set(Path(name).parts)
-        if _IGNORED_PARTS & parts or any(p.startswith(_PARTIAL_WHEELHOUSE) for p in parts):
+        relative = Path(name)
+        parts = relative.parts
+        if CACHE_PARTS.intersection(parts) or any(
+            part.startswith(_PARTIAL_WHEELHOUSE) for part in parts
+        ):
             continue
-        if Path(name).parts[0] == WHEELHOUSE_DIR and not wheelhouse:
+        if parts[0] == WHEELHOUSE_DIR and not wheelhouse:
             continue
-        path = build.context / name
+        path = build.context / relative
         if path.is_file():
-            files.append((Path(name).as_posix(), path))
+            files.append((relative.as_posix(), path))
     return files + list(build.include)
 
 
@@ -178,6 +178,6 @@ def run_stoppable(
         except subprocess.TimeoutExpired:
             if not stopped():
                 continue
-        stop_group(process, STOP_GRACE_S)
+        stop_group(process)
         process.communicate()  # what it printed last: closes the pipe
         raise TemplateError(f"interrupted while running {Path(command[0]).name} {command[1:3]}")

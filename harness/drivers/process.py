@@ -27,7 +27,6 @@ from harness.drivers.base import (
 )
 from harness.drivers.contexts import Progress
 
-STOP_GRACE_S = 5.0
 CHUNK_BYTES = 1 << 16
 INHERITED_ENV = (
     "PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "TERM",
@@ -267,7 +266,7 @@ class ProcessDriver(Driver):
             self._stopped = True
             process = self._process
         if process is not None and process.poll() is None:
-            stop_group(process, STOP_GRACE_S)
+            stop_group(process)
         if self._root is not None:
             shutil.rmtree(self._root, ignore_errors=True)
         if self._port is not None:

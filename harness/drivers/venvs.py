@@ -38,6 +38,7 @@ CACHE_DIR = ".cache/canary-matrix"
 READY_FILE = ".canary-matrix-ready"
 KINDS = ("apps", "venvs")
 _MADE_RE = re.compile(r"^(?P<name>.+)-[0-9a-f]{12}$")
+_HOST_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
 @dataclass(frozen=True)
@@ -100,8 +101,8 @@ def _venv(build: Build, name: str, cache: Path, progress: Progress, stopped: Sto
     spec = build.wheelhouse
     assert spec is not None, "config: process_from_build needs build.wheelhouse"
     requirements = build.context / spec.requirements
-    python = f"{sys.version_info.major}.{sys.version_info.minor}"
-    key = hashlib.sha256(requirements.read_bytes() + f"{python} {platform.machine()}".encode())
+    host = f"{_HOST_PYTHON} {platform.machine()}"
+    key = hashlib.sha256(requirements.read_bytes() + host.encode())
     target = cache / "venvs" / f"{name}-{key.hexdigest()[:12]}"
     with locked(cache / "venvs" / f".{name}.lock", stopped):
         if (target / READY_FILE).is_file():
@@ -130,8 +131,7 @@ def _install(
     assert build.wheelhouse is not None
     pip = [str(target / "bin" / "python"), "-m", "pip", "install", "--quiet",
            "--disable-pip-version-check"]  # fmt: skip
-    python = f"{sys.version_info.major}.{sys.version_info.minor}"
-    if python != build.wheelhouse.python or not sys.platform.startswith("linux"):
+    if build.wheelhouse.python != _HOST_PYTHON or not sys.platform.startswith("linux"):
         # The wheelhouse is for the image's Python and Linux, not this host.
         return run_stoppable([*pip, "-r", str(requirements)], target, stopped, dict(os.environ))
     # The image's own wheels, installed as the image installs them: same versions, no
