@@ -1,4 +1,13 @@
-"""wire: the agent card answers; an unknown method is -32601; jsonrpc and id echo (DESIGN §4)."""
+"""wire: the agent card answers; the platform's sends are taken; an unknown method is -32601.
+
+DESIGN §4: the card is served (or at the legacy path); every ``message/send`` the
+canaries made was answered in a shape the platform reads (a -32601/-32602 there means
+the runtime does not accept the platform's 0.3 ``message/send``); an unknown method
+gets -32601 with ``jsonrpc`` and ``id`` echoed. A turn that fails at layer ``wire``
+in any canary fails here too, so this diagnostic and the canaries never disagree; a
+turn the runtime took and failed (-32603, a 5xx, no reply in time) is layer
+``runtime`` and not this diagnostic's business.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +15,9 @@ import json
 import uuid
 from typing import Any
 
-from canary.evidence import Evidence, NoEvidence, fail
+from canary.evidence import SEND_METHOD, Evidence, NoEvidence, fail
 from harness.cp_sim import Conversation
+from harness.cp_sim.a2a import BODY_EXCERPT_BYTES, WIRE
 from harness.cp_sim.transcript import decode_body
 
 KIND = "diagnostic"
@@ -35,13 +45,17 @@ def check(evidence: Evidence) -> None:
         statuses = {e["path"]: e.get("status") or e.get("error") for _, e in cards}
         where = f" (transcript line {cards[-1][0]})" if cards else ""
         fail("wire", f"no agent card: {statuses}{where}")
+    for turn in evidence.every_turn():
+        failed = turn.failure()
+        if turn.method == SEND_METHOD and failed is not None and failed[0] == WIRE:
+            fail("wire", f"the {turn.canary} conversation's message/send: {failed[1]}")
     calls = evidence.turns("wire")
     if not calls:
         raise NoEvidence("the wire conversation recorded no JSON-RPC call")
     call = calls[0]
     line = next(e for n, e in evidence.events("wire", "a2a") if n == call.line)
     body = decode_body(line)
-    excerpt = body[:500].decode("utf-8", "replace")
+    excerpt = body[:BODY_EXCERPT_BYTES].decode("utf-8", "replace")
     status = line.get("status")
     if status is None:
         gone = f"; {call.runtime_gone}" if call.runtime_gone else ""

@@ -73,10 +73,30 @@ FAILED_TURNS: dict[str, dict[str, Any]] = {
     "http-500": {"status": 500, "body": "Internal Server Error"},
     "jsonrpc-error": {"body": error_body()},
     "transport-error": {"status": None, "error": "transport error: ConnectError: refused"},
+    "timeout": {"status": None, "error": "no reply within 30s"},
     "task-failed": {
         "body": json.dumps({"jsonrpc": "2.0", "id": "r", "result": task_result("boom", "failed")})
     },
+    "empty-reply": {"body": reply_body("")},
+    "http-404": {"status": 404, "body": "Not Found"},
+    "not-json": {"body": "<html>oops</html>"},
+    "method-not-found": {"body": error_body(-32601, "Method not found")},
+    "invalid-params": {"body": error_body(-32602, "Invalid params")},
+    "ignored-blocking": {
+        "body": json.dumps(
+            {"jsonrpc": "2.0", "id": "r", "result": task_result("later", "submitted")}
+        )
+    },
+    "unshown-text": {"body": reply_body("no discriminator").replace('"kind": "text", ', "", 1)},
 }
+# Where each failure sits: the runtime took the turn and failed it, or the reply does not
+# fit the protocol the platform speaks (DESIGN §3.2, §4 wire).
+FAILED_TURN_LAYERS = {
+    "http-500": "runtime", "jsonrpc-error": "runtime", "transport-error": "runtime",
+    "timeout": "runtime", "task-failed": "runtime", "empty-reply": "runtime",
+    "http-404": "wire", "not-json": "wire", "method-not-found": "wire",
+    "invalid-params": "wire", "ignored-blocking": "wire", "unshown-text": "wire",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)

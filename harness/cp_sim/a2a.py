@@ -18,6 +18,12 @@ from typing import Any
 import httpx
 
 BODY_EXCERPT_BYTES = 500
+RPC_DATA_CHARS = 300
+# JSON-RPC errors about the request itself: the runtime does not take what the platform
+# sends. Any other code (-32603, a server's own -32000…) is the runtime failing the turn.
+WIRE_RPC_CODES = frozenset({-32700, -32600, -32601, -32602})
+WIRE = "wire"
+RUNTIME = "runtime"
 FAILED_TASK_STATES = frozenset({"failed", "rejected", "canceled", "cancelled"})
 PENDING_TASK_STATES = frozenset({"submitted", "working"})
 
@@ -65,6 +71,12 @@ class Reply:
         body_excerpt: The first 500 bytes of the response body.
         shape: ``message`` or ``task`` (or what the result looked like).
         task_state: The task's state for Task replies.
+        rpc_error: The JSON-RPC error object, when the runtime answered with one.
+        layer: Where a failed turn's fault sits: ``wire`` (the reply does not fit the
+            protocol the platform speaks: a bad status, invalid JSON, a rejected request,
+            text where the platform does not look, an ignored ``blocking``) or
+            ``runtime`` (it took the turn and failed it: an internal error, a 5xx, a
+            failed task, no reply in time, no text at all). None when ``ok``.
     """
 
     ok: bool
@@ -75,6 +87,7 @@ class Reply:
     shape: str = ""
     task_state: str | None = None
     rpc_error: dict[str, Any] | None = field(default=None)
+    layer: str | None = None
 
     def describe(self) -> str:
         """One line for a failure message: the problem or the (trimmed) text."""
@@ -104,9 +117,10 @@ def parse_reply(status_code: int, body: bytes) -> Reply:
         text the platform would show (the problem then says where the text was).
     """
     excerpt = body[:BODY_EXCERPT_BYTES].decode("utf-8", errors="replace")
-    received = Reply(ok=False, status_code=status_code, body_excerpt=excerpt)
+    received = Reply(ok=False, status_code=status_code, body_excerpt=excerpt, layer=WIRE)
     if status_code != 200:
-        return replace(received, problem=f"HTTP {status_code}: {excerpt!r}")
+        layer = RUNTIME if status_code >= 500 else WIRE
+        return replace(received, problem=f"HTTP {status_code}: {excerpt!r}", layer=layer)
     try:
         payload = json.loads(body)
     except ValueError as exc:
@@ -116,8 +130,9 @@ def parse_reply(status_code: int, body: bytes) -> Reply:
     error = payload.get("error")
     if error is not None:
         details = error if isinstance(error, dict) else {"message": error}
-        problem = f"JSON-RPC error {details.get('code')}: {details.get('message')}"
-        return replace(received, problem=problem, rpc_error=details)
+        code = details.get("code")
+        layer = WIRE if code in WIRE_RPC_CODES else RUNTIME
+        return replace(received, problem=_rpc_problem(details), rpc_error=details, layer=layer)
     result = payload.get("result")
     if not isinstance(result, dict):
         return replace(received, problem=f"no 'result' object in response: {excerpt!r}")
@@ -125,7 +140,7 @@ def parse_reply(status_code: int, body: bytes) -> Reply:
     state = _task_state(result)
     received = replace(received, text=text, shape=_shape(result), task_state=state)
     if state in FAILED_TASK_STATES:
-        return replace(received, problem=f"task ended {state}: {trim(text)!r}")
+        return replace(received, problem=f"task ended {state}: {trim(text)!r}", layer=RUNTIME)
     if state in PENDING_TASK_STATES:
         problem = (
             f"the runtime ignored `blocking` and answered with a `{state}` task "
@@ -133,8 +148,25 @@ def parse_reply(status_code: int, body: bytes) -> Reply:
         )
         return replace(received, problem=problem)
     if not text.strip():
-        return replace(received, problem=f"{_unshown(result)}: {excerpt!r}")
-    return replace(received, ok=True)
+        why = _unshown(result)
+        layer = RUNTIME if why == NO_TEXT else WIRE
+        return replace(received, problem=f"{why}: {excerpt!r}", layer=layer)
+    return replace(received, ok=True, layer=None)
+
+
+def lost(problem: str) -> Reply:
+    """A turn that got no HTTP response at all (no reply in time, a refused connection)."""
+    return Reply(ok=False, problem=problem, layer=RUNTIME)
+
+
+def _rpc_problem(error: dict[str, Any]) -> str:
+    """A JSON-RPC error in words: its code, its message and (trimmed) its data."""
+    problem = f"JSON-RPC error {error.get('code')}: {error.get('message')}"
+    data = error.get("data")
+    if data not in (None, "", {}, []):
+        shown = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)
+        problem += f" (data: {trim(shown, RPC_DATA_CHARS)})"
+    return problem
 
 
 def reply_text(result: dict[str, Any]) -> str:
@@ -168,6 +200,9 @@ def _shown_places(result: dict[str, Any]) -> list[Any]:
     ]
 
 
+NO_TEXT = "the reply has no text at all"
+
+
 def _unshown(result: dict[str, Any]) -> str:
     """Why a result shows no text: where text was found that the platform would not show."""
     for where, value in _strings_named_text(result, "result"):
@@ -191,7 +226,7 @@ def _unshown(result: dict[str, Any]) -> str:
                 "so the platform does not show it"
             )
         return f"the only text is at {where}, where the platform does not look"
-    return "the reply has no text at all"
+    return NO_TEXT
 
 
 def _strings_named_text(value: Any, where: str) -> list[tuple[str, str]]:
