@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from harness.cp_sim import Reply, parse_reply, trim
+from harness.cp_sim.a2a import RUNTIME, lost
 from harness.cp_sim.transcript import Line, decode_body, read
 
 
@@ -70,21 +71,42 @@ class Turn:
         """``transcript line N``, for failure messages."""
         return f"transcript line {self.line}"
 
-    def answer(self, layer: str = "wire") -> str:
-        """The reply's text; a failed turn fails the check at ``layer``."""
-        if not self.reply.ok:
-            polled = ""
-            if self.polled is not None:
-                answer = repr(trim(self.polled.text)) if self.polled.text else "no text"
-                polled = f"; polled with tasks/get, it would have answered {answer}"
-            if self.runtime_gone:
-                layer = "runtime"
-            fail(
-                layer,
-                f"sent {trim(self.sent)!r} in context {self.context_id}: "
-                f"{self.reply.describe()}{polled} ({self.where})"
-                + (f"; {self.runtime_gone}" if self.runtime_gone else ""),
-            )
+    @property
+    def method(self) -> str:
+        """The JSON-RPC method the turn called."""
+        return str(self.request.get("method", ""))
+
+    def rejected_send(self) -> bool:
+        """The runtime answered the platform's own ``message/send`` as a method it lacks."""
+        code = (self.reply.rpc_error or {}).get("code")
+        return self.method == SEND_METHOD and code in REJECTED_SEND_CODES
+
+    def failure(self) -> tuple[str, str] | None:
+        """The failed turn's layer and message (None when the turn got a reply).
+
+        The layer is the reply's (``wire`` or ``runtime``, see :class:`Reply`), or
+        ``runtime`` when the runtime had exited by then.
+        """
+        if self.reply.ok:
+            return None
+        polled = ""
+        if self.polled is not None:
+            answer = repr(trim(self.polled.text)) if self.polled.text else "no text"
+            polled = f"; polled with tasks/get, it would have answered {answer}"
+        hint = f"; {REJECTED_SEND_HINT}" if self.rejected_send() else ""
+        gone = f"; {self.runtime_gone}" if self.runtime_gone else ""
+        layer = RUNTIME if self.runtime_gone else self.reply.layer or "wire"
+        message = (
+            f"sent {trim(self.sent)!r} in context {self.context_id}: "
+            f"{self.reply.describe()}{hint}{polled} ({self.where}){gone}"
+        )
+        return layer, message
+
+    def answer(self) -> str:
+        """The reply's text; a failed turn fails the check at its layer (:meth:`failure`)."""
+        failed = self.failure()
+        if failed is not None:
+            fail(*failed)
         return self.reply.text
 
 
@@ -129,9 +151,17 @@ class PlatformCall:
         return [m for m in listed if isinstance(m, dict)]
 
 
+SEND_METHOD = "message/send"
+REJECTED_SEND_CODES = frozenset({-32601, -32602})
+REJECTED_SEND_HINT = (
+    "the runtime does not accept the platform's 0.3 `message/send` (a server on a2a-sdk "
+    "1.x needs 0.3 compatibility: its JSON-RPC routes built with enable_v0_3_compat=True)"
+)
+
+
 def _reply(event: dict[str, Any]) -> Reply:
     if event.get("status") is None:
-        return Reply(ok=False, problem=str(event.get("error") or "no response"))
+        return lost(str(event.get("error") or "no response"))
     reply = parse_reply(int(event["status"]), decode_body(event))
     if event.get("body_truncated") and not reply.ok:
         kept = len(decode_body(event))
@@ -140,6 +170,7 @@ def _reply(event: dict[str, Any]) -> Reply:
             problem=f"{reply.problem} (body of {event['body_truncated']} bytes, first {kept} kept)",
             status_code=reply.status_code,
             body_excerpt=reply.body_excerpt,
+            layer=reply.layer,
         )
     return reply
 
@@ -175,6 +206,11 @@ class Evidence:
             for line in lines
             if line.type == "platform"
         ]
+        self._polls: dict[int, list[Line]] = {}
+        for line in lines:
+            if line.type == "a2a_poll":
+                self._polls.setdefault(int(line.event.get("turn") or 0), []).append(line)
+        self._exits = [line for line in lines if line.type == "runtime_exit"]
 
     @classmethod
     def load(cls, path: Path) -> Evidence:
@@ -222,36 +258,36 @@ class Evidence:
 
     def turns(self, canary: str) -> list[Turn]:
         """The conversation's A2A exchanges, in order (polls folded into their turn)."""
-        polls = {
-            int(line.event.get("turn") or 0): _reply(line.event)
-            for line in self._events(canary, "a2a_poll")  # the last poll of a turn wins
-        }
-        exits = [line for line in self.lines if line.type == "runtime_exit"]
-        gone = (
-            f"the runtime had exited with code {exits[0].event.get('code')} "
-            f"(transcript line {exits[0].number}): {exits[0].event.get('last_line')}"
-            if exits
-            else None
-        )
-        return [
-            Turn(
-                line=line.number,
-                turn=int(line.event.get("turn") or 0),
-                canary=canary,
-                context_id=line.event.get("context_id"),
-                sent=str(line.event.get("sent", "")),
-                reply=_reply(line.event),
-                request=dict(line.event.get("request") or {}),
-                started=float(line.event.get("started") or 0.0),
-                polled=polls.get(int(line.event.get("turn") or 0)),
-                # Gone before this turn ended, or the turn lost its connection and the
-                # runtime was found gone right after.
-                runtime_gone=gone
-                if exits and (exits[0].number < line.number or line.event.get("status") is None)
-                else None,
+        return [self._turn(line) for line in self._events(canary, "a2a")]
+
+    def every_turn(self) -> list[Turn]:
+        """Every conversation's A2A exchanges, in transcript order."""
+        return [self._turn(line) for line in self.lines if line.type == "a2a"]
+
+    def _turn(self, line: Line) -> Turn:
+        turn_id = int(line.event.get("turn") or 0)
+        polls = self._polls.get(turn_id, [])
+        exits = self._exits
+        gone = None
+        # Gone before this turn ended, or the turn lost its connection and the runtime
+        # was found gone right after.
+        if exits and (exits[0].number < line.number or line.event.get("status") is None):
+            gone = (
+                f"the runtime had exited with code {exits[0].event.get('code')} "
+                f"(transcript line {exits[0].number}): {exits[0].event.get('last_line')}"
             )
-            for line in self._events(canary, "a2a")
-        ]
+        return Turn(
+            line=line.number,
+            turn=turn_id,
+            canary=str(line.event.get("canary")),
+            context_id=line.event.get("context_id"),
+            sent=str(line.event.get("sent", "")),
+            reply=_reply(line.event),
+            request=dict(line.event.get("request") or {}),
+            started=float(line.event.get("started") or 0.0),
+            polled=_reply(polls[-1].event) if polls else None,  # the last poll of a turn wins
+            runtime_gone=gone,
+        )
 
     def first_turns(self, canary: str, count: int) -> list[Turn]:
         """The conversation's first ``count`` turns; no evidence when it recorded fewer."""
@@ -314,7 +350,8 @@ FILE_ERROR_MARKERS = (
     "could not open", "couldn't open", "cannot open", "can't open", "unable to open",
     "could not read", "couldn't read", "cannot read", "can't read", "unable to read",
     "cannot access", "can't access", "unable to access", "no such file", "file not found",
-    "outside my workspace", "permission denied",
+    "outside my workspace", "permission denied", "cannot see the file", "can't see the file",
+    "don't see any file", "do not see any file",
 )  # fmt: skip
 
 

@@ -75,6 +75,7 @@ _DEFAULTS: dict[str, Any] = {
     "required_since": None,
     "model": None,
     "model_env": {},
+    "logs": [],
 }
 # Keys valid in [defaults] and in a template; a template may also say what it is.
 _SHARED_KEYS = frozenset(_DEFAULTS)
@@ -170,6 +171,9 @@ class Template:
     """``sim``: the harness serves a scripted model and points the runtime at it."""
     model_env: Mapping[str, str] = field(default_factory=dict)
     """More variables for the runtime when ``model = "sim"`` (``${OPENAI_BASE_URL}`` etc.)."""
+    logs: tuple[str, ...] = ()
+    """Log files in the runtime's filesystem (globs, ``{workspace}`` allowed): copied into
+    the artifacts, masked and capped, and searched for why the runtime failed."""
     process_from_build: bool = False
     """The process driver runs ``command`` on what the image is built from: a copy of
     the build context (with ``build.include``) and a venv of the wheelhouse's requirements."""
@@ -479,6 +483,7 @@ def _template(check: _Checker, root: Path, name: str, raw: dict[str, Any]) -> Te
     required_since = _date(check, "required_since", raw["required_since"])
     model = None if raw["model"] is None else check.choice("model", raw["model"], MODELS)
     model_env = check.string_table("model_env", raw["model_env"])
+    logs = _log_patterns(check, raw["logs"])
     description = raw.get("description", "")
     port = int(check.number("port", raw["port"], integer=True, minimum=1, maximum=65535))
     return Template(
@@ -513,7 +518,28 @@ def _template(check: _Checker, root: Path, name: str, raw: dict[str, Any]) -> Te
         process_from_build=from_build,
         model=model,
         model_env=model_env,
+        logs=logs,
     )
+
+
+_GLOB_CHARS = frozenset("*?[")
+
+
+def _log_patterns(check: _Checker, raw: Any) -> tuple[str, ...]:
+    """Absolute globs below a named directory: ``/tmp/openclaw/*.log``, ``{workspace}/x.log``."""
+    patterns = check.string_list("logs", raw)
+    for pattern in patterns:
+        parts = pattern.split("/")
+        if not pattern.startswith(("/", "{workspace}/")) or ".." in parts:
+            raise check.fail("logs", f"{pattern!r} is not an absolute path in the runtime")
+        literal = [p for p in parts[:-1] if p]
+        if not literal or _GLOB_CHARS.intersection("".join(literal)) or not parts[-1]:
+            raise check.fail(
+                "logs",
+                f"{pattern!r}: wildcards only in the file name, below a named directory "
+                "(e.g. '/tmp/openclaw/*.log')",
+            )
+    return patterns
 
 
 def _date(check: _Checker, key: str, raw: Any) -> datetime.date | None:

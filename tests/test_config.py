@@ -249,3 +249,27 @@ def test_process_from_build_needs_command_and_wheelhouse(tmp_path: Path, body: s
     message = error_of(tmp_path, f"[templates.alpha]\nprocess_from_build = true\n{body}")
     assert "'process_from_build'" in message
     assert "needs a 'command' and a 'build' with a 'wheelhouse'" in message
+
+
+def test_log_files_are_absolute_globs_in_the_runtime(tmp_path: Path) -> None:
+    body = MINIMAL + 'logs = ["/tmp/openclaw/*.log", "{workspace}/.hermes/logs/errors.log"]\n'
+    template = load(write_config(tmp_path, body), {}).templates["alpha"]
+    assert template.logs == ("/tmp/openclaw/*.log", "{workspace}/.hermes/logs/errors.log")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "says"),
+    [
+        ("openclaw.log", "not an absolute path"),
+        ("/tmp/../etc/passwd", "not an absolute path"),
+        ("/*.log", "wildcards only in the file name"),
+        ("/tmp/*/x.log", "wildcards only in the file name"),
+        ("/tmp/openclaw/", "wildcards only in the file name"),
+    ],
+)
+def test_a_log_pattern_outside_a_named_directory_is_an_error(
+    tmp_path: Path, pattern: str, says: str
+) -> None:
+    message = error_of(tmp_path, MINIMAL + f'logs = ["{pattern}"]\n')
+    assert "template 'alpha', key 'logs'" in message
+    assert says in message

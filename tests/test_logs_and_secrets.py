@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.drivers.logs import RuntimeLog
+from harness.drivers.isolation import kept_paths
+from harness.drivers.logs import RuntimeLog, decisive_line
 from harness.masking import secret_shaped
 from tests.conftest import ROOT, run_cli, write_config
 
@@ -90,3 +91,77 @@ def test_a_runtime_flooding_its_output_is_capped_and_memory_bounded(tmp_path: Pa
     assert "bytes of output dropped here]" in log.read_text()
     if peak_kib > before:  # the harness was the largest child so far
         assert peak_kib < 200 * 1024
+
+
+@pytest.mark.parametrize(
+    ("log", "decisive"),
+    [
+        (
+            "starting\n[FAIL] Required env: Missing CLAUDE_CODE_OAUTH_TOKEN\n"
+            "WARNING: prompt file missing\nFix: Add the file or remove it from prompt_files.\n",
+            "[FAIL] Required env: Missing CLAUDE_CODE_OAUTH_TOKEN",
+        ),
+        (
+            'Traceback (most recent call last):\n  File "a.py", line 1\n'
+            "ModuleNotFoundError: No module named 'agent'\n"
+            "ERROR:    Application startup failed. Exiting.\n",
+            "ModuleNotFoundError: No module named 'agent'",
+        ),
+        (
+            "ValueError: harmless, retried\nloading\nloading\nloading\nloading\n"
+            "2026-12-01 10:00:00 CRITICAL app: cannot bind port 8000\nHint: set PORT\n",
+            "2026-12-01 10:00:00 CRITICAL app: cannot bind port 8000",
+        ),
+        (
+            '{"level":"fatal","msg":"config rejected"}\n',
+            '{"level":"fatal","msg":"config rejected"}',
+        ),
+        ("time=1 level=error msg=boom\n", "time=1 level=error msg=boom"),
+        ("Error: Cannot find module 'x'\n    at require\n", "Error: Cannot find module 'x'"),
+        ("booting\nexiting now\nTip: run with --verbose\n", "exiting now"),
+        ("", "(it printed nothing)"),
+    ],
+    ids=[
+        "fail-before-hints",
+        "exception-before-summary",
+        "last-marked",
+        "json",
+        "logfmt",
+        "node",
+        "last-plain",
+        "nothing",
+    ],
+)
+def test_the_decisive_line_is_the_failure_not_the_advice(log: str, decisive: str) -> None:
+    assert decisive_line(log) == decisive
+
+
+def test_an_ordinary_error_word_is_not_a_failure_marker() -> None:
+    log = "heartbeat error_rate=0.0 errors=0\nserving on 8000\n"
+    assert decisive_line(log) == "serving on 8000"
+
+
+def test_a_log_file_gives_the_line_when_the_output_says_nothing() -> None:
+    files = {"/tmp/openclaw/openclaw.log": "info: start\n[ERROR] invalid config: models.sim\n"}
+    assert decisive_line("exiting\n", files) == (
+        "[ERROR] invalid config: models.sim (in /tmp/openclaw/openclaw.log)"
+    )
+    # What the runtime printed itself wins when it names the failure.
+    assert decisive_line("[FAIL] no key\n", files) == "[FAIL] no key"
+
+
+def test_kept_paths_are_the_outermost_directories_under_tmp(tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    (venv / "bin" / "python").write_text("")
+    project = tmp_path / "project"
+    (project / "nested").mkdir(parents=True)
+    run_root = tmp_path / "canary-run"
+    run_root.mkdir()
+    candidates = [
+        str(venv / "bin" / "python"), str(project), str(project / "nested"), str(run_root),
+        "relative/path", "/nonexistent/x", "http://127.0.0.1:8000",
+    ]  # fmt: skip
+    assert kept_paths(candidates, run_root, tmp=tmp_path) == sorted([str(venv), str(project)])
+    assert kept_paths([str(tmp_path)], run_root, tmp=tmp_path) == []  # the private /tmp itself

@@ -24,17 +24,19 @@ from pathlib import Path
 import httpx
 
 from harness.config import Template
-from harness.drivers.logs import RuntimeLog
+from harness.drivers.logs import RuntimeLog, decisive_line
 from harness.errors import HarnessError
 
 LEGACY_READY_PATH = "/.well-known/agent.json"
 UPLOADS_DIR = ".molecule/chat-uploads"
 LOG_TAIL_LINES = 200
 LOG_DRAIN_S = 3.0
+LOG_FILE_HEAD_BYTES = 256 << 10
+LOG_FILE_TAIL_BYTES = 256 << 10
+"""How much of each declared log file is kept: its start and its end."""
+LOG_FILES_DIR = "logs"
 _UNSAFE_NAME_RE = re.compile(r"[^A-Za-z0-9._-]+")
 _PLACEHOLDER_RE = re.compile(r"\$\{(PORT|WORKSPACE_ID|PLATFORM_URL|WORKSPACE_DIR)\}")
-# "ModuleNotFoundError: No module named 'agent'", "pkg.errors.ConfigError: …", "SystemExit: 3"
-_EXCEPTION_LINE_RE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)(:|$)")
 
 
 class TemplateSkipped(HarnessError):
@@ -93,13 +95,18 @@ def stop_group(process: subprocess.Popen[bytes], grace: float = STOP_GRACE_S) ->
         process.wait()
 
 
-def decisive_line(log: str) -> str:
-    """The line of a log that says why a runtime died: its last exception, else its last line."""
-    lines = [line.strip() for line in log.splitlines() if line.strip()]
-    exceptions = [line for line in lines if _EXCEPTION_LINE_RE.match(line)]
-    if exceptions:
-        return exceptions[-1]
-    return lines[-1] if lines else "(it printed nothing)"
+def head_and_tail(start: bytes, end: bytes, size: int) -> bytes:
+    """A long file's start and end, joined by a line saying how much was left out."""
+    left_out = size - len(start) - len(end)
+    return start + f"\n[canary-matrix: {left_out} bytes left out]\n".encode() + end
+
+
+def capped(content: bytes) -> bytes:
+    """A file's content, its start and end only when it is longer than the cap."""
+    if len(content) <= LOG_FILE_HEAD_BYTES + LOG_FILE_TAIL_BYTES:
+        return content
+    start, end = content[:LOG_FILE_HEAD_BYTES], content[-LOG_FILE_TAIL_BYTES:]
+    return head_and_tail(start, end, len(content))
 
 
 def tail(text: str, lines: int = LOG_TAIL_LINES) -> str:
@@ -142,6 +149,37 @@ class Driver(abc.ABC):
         (self.context.artifacts / "runtime.tail.log").write_text(
             tail(self.logs()) + "\n", encoding="utf-8"
         )
+
+    def collect_logs(self) -> dict[str, str]:
+        """The template's declared log files (``logs``), read now from the runtime.
+
+        Each is masked and capped (its start and its end) as it is copied to
+        ``artifacts/logs/``; a file that cannot be read is skipped, since these are
+        evidence of a failure, never a failure of their own.
+
+        Returns:
+            Their text by runtime path, in the order found.
+        """
+        found: dict[str, str] = {}
+        for pattern in self.template.logs:
+            try:
+                files = self.read_files(self.resolve_path(pattern))
+            except (HarnessError, OSError):
+                continue
+            for path, content in files:
+                name = sanitize_filename(path.strip("/").replace("/", "_"))
+                log = RuntimeLog(
+                    self.context.artifacts / LOG_FILES_DIR / name, self.context.hidden,
+                    head=LOG_FILE_HEAD_BYTES, tail=LOG_FILE_TAIL_BYTES,
+                )  # fmt: skip
+                log.feed(content)
+                log.close()
+                found[path] = log.text()
+        return found
+
+    def decisive_line(self) -> str:
+        """Why the runtime failed, from its output, else from its declared log files."""
+        return decisive_line(self.logs(), self.collect_logs())
 
     def render_configs(self, destination: Path, env: Mapping[str, str]) -> None:
         """Copy the template's ``configs`` directory, rendering ``${PORT}`` and the like.
@@ -213,6 +251,15 @@ class Driver(abc.ABC):
         """Copy a path of the runtime's filesystem to ``destination``; None if absent."""
 
     @abc.abstractmethod
+    def read_files(self, pattern: str) -> list[tuple[str, bytes]]:
+        """Files of the runtime's filesystem matching a glob (wildcards in the name only).
+
+        Returns:
+            (runtime path, content) pairs; a long file's content is its start and its
+            end, joined by a line saying how much was left out.
+        """
+
+    @abc.abstractmethod
     def stop(self) -> None:
         """Stop the runtime and release everything it holds; safe to call twice."""
 
@@ -243,10 +290,9 @@ class Driver(abc.ABC):
             while True:
                 code = self.exit_status()
                 if code is not None:
-                    log = self.logs()
                     raise TemplateError(
-                        f"runtime exited with code {code} during boot: {decisive_line(log)}\n"
-                        f"last lines:\n{tail(log, 20)}"
+                        f"runtime exited with code {code} during boot: {self.decisive_line()}\n"
+                        f"last lines:\n{tail(self.logs(), 20)}"
                     )
                 if any(self._answers(client, path) for path in paths):
                     return

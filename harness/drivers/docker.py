@@ -18,6 +18,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Mapping
+from fnmatch import fnmatch
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -34,7 +35,7 @@ from harness.drivers.base import (
     Driver,
     RunContext,
     TemplateError,
-    decisive_line,
+    capped,
     tail,
     upload_name,
 )
@@ -49,6 +50,7 @@ CONFIGS_DIR = "/configs"
 RUNTIME_UID = 1000  # production images run as uid 1000
 DESKTOP_HOST = "host.docker.internal"
 SNAPSHOT_ATTEMPTS = 3
+ARCHIVE_LIMIT_BYTES = 64 << 20
 
 
 @functools.cache
@@ -275,18 +277,15 @@ class DockerDriver(Driver):
             if self._container.status in ("exited", "dead"):
                 break
             time.sleep(0.05)
-        log = self.logs()
         code = self.exit_status()
+        line = self.decisive_line()
+        last = tail(self.logs(), 20)
         if code is not None:
             # It died before its port was mapped: the same error as dying a moment later.
             raise TemplateError(
-                f"runtime exited with code {code} during boot: {decisive_line(log)}\n"
-                f"last lines:\n{tail(log, 20)}"
+                f"runtime exited with code {code} during boot: {line}\nlast lines:\n{last}"
             )
-        raise TemplateError(
-            f"container published no port for {port}: {decisive_line(log)}\n"
-            f"last lines:\n{tail(log, 20)}"
-        )
+        raise TemplateError(f"container published no port for {port}: {line}\nlast lines:\n{last}")
 
     def exit_status(self) -> int | None:
         if self._stopped:
@@ -342,6 +341,32 @@ class DockerDriver(Driver):
         with tarfile.open(fileobj=buffer) as archive:
             archive.extractall(destination, filter="data")
         return destination / PurePosixPath(source).name
+
+    def read_files(self, pattern: str) -> list[tuple[str, bytes]]:
+        assert self._container is not None
+        directory, name = pattern.rsplit("/", 1)
+        try:
+            stream, _ = self._container.get_archive(directory)
+        except docker.errors.NotFound:
+            return []
+        received = bytearray()
+        for chunk in stream:
+            received += chunk
+            if len(received) > ARCHIVE_LIMIT_BYTES:
+                break  # a huge directory: what arrived is read, the rest is not evidence
+        found = []
+        with (
+            tarfile.open(fileobj=io.BytesIO(bytes(received)), mode="r|") as archive,
+            contextlib.suppress(tarfile.ReadError, EOFError),
+        ):
+            for member in archive:
+                parts = PurePosixPath(member.name).parts
+                if not member.isfile() or len(parts) != 2 or not fnmatch(parts[1], name):
+                    continue
+                content = archive.extractfile(member)
+                if content is not None:
+                    found.append((f"{directory}/{parts[1]}", capped(content.read())))
+        return sorted(found)
 
     def stop(self) -> None:
         with self._lock:

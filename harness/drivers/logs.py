@@ -11,8 +11,9 @@ saying how much was dropped.
 from __future__ import annotations
 
 import collections
+import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import IO
 
@@ -115,3 +116,72 @@ class RuntimeLog:
         thread = threading.Thread(target=run, name=f"log-{self.path.parent.name}", daemon=True)
         thread.start()
         return thread
+
+
+# --- the decisive line: why a runtime died, as its own output says -----------------------
+
+# "ModuleNotFoundError: No module named 'agent'", "pkg.errors.ConfigError: …", "SystemExit: 3"
+_EXCEPTION_RE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)(:|$)")
+# "[FAIL] Required env…", "ERROR: …", "2026-… CRITICAL app: …", "level=error msg=…",
+# {"level":"fatal",…}, "Error: Cannot find module …" (Node), "panic: …" (Go).
+_MARKED_RE = re.compile(
+    r"\[(?:fail(?:ed)?|error|fatal|critical|panic)\]"
+    r"|(?-i:\b(?:FAIL(?:ED)?|ERROR|FATAL|CRITICAL|PANIC)\b)"
+    r"|\blevel=\"?(?:error|fatal|critical)\b"
+    r"|\"level\"\s*:\s*\"(?:error|fatal|critical)\""
+    r"|^(?:error|fatal|panic):",
+    re.IGNORECASE,
+)
+# Advice and warnings printed after the failure: "Fix: …", "Hint: …", "WARNING: …".
+_HINT_RE = re.compile(
+    r"^\W*(?:fix|hint|tip|note|suggestion|try|help|see|warn(?:ing)?)\b\s*[:\]-]"
+    r"|(?-i:\bWARN(?:ING)?\b)|\blevel=\"?warn",
+    re.IGNORECASE,
+)
+SUMMARY_LINES = 3
+"""A marked line this close after an exception is a framework's summary of it
+("ERROR: Application startup failed. Exiting."): the exception says more."""
+NOTHING = "(it printed nothing)"
+
+
+def marked_line(log: str) -> str | None:
+    """The last exception, or the last line marked FAIL/ERROR/FATAL/CRITICAL, in a log.
+
+    Hint and warning lines are never it, however they are marked.
+    """
+    found: tuple[int, str, bool] | None = None  # (index, line, is an exception)
+    for index, line in enumerate(_lines(log)):
+        if _EXCEPTION_RE.match(line):
+            found = (index, line, True)
+        elif _MARKED_RE.search(line) and not _HINT_RE.search(line):
+            if found and found[2] and index - found[0] <= SUMMARY_LINES:
+                continue
+            found = (index, line, False)
+    return found[1] if found else None
+
+
+def decisive_line(log: str, files: Mapping[str, str] | None = None) -> str:
+    """The line that says why a runtime failed.
+
+    Its output's last exception or marked line; else the same from the log files it
+    wrote (``logs`` of the template), naming the file; else its output's last line
+    that is not a hint or a warning.
+
+    Args:
+        log: What the runtime printed.
+        files: Log files from the runtime's filesystem, by path, masked.
+    """
+    line = marked_line(log)
+    if line is not None:
+        return line
+    for path, text in reversed(list((files or {}).items())):
+        line = marked_line(text)
+        if line is not None:
+            return f"{line} (in {path})"
+    lines = _lines(log)
+    plain = [line for line in lines if not _HINT_RE.search(line)]
+    return (plain or lines or [NOTHING])[-1]
+
+
+def _lines(log: str) -> list[str]:
+    return [line.strip() for line in log.splitlines() if line.strip()]

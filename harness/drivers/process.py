@@ -17,11 +17,14 @@ from pathlib import Path
 from harness.config import Template
 from harness.drivers import isolation, supervise, venvs
 from harness.drivers.base import (
+    LOG_FILE_HEAD_BYTES,
+    LOG_FILE_TAIL_BYTES,
     UPLOADS_DIR,
     Driver,
     RunContext,
     TemplateError,
     TemplateSkipped,
+    head_and_tail,
     stop_group,
     upload_name,
 )
@@ -29,7 +32,7 @@ from harness.drivers.contexts import Progress
 
 CHUNK_BYTES = 1 << 16
 INHERITED_ENV = (
-    "PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "TERM",
+    "PATH", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TERM",
     "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
     "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
 )  # fmt: skip
@@ -93,6 +96,19 @@ def _copy_if_present(source: str, target: str) -> None:
         shutil.copy2(source, target, follow_symlinks=False)
 
 
+def _read_capped(path: Path) -> bytes:
+    """A file's start and end, without reading a huge one whole."""
+    with path.open("rb") as file:
+        size = file.seek(0, os.SEEK_END)
+        file.seek(0)
+        if size <= LOG_FILE_HEAD_BYTES + LOG_FILE_TAIL_BYTES:
+            return file.read()
+        start = file.read(LOG_FILE_HEAD_BYTES)
+        file.seek(size - LOG_FILE_TAIL_BYTES)
+        end = file.read(LOG_FILE_TAIL_BYTES)
+    return head_and_tail(start, end, size)
+
+
 class ProcessDriver(Driver):
     """Starts ``command`` with the contract environment; stops its whole process group.
 
@@ -145,6 +161,11 @@ class ProcessDriver(Driver):
         return self._root / "workspace", self._root / "configs"
 
     @property
+    def _host_tmp(self) -> Path:
+        assert self._root is not None, "the directories exist once the runtime started"
+        return self._root / "tmp"
+
+    @property
     def workspace(self) -> str:
         host_workspace, _ = self._host_dirs()
         return isolation.WORKSPACE if self._isolated else str(host_workspace)
@@ -155,13 +176,31 @@ class ProcessDriver(Driver):
         _, host_configs = self._host_dirs()
         return isolation.CONFIGS if self._isolated else str(host_configs)
 
+    @property
+    def tmp_dir(self) -> str:
+        """The runtime's private temporary directory as it sees it (its ``TMPDIR``)."""
+        return isolation.TMP if self._isolated else str(self._host_tmp)
+
+    @property
+    def home(self) -> str:
+        """The runtime's fresh ``HOME`` as it sees it."""
+        assert self._root is not None, "the directories exist once the runtime started"
+        return isolation.HOME if self._isolated else str(self._root / "home")
+
     def _host_path(self, runtime_path: str) -> Path:
-        """Where a path of the runtime's filesystem is on the host (workspace or configs only)."""
+        """Where a path of the runtime's filesystem is on the host (its own directories only)."""
         path = Path(runtime_path)
-        for seen, host in zip((self.workspace, self.configs_dir), self._host_dirs(), strict=True):
-            if path == Path(seen) or path.is_relative_to(seen):
-                return host / path.relative_to(seen)
-        raise TemplateError(f"{runtime_path} is outside the runtime's workspace and configs")
+        host_workspace, host_configs = self._host_dirs()
+        seen = [(self.workspace, host_workspace), (self.configs_dir, host_configs)]
+        if self._isolated:
+            seen.append((isolation.TMP, self._host_tmp))
+        else:
+            assert self._root is not None
+            seen.append((str(self._root), self._root))  # TMPDIR and HOME, as they are
+        for where, host in seen:
+            if path == Path(where) or path.is_relative_to(where):
+                return host / path.relative_to(where)
+        raise TemplateError(f"{runtime_path} is outside the runtime's own directories")
 
     def start(self, env: Mapping[str, str]) -> None:
         assert self.template.command
@@ -175,16 +214,23 @@ class ProcessDriver(Driver):
         self._root = Path(tempfile.mkdtemp(prefix=f"canary-{self.template.name}-"))
         host_workspace, host_configs = self._host_dirs()
         host_workspace.mkdir()
+        self._host_tmp.mkdir()
+        self._host_tmp.chmod(0o1777)  # as a /tmp is
         reason = isolation.unavailable()
         self._isolated = reason is None
+        (self._host_tmp / "home" if self._isolated else self._root / "home").mkdir()
         if reason is not None:
             self.notes.append(
                 f"the process driver could not isolate the runtime ({reason}): it saw its "
-                f"workspace at {host_workspace} instead of /workspace and could read the "
-                "host's processes"
+                f"workspace at {host_workspace} instead of /workspace, shared the host's /tmp "
+                "(its TMPDIR and HOME were private directories) and could read the host's "
+                "processes"
             )
         full_env = {
             **inherited,
+            # A fresh HOME and /tmp, as a container has (a template's env may say otherwise).
+            "HOME": self.home,
+            "TMPDIR": self.tmp_dir,
             **env,
             "PATH": path,
             "PORT": str(self._port),
@@ -210,8 +256,13 @@ class ProcessDriver(Driver):
         assert self.template.command
         assert self._root is not None
         command = list(self.template.command)
+        cwd = self._local.app if self._local else self.context.config_root
         if self._isolated:
-            command = isolation.wrap(command, *self._host_dirs())
+            found = shutil.which(command[0], path=env.get("PATH"))
+            candidates = [str(cwd), *command, *([found] if found else []), sys.prefix]
+            candidates += [entry for value in env.values() for entry in value.split(os.pathsep)]
+            keep = isolation.kept_paths(candidates, self._root)
+            command = isolation.wrap(command, *self._host_dirs(), self._host_tmp, keep)
         # Through the supervisor, which cleans up even if the harness is SIGKILLed.
         # Run as a script: it needs only the standard library, not an installed harness.
         supervised = [
@@ -220,7 +271,7 @@ class ProcessDriver(Driver):
         try:
             return subprocess.Popen(
                 supervised,
-                cwd=self._local.app if self._local else self.context.config_root,
+                cwd=cwd,
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,  # read by the harness: masked and capped as it comes
@@ -260,6 +311,26 @@ class ProcessDriver(Driver):
         else:
             _copy_if_present(str(source), str(target))
         return target
+
+    def read_files(self, pattern: str) -> list[tuple[str, bytes]]:
+        directory, name = pattern.rsplit("/", 1)
+        try:
+            host_directory = self._host_path(directory)
+            confined = True
+        except TemplateError:
+            if self._isolated:
+                raise
+            # Not isolated, the runtime wrote to the host's own /tmp: that is where it is.
+            host_directory, confined = Path(directory), False
+        assert self._root is not None
+        found = []
+        for host in sorted(host_directory.glob(name)) if host_directory.is_dir() else []:
+            if not host.is_file() or host.is_symlink():
+                continue
+            if confined and not host.resolve().is_relative_to(self._root.resolve()):
+                continue
+            found.append((f"{directory}/{host.name}", _read_capped(host)))
+        return found
 
     def stop(self) -> None:
         with self._lock:

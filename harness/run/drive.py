@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from canary import registry
 from harness.cp_sim import A2AClient, Conversation, FileAccess, Transcript, trim
-from harness.drivers.base import TemplateError, decisive_line
+from harness.drivers.base import TemplateError
 
 EXIT_POLL_S = 0.5
 EXIT_GRACE_S = 2.0
@@ -99,8 +99,8 @@ class Runtime(Protocol):
     def exit_status(self) -> int | None:
         """The exit code once it has stopped."""
 
-    def logs(self) -> str:
-        """What it printed."""
+    def decisive_line(self) -> str:
+        """Why it failed, from what it printed and the log files it wrote."""
 
 
 async def _check_exit(runtime: Runtime, transcript: Transcript) -> bool:
@@ -111,7 +111,7 @@ async def _check_exit(runtime: Runtime, transcript: Transcript) -> bool:
         return True
     if code is None:
         return False
-    last = decisive_line(await asyncio.to_thread(runtime.logs))
+    last = await asyncio.to_thread(runtime.decisive_line)
     transcript.write({"type": "runtime_exit", "code": code, "last_line": last})
     return True
 

@@ -230,6 +230,8 @@ def _run_driver(
     finally:
         with _timed(result, "teardown_s"):
             try:
+                if template.logs:
+                    driver.collect_logs()  # before the stop removes the runtime's filesystem
                 driver.stop()  # first: what a runtime prints while stopping is in its log too
                 driver.write_logs()
             finally:
@@ -306,13 +308,14 @@ TELEMETRY_OFF = {
 
 
 def model_env(template: Template, url: str) -> dict[str, str]:
-    """Where a runtime finds the scripted model: the OpenAI and Anthropic base URLs, dummy
-    keys for its declared secrets, telemetry off, and the template's ``model_env``."""
+    """Where a runtime finds the scripted model: the OpenAI, Anthropic and Gemini base URLs,
+    dummy keys for its declared secrets, telemetry off, and the template's ``model_env``."""
     env = {
         **TELEMETRY_OFF,
         "OPENAI_BASE_URL": f"{url}/v1",
         "OPENAI_API_BASE": f"{url}/v1",
         "ANTHROPIC_BASE_URL": url,
+        "GOOGLE_GEMINI_BASE_URL": url,  # google-genai ≥ 1.13, and ADK's Gemini through it
         **dict.fromkeys(template.secrets, MODEL_SIM_KEY),
     }
     for name, value in template.model_env.items():
