@@ -7,6 +7,7 @@ endpoint must accept, and the oracle's honesty: it knows only what the request h
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -170,7 +171,115 @@ def test_a_file_is_read_only_when_its_text_is_in_the_prompt(oa: openai.OpenAI) -
     )
     assert "cannot see" in chat(oa, [{"role": "user", "content": caption}]).content
     only_file = "notes.txt:\nreference code: ab12cd3\n"
-    assert "?" in chat(oa, [{"role": "user", "content": only_file}]).content
+    read = chat(oa, [{"role": "user", "content": only_file}]).content
+    assert "ab12cd3" in read
+    assert "?" not in read  # a statement, never a question (a question passes file_only)
+
+
+def test_an_empty_prompt_gets_a_statement_that_mentions_no_file(oa: openai.OpenAI) -> None:
+    # What a runtime that dropped the file makes the model answer: nothing in it may pass
+    # file_only (no question, no word about a file, an attachment or an upload).
+    for content in ("", "(no text)"):
+        answer = chat(oa, [{"role": "user", "content": content}]).content
+        assert "?" not in answer
+        assert not {"file", "attach", "document", "upload"} & set(re.findall(r"[a-z]+", answer))
+
+
+HERMES_MEMORY = {"type": "function", "function": {
+    "name": "memory",
+    "description": "Save important information to persistent memory that survives across "
+                   "sessions. Memory is injected into future turns.",
+    "parameters": {"type": "object", "required": ["action", "target"], "properties": {
+        "action": {"type": "string", "enum": ["add", "replace", "remove"]},
+        "target": {"type": "string", "enum": ["memory", "user"]},
+        "content": {"type": "string"}, "old_text": {"type": "string"}}}}}  # fmt: skip
+
+
+def test_a_single_memory_tool_with_an_action_is_used_to_remember(oa: openai.OpenAI) -> None:
+    statement = "Please remember for future conversations: my favourite colour is pale ochre."
+    said = {"role": "user", "content": statement}
+    call = chat(oa, [said], tools=[WEATHER, HERMES_MEMORY]).tool_calls[0]
+    assert call.function.name == "memory"
+    assert json.loads(call.function.arguments) == {
+        "action": "add", "target": "memory", "content": "my favourite colour is pale ochre."
+    }  # fmt: skip
+    # No read action: the model has only what the runtime injected into the prompt.
+    asked = {"role": "user", "content": "What is my favourite colour?"}
+    unknown = chat(oa, [asked], tools=[HERMES_MEMORY]).content
+    assert unknown == "I don't know your favourite colour."
+    prompt = "You are helpful.\n══════\nMEMORY (your personal notes) [3% — 40/2,200 chars]\n"
+    injected = {"role": "system", "content": prompt + "══════\nmy favourite colour is pale ochre."}
+    answer = chat(oa, [injected, asked], tools=[HERMES_MEMORY])
+    assert answer.content == "Your favourite colour is pale ochre."
+
+
+def test_a_memory_tool_known_by_its_description_only() -> None:
+    saver = Tool("save_note", {"type": "object", "properties": {"note": {"type": "string"}}},
+                 "Stores a note in long-term memory for later sessions.")  # fmt: skip
+    plain = Tool("save_file", {"type": "object", "properties": {"path": {"type": "string"}}},
+                 "Writes a file to disk.")  # fmt: skip
+    said = Message("user", "Please remember this: my favourite colour is teal blue.")
+    decision = decide(Conversation((said,), (plain, saver)))
+    assert (decision.tool, decision.arguments) == (
+        "save_note",
+        {"note": "my favourite colour is teal blue."},
+    )
+
+
+@pytest.mark.parametrize(
+    ("injected", "asked"),
+    [
+        (
+            "[Prior context from memory]\n- [LOCAL] my favourite colour is dusty teal.\n\n",
+            "What is my favourite colour?",
+        ),
+        (
+            "Conversation so far:\nUser: Please remember: my favourite colour is dusty teal.\n"
+            "Agent: Noted.\n\nCurrent request: ",
+            "What is my favourite colour?",
+        ),
+        (
+            "Conversation so far:\nUser: Hi! My name is Tovaro. Please remember it.\n"
+            "Agent: Hello Tovaro.\n\nCurrent request: ",
+            "What is my name?",
+        ),
+    ],
+    ids=["memory-prefix", "history-colour", "history-name"],
+)
+def test_what_a_runtime_embeds_in_the_user_message_is_read(
+    oa: openai.OpenAI, injected: str, asked: str
+) -> None:
+    answer = chat(oa, [{"role": "user", "content": injected + asked}]).content
+    assert ("dusty teal" in answer) if "colour" in asked else (answer == "Your name is Tovaro.")
+
+
+READ_FILE = {"type": "function", "function": {"name": "read_file", "parameters": {
+    "type": "object", "required": ["path"], "properties": {
+        "path": {"type": "string"}, "offset": {"type": "integer"}}}}}  # fmt: skip
+CLAUDE_READ = {"type": "function", "function": {"name": "Read", "parameters": {
+    "type": "object", "properties": {"file_path": {"type": "string"}}}}}  # fmt: skip
+UPLOAD = "/workspace/.molecule/chat-uploads/0a1b-notes.txt"
+
+
+@pytest.mark.parametrize(("tool", "argument"), [(READ_FILE, "path"), (CLAUDE_READ, "file_path")])
+def test_a_file_listed_by_path_is_read_with_the_offered_tool(
+    oa: openai.OpenAI, tool: dict[str, Any], argument: str
+) -> None:
+    caption = "What is the reference code in this file? Answer with the code in uppercase."
+    manifest = f"{caption}\n\nAttached files:\n- notes.txt (text/plain) at {UPLOAD}"
+    asked = {"role": "user", "content": manifest}
+    call = chat(oa, [asked], tools=[WEATHER, tool]).tool_calls[0]
+    assert json.loads(call.function.arguments) == {argument: UPLOAD}
+    assert call.function.name == tool["function"]["name"]
+    function = {"name": call.function.name, "arguments": call.function.arguments}
+    used = {"id": call.id, "type": "function", "function": function}
+    result = {"role": "tool", "tool_call_id": call.id, "content": "x\nreference code: q7rt2ab\n"}
+    answer = chat(oa, [asked, {"role": "assistant", "content": None, "tool_calls": [used]}, result],
+                  tools=[tool])  # fmt: skip
+    assert answer.content == "The reference code is Q7RT2AB."
+    # A path and no tool to read it: the model says it cannot read it.
+    alone = chat(oa, [{"role": "user", "content": f"Attached files:\n- notes.txt at {UPLOAD}"}])
+    assert "cannot read" in alone.content
 
 
 def test_responses_api_json_and_streamed(oa: openai.OpenAI) -> None:
@@ -323,3 +432,47 @@ def test_a_route_it_does_not_serve_is_a_404_on_the_record() -> None:
         {"method": "GET", "path": "/api/tags", "status": 404},
         {"method": "POST", "path": "/v1/embeddings", "status": 404},
     ]
+
+
+def test_gemini_generate_content_json_streamed_and_function_calls(
+    sim: tuple[ModelServer, list[dict[str, Any]]],
+) -> None:
+    from google import genai
+    from google.genai import types
+
+    client = genai.Client(api_key="dummy", http_options=types.HttpOptions(base_url=sim[0].url))
+    history = [
+        types.Content(role="user", parts=[types.Part(text="Hi! My name is Verano.")]),
+        types.Content(role="model", parts=[types.Part(text="Hello Verano.")]),
+        types.Content(role="user", parts=[types.Part(text="What is my name?")]),
+    ]
+    assert client.models.generate_content(model="gemini-x", contents=history).text == (
+        "Your name is Verano."
+    )
+    streamed = client.models.generate_content_stream(model="gemini-x", contents=history)
+    assert "".join(chunk.text or "" for chunk in streamed) == "Your name is Verano."
+    search = types.FunctionDeclaration(
+        name="search_memory", description="Search long-term memory.",
+        parameters_json_schema={"type": "object", "properties": {"query": {"type": "string"}}},
+    )  # fmt: skip
+    config = types.GenerateContentConfig(
+        tools=[types.Tool(function_declarations=[search])],
+        automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
+        system_instruction="You are helpful.",
+    )
+    asked = types.Content(role="user", parts=[types.Part(text="What is my favourite colour?")])
+    reply = client.models.generate_content(model="gemini-x", contents=[asked], config=config)
+    assert reply.function_calls is not None
+    call = reply.function_calls[0]
+    assert (call.name, call.args) == ("search_memory", {"query": "favourite colour"})
+    answered = [
+        asked,
+        types.Content(role="model", parts=[types.Part(function_call=call)]),
+        types.Content(role="user", parts=[types.Part.from_function_response(
+            name="search_memory", response={"result": ["favourite colour is soft mauve"]})]),
+    ]  # fmt: skip
+    final = client.models.generate_content(model="gemini-x", contents=answered, config=config)
+    assert final.text == "Your favourite colour is soft mauve."
+    recorded = sim[1][-1]
+    assert recorded["api"] == "gemini"
+    assert recorded["messages"][0] == {"role": "system", "text": "You are helpful."}

@@ -1,11 +1,18 @@
-"""The scripted model's mind: honest, stateless, and only as good as what it was sent.
+"""The scripted model's mind: honest, stateless, and as capable as a real model at the canaries.
 
-Every answer is a pure function of one request: the conversation the framework
-sent (already normalized from whichever API shape it used) and the tools it
-offered. It knows a name only if an earlier turn in the request says it, a file's
-code only if the file's text is in the request, a remembered colour only from a
-tool result in the request. So a framework that drops history, tool results or
-files gets an honest "I don't know", and the request log shows why.
+Every answer is a pure function of one request (DESIGN §3.3): the conversation the
+framework sent (already normalized from whichever API shape it used) and the tools
+it offered. It reads all of the request, as a real model does: the system prompt
+(where runtimes inject memories: "MEMORY.md", "[Prior context from memory]"), every
+message, history a runtime embeds in the current message ("Conversation so far: …
+Current request: …"), tool results. It knows a name, a colour or a file's code only
+if the request holds it, so a runtime that drops history, tool results or files
+gets an honest statement that it does not know, and the request log shows why.
+
+It uses the tools it is offered as a capable model would: a memory tool (by name or
+description, including one tool with an ``action`` argument) to remember and to
+recall, a file-reading tool for a file whose path, but not whose text, is in the
+request. It never asks a question: a question would let a dropped file pass.
 """
 
 from __future__ import annotations
@@ -21,11 +28,38 @@ COLOUR_RE = re.compile(r"\bfavou?rite colou?r is ([a-z]+(?: [a-z]+)?)", re.IGNOR
 ASKS_COLOUR_RE = re.compile(r"\bwhat(?:'s| is) my favou?rite colou?r\b", re.IGNORECASE)
 CODE_RE = re.compile(r"reference code:\s*([A-Za-z0-9]+)")
 ASKS_CODE_RE = re.compile(r"\bwhat(?:'s| is) the (?:reference )?code\b", re.IGNORECASE)
+# A file the request points at without its text: a workspace: URI, an uploads path, or a
+# path under /workspace (an "Attached files:" manifest lists them so).
+FILE_PATH_RE = re.compile(
+    r"(?:workspace:)?(/[^\s'\"()<>\]]*/\.molecule/chat-uploads/[^\s'\"()<>\]]+"
+    r"|/workspace/[^\s'\"()<>\]]+\.\w+)"
+)
 FINAL_ANSWER = "final_answer"
-_MEMORY_NAMES = ("memor", "remember", "recall")
-_WRITE_WORDS = ("store", "save", "commit", "add", "remember", "write", "create")
-_READ_WORDS = ("search", "recall", "find", "query", "get", "retrieve", "lookup", "read")
-_ARGUMENT_NAMES = ("content", "text", "memory", "query", "q", "answer", "fact", "value")
+NOTHING_TO_ANSWER = "There is nothing in this message for me to answer."
+
+_MEMORY_WORDS = ("memor", "remember", "recall")
+_WRITE_WORDS = ("add", "store", "save", "commit", "remember", "write", "create", "insert",
+                "append", "put", "set", "upsert", "record")  # fmt: skip
+_READ_WORDS = ("search", "recall", "find", "query", "get", "retrieve", "lookup", "read",
+               "list", "view", "fetch", "load")  # fmt: skip
+_ACTION_ARGUMENTS = ("action", "operation", "op", "command", "mode", "method")
+_CONTENT_ARGUMENTS = ("content", "text", "memory", "fact", "value", "note", "data", "input",
+                      "information", "entry")  # fmt: skip
+_QUERY_ARGUMENTS = ("query", "q", "search", "search_query", "keywords", "text", "content",
+                    "input", "key", "topic")  # fmt: skip
+_PATH_ARGUMENTS = ("path", "file_path", "filepath", "absolute_path", "target_file", "filename",
+                   "file", "file_name", "uri", "location")  # fmt: skip
+_FILE_TOOL_NAMES = ("read_file", "read", "file_read", "readfile", "view_file", "open_file",
+                    "cat", "read_text_file", "view")  # fmt: skip
+# Where runtimes embed what came before the current request in one message.
+_HISTORY_START = "Conversation so far:"
+_HISTORY_END = "Current request:"
+_SMOLAGENTS_TASK = "New task:"
+# Context the platform's executors put before the prompt, up to the blank line after it.
+_INJECTED_RE = re.compile(
+    r"\s*\[(?:Prior context from memory|Delegation results[^\]]*)\].*?\n\n(?:\[New message\]\n)?",
+    re.DOTALL,
+)
 
 
 @dataclass(frozen=True)
@@ -45,10 +79,11 @@ class Message:
 
 @dataclass(frozen=True)
 class Tool:
-    """A tool the framework offered: its name and its parameters' JSON schema."""
+    """A tool the framework offered: its name, its parameters' JSON schema, its description."""
 
     name: str
     parameters: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -69,58 +104,161 @@ class Decision:
     arguments: dict[str, Any] = field(default_factory=dict)
 
 
-def _turn(conversation: Conversation) -> tuple[str, list[str], list[str]]:
-    """The current task, the user texts before it, and the tool results after it."""
+@dataclass(frozen=True)
+class _Turn:
+    """The request, read: the task at hand and everything else it holds.
+
+    Attributes:
+        task: What the user asks now.
+        context: Every other text of the request (system prompt, earlier messages,
+            history and memories embedded around the task), newest last.
+        results: Tool results that came after the task (this turn's tool calls).
+    """
+
+    task: str
+    context: tuple[str, ...]
+    results: tuple[str, ...]
+
+    def everything(self) -> tuple[str, ...]:
+        """All the text the request holds, the task last."""
+        return (*self.context, *self.results, self.task)
+
+
+def _split_task(text: str) -> tuple[str, list[str]]:
+    """The request within a message, and what a runtime embedded around it."""
+    if _HISTORY_END in text:
+        before, task = text.rsplit(_HISTORY_END, 1)
+        return task.strip(), [before]
+    injected = _INJECTED_RE.match(text)
+    if injected:
+        # "[Prior context from memory]\n- …\n\n{prompt}", "…\n\n[New message]\n{input}"
+        return text[injected.end() :].strip(), [injected.group(0)]
+    return text, []
+
+
+def _read(conversation: Conversation) -> _Turn:
+    """Find the current task, the context around it, and this turn's tool results."""
     messages = list(conversation.messages)
     users = [i for i, m in enumerate(messages) if m.role == "user"]
-    tool_results = [m.text for m in messages[users[-1] + 1 :] if m.role == "tool"] if users else []
+    if not users:
+        return _Turn("", tuple(m.text for m in messages), ())
+    results = [m.text for m in messages[users[-1] + 1 :] if m.role == "tool"]
     # smolagents sends tool results as user messages ("Observation: ...") and merges the
     # last observation of one task into the next task's message ("... New task: ...").
     observations: list[str] = []
     for position in range(len(users) - 1, -1, -1):
         index = users[position]
         text = messages[index].text
-        earlier = [messages[i].text for i in users[:position]]
-        if "New task:" in text:
-            before, task = text.rsplit("New task:", 1)
-            return task, [*earlier, before], tool_results + observations
+        earlier = [m.text for m in messages[:index]]
+        if _SMOLAGENTS_TASK in text:
+            before, task = text.rsplit(_SMOLAGENTS_TASK, 1)
+            return _Turn(task.strip(), (*earlier, before), tuple(results + observations))
         if not text.lstrip().lower().startswith("observation:") or position == 0:
-            return text, earlier, tool_results + observations
+            task, embedded = _split_task(text)
+            return _Turn(task, (*earlier, *embedded), tuple(results + observations))
         observations.append(text)
-    return "", [], tool_results
+    return _Turn("", (), tuple(results))
 
 
-def _find_tool(tools: tuple[Tool, ...], words: tuple[str, ...]) -> Tool | None:
-    """A memory tool whose name says one of the words; never an ordinary tool.
+def _memory_tool(tool: Tool) -> bool:
+    """A tool about memory, by its name or the first sentence of its description."""
+    if tool.name == FINAL_ANSWER:
+        return False
+    name = tool.name.lower()
+    summary = re.split(r"(?<=[.!?])\s", tool.description.strip(), maxsplit=1)[0].lower()
+    return any(word in name or word in summary for word in _MEMORY_WORDS)
 
-    A coding agent offers ``Read``, ``CronCreate`` or ``write_stdin``: calling one
-    of those to "remember" would fail, and the answer "Done: I'll remember that"
-    would be a lie the memory canaries then judge.
-    """
-    for tool in tools:
-        name = tool.name.lower()
-        if not any(kind in name for kind in _MEMORY_NAMES) or tool.name == FINAL_ANSWER:
-            continue
-        if any(word in name for word in words):
-            return tool
+
+def _file_tool(tool: Tool) -> bool:
+    """A tool that reads a file: ``read_file``, ``Read``, or one whose description says so."""
+    name = tool.name.lower()
+    summary = tool.description.strip().lower()
+    return (
+        name in _FILE_TOOL_NAMES
+        or ("read" in name and "file" in name)
+        or summary.startswith(("read a file", "reads a file", "read the contents of a file"))
+    )
+
+
+def _properties(tool: Tool) -> dict[str, Any]:
+    return dict(tool.parameters.get("properties") or {})
+
+
+def _words(name: str) -> set[str]:
+    """A tool's or an action's name as words: ``commitMemory``, ``memory_get`` → two each."""
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
+    return {word for word in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if word}
+
+
+def _action_argument(tool: Tool) -> str | None:
+    """The argument that picks what a single multi-purpose tool does: ``action``, …"""
+    for name, schema in _properties(tool).items():
+        if name.lower() in _ACTION_ARGUMENTS and isinstance(schema, dict) and schema.get("enum"):
+            return name
     return None
 
 
-def _argument(tool: Tool) -> str:
-    """The parameter a tool's text goes in: a well-known name, else its first string one."""
-    properties: dict[str, Any] = dict(tool.parameters.get("properties") or {})
-    for name in _ARGUMENT_NAMES:
-        if name in properties:
+def _action(tool: Tool, words: tuple[str, ...]) -> tuple[str, str] | None:
+    """The action argument and the value of it that does what ``words`` say, if any."""
+    argument = _action_argument(tool)
+    if argument is None:
+        return None
+    for value in _properties(tool)[argument]["enum"]:
+        if isinstance(value, str) and _words(value) & set(words):
+            return argument, value
+    return None
+
+
+def _argument(tool: Tool, preferred: tuple[str, ...], taken: set[str]) -> str:
+    """The parameter a text goes in: a well-known name, else the first string one."""
+    properties = _properties(tool)
+    for name in preferred:
+        if name in properties and name not in taken:
             return name
-    required = [n for n in tool.parameters.get("required") or [] if n in properties]
-    strings = [
-        n for n, s in properties.items() if isinstance(s, dict) and s.get("type") == "string"
-    ]
-    return (required or strings or list(properties) or ["input"])[0]
+    required = [str(n) for n in tool.parameters.get("required") or [] if n in properties]
+    strings = [n for n, s in properties.items() if isinstance(s, dict) and _is_string(s)
+               and not s.get("enum")]  # fmt: skip
+    free = [n for n in (*required, *strings, *properties) if n not in taken]
+    return str((free or ["input"])[0])
 
 
-def _call(tool: Tool, text: str) -> Decision:
-    return Decision(tool=tool.name, arguments={_argument(tool): text})
+def _is_string(schema: dict[str, Any]) -> bool:
+    # Gemini's OpenAPI-style schemas say "STRING".
+    return str(schema.get("type", "")).lower() == "string"
+
+
+def _call(
+    tool: Tool, text: str, preferred: tuple[str, ...], action: tuple[str, str] | None
+) -> Decision:
+    """A call of ``tool`` with ``text`` in its main argument and its other required ones filled."""
+    arguments: dict[str, Any] = {}
+    if action is not None:
+        arguments[action[0]] = action[1]
+    arguments[_argument(tool, preferred, set(arguments))] = text
+    properties = _properties(tool)
+    for name in tool.parameters.get("required") or []:
+        schema = properties.get(name)
+        if name in arguments or not isinstance(schema, dict):
+            continue
+        if schema.get("enum"):
+            arguments[name] = schema["enum"][0]  # hermes' target: "memory"
+        elif _is_string(schema):
+            arguments[name] = text
+    return Decision(tool=tool.name, arguments=arguments)
+
+
+def _use_memory(tools: tuple[Tool, ...], words: tuple[str, ...], text: str) -> Decision | None:
+    """Call the memory tool that does what ``words`` say (write or read), if one is offered."""
+    preferred = _CONTENT_ARGUMENTS if words is _WRITE_WORDS else _QUERY_ARGUMENTS
+    candidates = [t for t in tools if _memory_tool(t)]
+    for tool in candidates:  # a tool whose name says it, first
+        if _words(tool.name) & set(words) and _action_argument(tool) is None:
+            return _call(tool, text, preferred, None)
+    for tool in candidates:  # then one tool with an action argument: memory(action="add")
+        action = _action(tool, words)
+        if action is not None:
+            return _call(tool, text, preferred, action)
+    return None
 
 
 def decide(conversation: Conversation) -> Decision:
@@ -129,53 +267,84 @@ def decide(conversation: Conversation) -> Decision:
     offered = {t.name: t for t in conversation.tools}
     if decision.text is not None and FINAL_ANSWER in offered:
         # Agents that must end with final_answer get the answer through it.
-        return _call(offered[FINAL_ANSWER], decision.text)
+        return _call(offered[FINAL_ANSWER], decision.text, ("answer",), None)
     if decision.tool is not None and conversation.tool_choice == "none":
-        return Decision(text="I cannot use my tools right now, so I cannot check my memory.")
+        return Decision(text="I cannot use my tools right now, so I cannot look that up.")
     return decision
 
 
+def _find(pattern: re.Pattern[str], texts: tuple[str, ...]) -> str | None:
+    """The last match of ``pattern`` among ``texts``: the newest statement wins."""
+    for text in reversed(texts):
+        found = pattern.findall(text)
+        if found:
+            return str(found[-1])
+    return None
+
+
 def _think(conversation: Conversation) -> Decision:
-    task, earlier, results = _turn(conversation)
-    tools = conversation.tools
-    if results:
-        return Decision(text=_from_results(task, results))
-    if code := CODE_RE.search(task):  # the file's text reached the prompt
-        if not ASKS_CODE_RE.search(task):
-            return Decision(text="I received your file. What would you like me to do with it?")
-        value = code.group(1).upper() if "uppercase" in task.lower() else code.group(1)
-        return Decision(text=f"The reference code is {value}.")
-    if ASKS_CODE_RE.search(task):
-        return Decision(text="I cannot see the file's content, so I do not know the code.")
+    turn = _read(conversation)
+    task, tools = turn.task, conversation.tools
+    if turn.results:
+        return Decision(text=_from_results(turn))
+    if file := _about_file(turn, tools):
+        return file
     if ASKS_NAME_RE.search(task):
-        for text in reversed(earlier):
-            if found := NAME_RE.search(text):
-                return Decision(text=f"Your name is {found.group(1)}.")
+        name = _find(NAME_RE, turn.context)
+        if name:
+            return Decision(text=f"Your name is {name}.")
         return Decision(text="I don't know your name: nobody has told me in this conversation.")
     if found := NAME_RE.search(task):
         return Decision(text=f"Nice to meet you, {found.group(1)}!")
     if (remember := REMEMBER_RE.search(task)) and len(remember.group(1).split()) > 1:
-        tool = _find_tool(tools, _WRITE_WORDS)
-        if tool is not None:
-            return _call(tool, remember.group(1).strip())
-        return Decision(text="I have no way to remember that beyond this conversation.")
+        call = _use_memory(tools, _WRITE_WORDS, remember.group(1).strip())
+        return call or Decision(text="I have no way to remember that beyond this conversation.")
     if ASKS_COLOUR_RE.search(task):
-        for text in reversed(earlier):
-            if found := COLOUR_RE.search(text):
-                return Decision(text=f"Your favourite colour is {found.group(1)}.")
-        tool = _find_tool(tools, _READ_WORDS)
-        if tool is not None:
-            return _call(tool, "favourite colour")
-        return Decision(text="I don't know your favourite colour.")
-    return Decision(text="How can I help?")
+        colour = _find(COLOUR_RE, turn.context)
+        if colour:
+            return Decision(text=f"Your favourite colour is {colour}.")
+        call = _use_memory(tools, _READ_WORDS, "favourite colour")
+        return call or Decision(text="I don't know your favourite colour.")
+    return Decision(text=NOTHING_TO_ANSWER)
 
 
-def _from_results(task: str, results: list[str]) -> str:
+def _about_file(turn: _Turn, tools: tuple[Tool, ...]) -> Decision | None:
+    """An answer about the file the task carries: its text, or a path to read it from."""
+    task = turn.task
+    if code := CODE_RE.search(task):  # the file's text reached the prompt
+        return Decision(text=_file_answer(task, code.group(1)))
+    path = FILE_PATH_RE.search(task)
+    if path is not None:
+        reader = next((t for t in tools if _file_tool(t)), None)
+        if reader is not None:
+            return _call(reader, path.group(1), _PATH_ARGUMENTS, None)
+        return Decision(text=f"I cannot read the attached file at {path.group(1)}: "
+                             "none of my tools reads files.")  # fmt: skip
+    if ASKS_CODE_RE.search(task):
+        return Decision(text="I cannot see the file's content, so I do not know the code.")
+    return None
+
+
+def _file_answer(task: str, code: str) -> str:
+    """What a model says about a file it has read: the code asked for, else a summary."""
+    if ASKS_CODE_RE.search(task):
+        value = code.upper() if "uppercase" in task.lower() else code
+        return f"The reference code is {value}."
+    return f"I read the attached file; it holds the reference code {code}."
+
+
+def _from_results(turn: _Turn) -> str:
+    task, results = turn.task, turn.results
+    if code := _find(CODE_RE, results):
+        return _file_answer(task, code)
     if ASKS_COLOUR_RE.search(task):
-        for text in results:
-            if found := COLOUR_RE.search(text):
-                return f"Your favourite colour is {found.group(1)}."
+        colour = _find(COLOUR_RE, results) or _find(COLOUR_RE, turn.context)
+        if colour:
+            return f"Your favourite colour is {colour}."
         return "I looked in my memory and found nothing about your favourite colour."
     if REMEMBER_RE.search(task):
         return "Done: I'll remember that for future conversations."
+    if FILE_PATH_RE.search(task) or ASKS_CODE_RE.search(task):
+        first = next((line for r in results for line in r.splitlines() if line.strip()), "")
+        return f"I could not read the attached file: {first[:200]}"
     return "Done."

@@ -1,9 +1,10 @@
 """The scripted model endpoint, served per run on starlette + uvicorn like the platform.
 
 It speaks OpenAI Chat Completions (``/v1/chat/completions``), OpenAI Responses
-(``/v1/responses``) and Anthropic Messages (``/v1/messages``, ``count_tokens``),
-JSON and SSE, and ``/v1/models``. Every request and what the oracle answered go
-to a recorder (the template's transcript), so a diagnostic can say which turn
+(``/v1/responses``), Anthropic Messages (``/v1/messages``, ``count_tokens``) and
+Google Gemini (``/v1beta/models/{model}:generateContent`` and
+``:streamGenerateContent``), JSON and SSE, and ``/v1/models``. Every request and what
+the oracle answered go to a recorder (the template's transcript), so a diagnostic can say which turn
 reached the model with what history.
 """
 
@@ -71,7 +72,14 @@ _APIS = {
         lambda d, c, m, body: shapes.stream_messages(d, c, m),
         ends_with_done=False,
     ),
+    "gemini": _Api(
+        shapes.read_gemini,
+        shapes.write_gemini,
+        lambda d, c, m, body: shapes.stream_gemini(d, c, m),
+        ends_with_done=False,
+    ),
 }
+GEMINI_METHODS = {"generateContent": False, "streamGenerateContent": True}
 
 
 class _Routes:
@@ -87,16 +95,19 @@ class _Routes:
                 Route("/v1/responses", self.responses, methods=["POST"]),
                 Route("/v1/messages", self.messages, methods=["POST"]),
                 Route("/v1/messages/count_tokens", self.count_tokens, methods=["POST"]),
+                Route("/{version}/models/{call}", self.gemini, methods=_ANY_METHOD),
                 Route("/{path:path}", self.unserved, methods=_ANY_METHOD),
             ]
         )
 
-    def _record(self, api: str, body: Any, conversation: Conversation, decision: Decision) -> None:
+    def _record(
+        self, api: str, stream: bool, conversation: Conversation, decision: Decision
+    ) -> None:
         if self.recorder is None:
             return
         self.recorder({
             "api": api,
-            "stream": bool(isinstance(body, dict) and body.get("stream")),
+            "stream": stream,
             "messages": [{"role": m.role, "text": m.text} for m in conversation.messages],
             "tools": [t.name for t in conversation.tools],
             "answer": decision.text,
@@ -124,15 +135,29 @@ class _Routes:
     async def messages(self, request: Request) -> Response:
         return await self._answer(request, "messages")
 
-    async def _answer(self, request: Request, api: str) -> Response:
+    async def gemini(self, request: Request) -> Response:
+        model, _, method = str(request.path_params["call"]).partition(":")
+        version = request.path_params["version"]
+        if (
+            request.method != "POST"
+            or version not in ("v1", "v1beta")
+            or method not in GEMINI_METHODS
+        ):
+            return await self.unserved(request)
+        return await self._answer(request, "gemini", model=model, stream=GEMINI_METHODS[method])
+
+    async def _answer(
+        self, request: Request, api: str, *, model: str | None = None, stream: bool | None = None
+    ) -> Response:
         """Read the request in its API's shape, decide, answer in the same shape."""
         body = await self._body(request)
         shape = _APIS[api]
         conversation = shape.read(body)
         decision = decide(conversation)
-        self._record(api, body, conversation, decision)
-        model = str(body.get("model") or MODEL_ID)
-        if body.get("stream"):
+        streamed = bool(body.get("stream")) if stream is None else stream
+        self._record(api, streamed, conversation, decision)
+        model = model or str(body.get("model") or MODEL_ID)
+        if streamed:
             events = shape.stream(decision, conversation, model, body)
             done = shape.ends_with_done
             return StreamingResponse(_sse(events, done=done), media_type="text/event-stream")

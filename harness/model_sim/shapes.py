@@ -74,7 +74,9 @@ def read_chat(body: dict[str, Any]) -> Conversation:
         )
         messages.append(Message(str(message.get("role")), _text(message.get("content")), calls))
     tools = tuple(
-        Tool(str(fn.get("name")), dict(fn.get("parameters") or {}))
+        Tool(
+            str(fn.get("name")), dict(fn.get("parameters") or {}), str(fn.get("description") or "")
+        )
         for fn in (t.get("function") or {} for t in body.get("tools") or [])
     )
     return Conversation(tuple(messages), tools, _tool_choice(body.get("tool_choice")))
@@ -149,7 +151,7 @@ def read_responses(body: dict[str, Any]) -> Conversation:
         else:
             messages.append(Message(str(item.get("role", "user")), _text(item.get("content"))))
     tools = tuple(
-        Tool(str(t.get("name")), dict(t.get("parameters") or {}))
+        Tool(str(t.get("name")), dict(t.get("parameters") or {}), str(t.get("description") or ""))
         for t in body.get("tools") or []
         if t.get("type") == "function"
     )
@@ -227,7 +229,8 @@ def read_messages(body: dict[str, Any]) -> Conversation:
             continue
         messages.append(Message(str(message.get("role")), _text(content), calls))
     tools = tuple(
-        Tool(str(t.get("name")), dict(t.get("input_schema") or {})) for t in body.get("tools") or []
+        Tool(str(t.get("name")), dict(t.get("input_schema") or {}), str(t.get("description") or ""))
+        for t in body.get("tools") or []
     )
     return Conversation(tuple(messages), tools, _tool_choice(body.get("tool_choice")))
 
@@ -277,3 +280,86 @@ def count_tokens(body: dict[str, Any]) -> dict[str, int]:
     """Anthropic's ``count_tokens``: a rough word count of the request."""
     prompt, _ = _usage(read_messages(body), "")
     return {"input_tokens": prompt}
+
+
+# --- Google Gemini generateContent / streamGenerateContent ------------------------------
+
+
+def _gemini_key(data: dict[str, Any], camel: str) -> Any:
+    """A field in either spelling: the SDK dumps some objects camelCase, others snake_case."""
+    snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in camel)
+    return data.get(camel, data.get(snake))
+
+
+def read_gemini(body: dict[str, Any]) -> Conversation:
+    """A ``generateContent`` request: ``contents`` of user/model parts, function calls."""
+    messages = []
+    system = _gemini_key(body, "systemInstruction")
+    if isinstance(system, dict):
+        messages.append(Message("system", _text(system.get("parts"))))
+    for content in body.get("contents") or []:
+        role = "assistant" if content.get("role") == "model" else "user"
+        parts = [p for p in content.get("parts") or [] if isinstance(p, dict)]
+        calls = tuple(
+            str(call.get("name"))
+            for call in (_gemini_key(p, "functionCall") for p in parts)
+            if isinstance(call, dict)
+        )
+        answers = [r for r in (_gemini_key(p, "functionResponse") for p in parts) if r]
+        messages += [Message("tool", json.dumps(r.get("response"))) for r in answers]
+        text = _text([p for p in parts if isinstance(p.get("text"), str)])
+        if text or calls or not answers:
+            messages.append(Message(role, text, calls))
+    tools = []
+    for group in body.get("tools") or []:
+        for declared in _gemini_key(group, "functionDeclarations") or []:
+            schema = declared.get("parameters") or _gemini_key(declared, "parametersJsonSchema")
+            tools.append(Tool(str(declared.get("name")), dict(schema or {}),
+                              str(declared.get("description") or "")))  # fmt: skip
+    calling = _gemini_key(_gemini_key(body, "toolConfig") or {}, "functionCallingConfig") or {}
+    mode = str(calling.get("mode") or "AUTO").upper()
+    allowed = _gemini_key(calling, "allowedFunctionNames") or []
+    choice = {"NONE": "none", "ANY": "required"}.get(mode, "auto")
+    if choice == "required" and len(allowed) == 1:
+        choice = str(allowed[0])
+    return Conversation(tuple(messages), tuple(tools), choice)
+
+
+def _gemini_part(decision: Decision) -> dict[str, Any]:
+    if decision.tool is not None:
+        return {"functionCall": {"name": decision.tool, "args": decision.arguments}}
+    return {"text": decision.text or ""}
+
+
+def _gemini_response(
+    parts: list[dict[str, Any]], model: str, response_id: str, usage: tuple[int, int] | None
+) -> dict[str, Any]:
+    candidate: dict[str, Any] = {"content": {"role": "model", "parts": parts}, "index": 0}
+    body: dict[str, Any] = {"candidates": [candidate], "modelVersion": model,
+                            "responseId": response_id}  # fmt: skip
+    if usage is not None:
+        candidate["finishReason"] = "STOP"
+        prompt, completion = usage
+        body["usageMetadata"] = {"promptTokenCount": prompt, "candidatesTokenCount": completion,
+                                 "totalTokenCount": prompt + completion}  # fmt: skip
+    return body
+
+
+def write_gemini(decision: Decision, conversation: Conversation, model: str) -> dict[str, Any]:
+    """A ``generateContent`` response body."""
+    usage = _usage(conversation, decision.text or "")
+    return _gemini_response([_gemini_part(decision)], model, uuid.uuid4().hex, usage)
+
+
+def stream_gemini(decision: Decision, conversation: Conversation, model: str) -> list[Event]:
+    """``streamGenerateContent?alt=sse``: text in pieces, the last chunk with finish and usage."""
+    response_id = uuid.uuid4().hex
+    usage = _usage(conversation, decision.text or "")
+    if decision.tool is not None:
+        return [(None, _gemini_response([_gemini_part(decision)], model, response_id, usage))]
+    words = (decision.text or "").split(" ")
+    pieces = [" ".join(words[: len(words) // 2]) + " ", " ".join(words[len(words) // 2 :])]
+    return [
+        (None, _gemini_response([{"text": piece}], model, response_id, None if i == 0 else usage))
+        for i, piece in enumerate(pieces)
+    ]
