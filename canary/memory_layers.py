@@ -2,13 +2,15 @@
 
 Reads memory_recall's transcript and the platform calls tied to its turns; the
 first missing step is the verdict: ``memory:commit``, ``memory:search`` or
-``memory:reply``. When the colour was recalled, it records whether the
-platform's memory carried it (``platform``: a search during the question
-returned the stored memory) or the runtime kept it itself (``runtime``).
+``memory:reply``. When the colour was recalled, it records what carried it
+(:mod:`canary._memory`): the platform's memory (``platform``: a search during the
+question returned it) or the runtime's own (``runtime``); a colour that came only
+through a session shared across contexts fails at ``session``, as memory_recall does.
 """
 
 from __future__ import annotations
 
+from canary._memory import SESSION, carrier
 from canary.evidence import Evidence, PlatformCall, fail
 from harness.cp_sim import trim
 
@@ -38,7 +40,14 @@ def check(evidence: Evidence) -> str:
     searches = [c for c in _memory_calls(calls, "GET") if asked.turn in c.turns]
     returned = [c for c in searches if any(m.get("id") in stored for m in c.memories())]
     if colour.lower() in text.lower():
-        return "platform" if returned else "runtime"
+        carried = carrier(evidence, asked, colour)
+        if carried.how == SESSION:
+            fail(
+                "session",
+                f"the reply in context {asked.context_id} holds {colour!r}, but no memory "
+                f"carried it: {carried.where} ({asked.where})",
+            )
+        return carried.how
     if not commits:
         seen = [f"{c.method} {c.path} -> {c.status}" for c in calls[-8:]]
         fail(

@@ -1,11 +1,14 @@
 """memory_recall: a memory written in one session is found in the next (DESIGN §4).
 
 ctx D: "Please remember for future conversations: my favourite colour is {COLOUR}."
-→ new ctx E: "What is my favourite colour?"; passes when the reply in E has COLOUR.
+→ new ctx E: "What is my favourite colour?"; passes when the reply in E has COLOUR
+and memory carried it there (:mod:`canary._memory`): a colour that reached E only
+through a session shared with D fails at layer ``session``.
 """
 
 from __future__ import annotations
 
+from canary._memory import SESSION, carrier
 from canary.evidence import Evidence, fail
 from canary.tokens import random_colour
 from harness.cp_sim import Conversation, trim
@@ -26,7 +29,7 @@ async def converse(talk: Conversation) -> None:
 
 
 def check(evidence: Evidence) -> None:
-    """The reply in the new context holds the colour."""
+    """The reply in the new context holds the colour, and memory carried it there."""
     stated, asked = evidence.first_turns("memory_recall", 2)
     stated.answer()
     text = asked.answer()
@@ -37,4 +40,12 @@ def check(evidence: Evidence) -> None:
             f"said {stated.sent!r} in context {stated.context_id}, then asked {asked.sent!r} "
             f"in new context {asked.context_id}; got {trim(text)!r}; expected {colour!r} "
             f"({asked.where})",
+        )
+    carried = carrier(evidence, asked, colour)
+    if carried.how == SESSION:
+        fail(
+            "session",
+            f"said {stated.sent!r} in context {stated.context_id}, then asked {asked.sent!r} in "
+            f"new context {asked.context_id}; got {trim(text)!r}, but not through memory: "
+            f"{carried.where}; a session shared across contexts is not memory ({asked.where})",
         )

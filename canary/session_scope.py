@@ -11,7 +11,7 @@ evidence (DESIGN §4).
 
 from __future__ import annotations
 
-from canary.evidence import Evidence, NoEvidence, fail
+from canary.evidence import Evidence, Failed, NoEvidence, Turn, fail
 from canary.name_recall import QUESTION
 from harness.cp_sim import Conversation, trim
 
@@ -34,8 +34,20 @@ def _memories_returned(evidence: Evidence, turn_id: int) -> list[str]:
     ]
 
 
-def check(evidence: Evidence) -> str:
-    """Observe the scope; fail when a context-scoped template shares sessions."""
+def observe(evidence: Evidence) -> str | None:
+    """The scope the fresh question observed: ``context``, ``shared`` or ``memory``.
+
+    None when there is no evidence: name_recall failed, or the question was not asked
+    (or got no reply).
+    """
+    try:
+        return _observe(evidence)[0]
+    except (NoEvidence, Failed):
+        return None
+
+
+def _observe(evidence: Evidence) -> tuple[str, Turn, str]:
+    """The observed scope, the fresh turn, and the name; raises as the check does."""
     recalled = evidence.turns("name_recall")
     name = evidence.token("name_recall", "name")
     if len(recalled) < 2 or not (
@@ -51,11 +63,19 @@ def check(evidence: Evidence) -> str:
     if name.lower() in text.lower():
         returned = _memories_returned(evidence, fresh.turn)
         observed = "memory" if any(name.lower() in m.lower() for m in returned) else "shared"
+    return observed, fresh, name
+
+
+def check(evidence: Evidence) -> str:
+    """Observe the scope; fail when a context-scoped template shares sessions."""
+    observed, fresh, name = _observe(evidence)
     if evidence.session_scope == "context" and observed == "shared":
+        recalled = evidence.turns("name_recall")
         fail(
             "session",
-            f"a fresh context {fresh.context_id} asked {fresh.sent!r} and got {trim(text)!r}: "
-            f"it knows {name!r} from context {recalled[1].context_id} without the platform's "
-            f"memories, but the template declares session_scope = 'context' ({fresh.where})",
+            f"a fresh context {fresh.context_id} asked {fresh.sent!r} and got "
+            f"{trim(fresh.reply.text)!r}: it knows {name!r} from context {recalled[1].context_id} "
+            f"without the platform's memories, but the template declares session_scope = "
+            f"'context' ({fresh.where})",
         )
     return observed

@@ -23,14 +23,23 @@ SWITCHES = {
 }
 BROKEN_BY_SWITCH = {
     "langgraph-sim": {"name_recall": "session", "model_history": "model:history"},
-    "smolagents-sim": {"session_scope": "session"},
+    # One session for every context: the colour reaches the new context as an earlier turn.
+    "smolagents-sim": {
+        "session_scope": "session",
+        "memory_recall": "session",
+        "memory_layers": "session",
+    },
     "autogen-sim": {
         "name_recall": "session",
         "model_history": "model:history",
         "memory_recall": "memory",
         "memory_layers": "memory:reply",
     },
-    "google-adk-sim": {"session_scope": "session"},
+    "google-adk-sim": {
+        "session_scope": "session",
+        "memory_recall": "session",
+        "memory_layers": "session",
+    },
     "hermes-sim": {"name_recall": "session", "model_history": "model:history"},
 }
 

@@ -6,6 +6,7 @@ recorded (see :mod:`tests.transcripts`) and calls the check directly.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +19,7 @@ from canary import (
     file_only,
     memory_layers,
     memory_recall,
+    model_files,
     model_history,
     name_recall,
     registry,
@@ -27,6 +29,7 @@ from canary import (
 )
 from canary.evidence import Evidence, Failed, NoEvidence
 from tests.transcripts import (
+    FAILED_TURN_LAYERS,
     FAILED_TURNS,
     SHAPES,
     WORKSPACE_ID,
@@ -54,7 +57,15 @@ FAULT_SAYS = {
     "http-500": "HTTP 500",
     "jsonrpc-error": "JSON-RPC error -32603",
     "transport-error": "ConnectError",
+    "timeout": "no reply within 30s",
     "task-failed": "task ended failed",
+    "empty-reply": "no text at all",
+    "http-404": "HTTP 404",
+    "not-json": "invalid JSON",
+    "method-not-found": "does not accept the platform's 0.3 `message/send`",
+    "invalid-params": "JSON-RPC error -32602",
+    "ignored-blocking": "ignored `blocking`",
+    "unshown-text": "has no 'kind' or 'type'",
 }
 assert set(FAULT_SAYS) == set(FAILED_TURNS)
 
@@ -68,6 +79,7 @@ CHECKS: dict[str, Check] = {
     "session_store": session_store.check,
     "memory_layers": memory_layers.check,
     "model_history": model_history.check,
+    "model_files": model_files.check,
 }
 
 
@@ -279,14 +291,14 @@ def test_conversation_problem_reports_a_conversation_that_never_started(tmp_path
     assert "never started" in problem
 
 
-# --- failed turns fail at the wire -------------------------------------------------
+# --- failed turns fail at their layer: wire or runtime ------------------------------
 
 
 @pytest.mark.parametrize("fault", FAILED_TURNS)
 @pytest.mark.parametrize(
     "canary", ["name_recall", "file_only", "file_caption", "memory_recall", "session_scope"]
 )
-def test_a_failed_turn_fails_at_the_wire(tmp_path: Path, canary: str, fault: str) -> None:
+def test_a_failed_turn_fails_at_its_layer(tmp_path: Path, canary: str, fault: str) -> None:
     script = Script()
     broken = FAILED_TURNS[fault]
     if canary == "name_recall":
@@ -298,16 +310,52 @@ def test_a_failed_turn_fails_at_the_wire(tmp_path: Path, canary: str, fault: str
     else:
         name_recall_talk(script)
         turn = fresh_question(script, "irrelevant", fault=broken)
-    fails(CHECKS[canary], script.evidence(tmp_path), "wire", turn.line, FAULT_SAYS[fault])
+    layer = FAILED_TURN_LAYERS[fault]
+    fails(CHECKS[canary], script.evidence(tmp_path), layer, turn.line, FAULT_SAYS[fault])
 
 
 @pytest.mark.parametrize("fault", FAILED_TURNS)
-def test_name_recall_fails_at_the_wire_when_the_first_turn_failed(
+def test_name_recall_fails_at_its_layer_when_the_first_turn_failed(
     tmp_path: Path, fault: str
 ) -> None:
     script = Script()
     told, _ = name_recall_talk(script, told_fault=FAILED_TURNS[fault])
-    fails(name_recall.check, script.evidence(tmp_path), "wire", told.line, NAME)
+    layer = FAILED_TURN_LAYERS[fault]
+    fails(name_recall.check, script.evidence(tmp_path), layer, told.line, NAME)
+
+
+@pytest.mark.parametrize("fault", FAILED_TURNS)
+def test_the_wire_diagnostic_fails_exactly_when_a_turn_fails_at_the_wire(
+    tmp_path: Path, fault: str
+) -> None:
+    # The canaries and the wire diagnostic never contradict each other (DESIGN §4).
+    script = Script()
+    _, asked = name_recall_talk(script, asked_fault=FAILED_TURNS[fault])
+    wire_talk(script)
+    evidence = script.evidence(tmp_path)
+    if FAILED_TURN_LAYERS[fault] == "wire":
+        failure = fails(wire.check, evidence, "wire", asked.line, FAULT_SAYS[fault])
+        assert "name_recall conversation's message/send" in failure.message
+    else:
+        assert wire.check(evidence) is None
+
+
+def test_a_rejected_send_names_the_missing_0_3_compatibility(tmp_path: Path) -> None:
+    script = Script()
+    _, asked = name_recall_talk(script, asked_fault=FAILED_TURNS["method-not-found"])
+    wire_talk(script)
+    failure = fails(wire.check, script.evidence(tmp_path), "wire", asked.line, "-32601")
+    assert "enable_v0_3_compat=True" in failure.message
+
+
+def test_an_internal_error_names_its_message_and_data(tmp_path: Path) -> None:
+    script = Script()
+    error = {"code": -32603, "message": "agent crashed", "data": {"trace": "KeyError: 'sessions'"}}
+    body = json.dumps({"jsonrpc": "2.0", "id": "r", "error": error})
+    _, asked = name_recall_talk(script, asked_fault={"body": body})
+    failure = fails(name_recall.check, script.evidence(tmp_path), "runtime", asked.line)
+    assert "JSON-RPC error -32603: agent crashed" in failure.message
+    assert "KeyError: 'sessions'" in failure.message
 
 
 # --- name_recall -------------------------------------------------------------------
@@ -347,10 +395,11 @@ def test_name_recall_has_no_evidence_with_one_turn(tmp_path: Path) -> None:
     "answer",
     [
         "I received notes-ae7fbc.txt (6 lines).",
-        "What would you like me to do with it?",
+        "Thanks for the attachment: what would you like me to do with it?",
+        "I read the document you uploaded.",
         f"It says the reference code is {CODE.upper()}.",
     ],
-    ids=["names-file", "asks", "mentions-code"],
+    ids=["names-file", "refers-to-attachment", "refers-to-document", "mentions-code"],
 )
 def test_file_only_passes_when_the_reply_engages(tmp_path: Path, answer: str, shape: Shape) -> None:
     script = Script()
@@ -359,11 +408,13 @@ def test_file_only_passes_when_the_reply_engages(tmp_path: Path, answer: str, sh
 
 
 @pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("answer", ["Thanks, noted.", "How can I help?", "Profiles? Filed."])
 def test_file_only_fails_at_files_when_the_reply_ignores_the_file(
-    tmp_path: Path, shape: Shape
+    tmp_path: Path, shape: Shape, answer: str
 ) -> None:
+    # A bare question is what a model says when the file never reached it.
     script = Script()
-    turn = file_talk(script, "file_only", "Thanks, noted.", shape=shape)
+    turn = file_talk(script, "file_only", answer, shape=shape)
     fails(file_only.check, script.evidence(tmp_path), "files", turn.line, repr(CODE), "ctx-f")
 
 
@@ -486,14 +537,14 @@ def test_memory_recall_fails_at_memory_when_the_colour_is_forgotten(
     )  # fmt: skip
 
 
-def test_memory_recall_fails_at_the_wire_when_the_stating_turn_failed(tmp_path: Path) -> None:
+def test_memory_recall_fails_when_the_stating_turn_failed(tmp_path: Path) -> None:
     script = Script()
     script.start("memory_recall")
     script.token("memory_recall", "colour", COLOUR)
     stated = script.turn("memory_recall", "Remember: dark magenta.", status=503, body="busy")
     script.turn("memory_recall", memory_recall.QUESTION, f"It is {COLOUR}.")
     script.end("memory_recall")
-    fails(memory_recall.check, script.evidence(tmp_path), "wire", stated.line, "HTTP 503")
+    fails(memory_recall.check, script.evidence(tmp_path), "runtime", stated.line, "HTTP 503")
 
 
 # --- wire --------------------------------------------------------------------------
@@ -990,3 +1041,161 @@ def test_model_history_has_no_evidence_without_replies(tmp_path: Path) -> None:
     name_recall_talk(script, asked_fault={"status": 500, "body": "boom"})
     with pytest.raises(NoEvidence):
         model_history.check(script.evidence(tmp_path))
+
+
+# --- memory carried, or a session leaked (memory_recall and memory_layers agree) -----
+
+STATED = f"Please remember for future conversations: my favourite colour is {COLOUR}."
+
+
+def colour_request(script: Script, turn: int, *messages: tuple[str, str]) -> int:
+    """A model request during the asking turn: (role, text) pairs as the model got them."""
+    return script.add(
+        "model", api="chat", stream=False, turns=[turn], after_turn=None, tools=["memory"],
+        messages=[{"role": role, "text": text} for role, text in messages], answer="…",
+        tool_call=None,
+    )  # fmt: skip
+
+
+ASKED = memory_recall.QUESTION
+LEAKS = {
+    "earlier-user-message": [("user", STATED), ("assistant", "Noted."), ("user", ASKED)],
+    "embedded-history": [
+        ("user", f"Conversation so far:\nUser: {STATED}\nAgent: Noted.\n\nCurrent request: {ASKED}")
+    ],
+    "smolagents-new-task": [("user", f"New task:\n{STATED}"), ("user", f"New task:\n{ASKED}")],
+}
+CARRIED = {
+    "system-prompt": [("system", f"MEMORY.md\n§ my favourite colour is {COLOUR}."),
+                      ("user", ASKED)],
+    "tool-result": [("user", ASKED), ("assistant", ""),
+                    ("tool", f'{{"success": true, "content": "favourite colour is {COLOUR}"}}')],
+    "injected-context": [
+        ("user", f"[Prior context from memory]\n- [LOCAL] Conversation: {STATED}\n\n{ASKED}")
+    ],
+    "memory-and-leak": [("system", f"§ favourite colour is {COLOUR}"), ("user", STATED),
+                        ("user", ASKED)],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("leak", LEAKS)
+def test_a_colour_that_came_only_through_a_shared_session_is_no_memory(
+    tmp_path: Path, leak: str
+) -> None:
+    script = Script()
+    _, asked = memory_recall_talk(script)
+    line = colour_request(script, asked.turn, *LEAKS[leak])
+    evidence = script.evidence(tmp_path)
+    failure = fails(memory_recall.check, evidence, "session", asked.line, "not through memory")
+    assert f"transcript line {line}" in failure.message
+    fails(memory_layers.check, evidence, "session", asked.line, "no memory carried it")
+
+
+@pytest.mark.parametrize("carried", CARRIED)
+def test_a_colour_memory_carried_passes_whatever_memory_it_was(
+    tmp_path: Path, carried: str
+) -> None:
+    script = Script()
+    _, asked = memory_recall_talk(script)
+    colour_request(script, asked.turn, *CARRIED[carried])
+    evidence = script.evidence(tmp_path)
+    assert memory_recall.check(evidence) is None
+    assert memory_layers.check(evidence) == "runtime"
+
+
+@pytest.mark.parametrize(
+    "other",
+    [[("user", STATED)], [("user", ASKED), ("assistant", f"It is {COLOUR}."), ("user", "Hi!")]],
+    ids=["without-the-question", "question-earlier-in-a-shared-session"],
+)
+def test_a_request_of_another_conversation_in_flight_decides_nothing(
+    tmp_path: Path, other: list[tuple[str, str]]
+) -> None:
+    script = Script()
+    _, asked = memory_recall_talk(script)
+    # Another conversation's request, in flight at the same time: not the question's own.
+    colour_request(script, asked.turn, *other)
+    assert memory_recall.check(script.evidence(tmp_path)) is None
+
+
+@pytest.mark.parametrize("searched", [False, True], ids=["no-search", "search-returned-it"])
+def test_without_model_evidence_a_shared_scope_means_a_leak_unless_memory_carried_it(
+    tmp_path: Path, searched: bool
+) -> None:
+    script = Script(session_scope="container")
+    name_recall_talk(script)
+    fresh_question(script, f"You are {NAME}.")
+    stated, asked = memory_recall_talk(script)
+    if searched:
+        commit(script, stated.turn)
+        search(script, [memory(f"favourite colour is {COLOUR}")], turns=(asked.turn,))
+        assert memory_recall.check(script.evidence(tmp_path)) is None
+        assert memory_layers.check(script.evidence(tmp_path)) == "platform"
+    else:
+        failure = fails(memory_recall.check, script.evidence(tmp_path), "session", asked.line)
+        assert "session_scope" in failure.message
+
+
+# --- model_files -------------------------------------------------------------------
+
+
+def file_request(
+    script: Script, turn: int, *messages: tuple[str, str], tools: tuple[str, ...] = ()
+) -> int:
+    return script.add(
+        "model", api="chat", stream=False, turns=[turn], after_turn=None, tools=list(tools),
+        messages=[{"role": role, "text": text} for role, text in messages], answer="…",
+        tool_call=None,
+    )  # fmt: skip
+
+
+UPLOADED = URI.removeprefix("workspace:")
+
+
+def test_model_files_observes_the_text_in_the_prompt(tmp_path: Path) -> None:
+    script = Script()
+    turn = file_talk(script, "file_only", f"It holds {CODE}.")
+    file_request(script, turn.turn, ("user", f"[attachment {FILE}]\nreference code: {CODE}\n"))
+    assert model_files.check(script.evidence(tmp_path)) == "text"
+
+
+def test_model_files_observes_a_tool_that_read_the_path(tmp_path: Path) -> None:
+    script = Script()
+    turn = file_talk(script, "file_only", f"It holds {CODE}.")
+    manifest = f"Attached files:\n- {FILE} (text/plain) at {UPLOADED}"
+    file_request(script, turn.turn, ("user", manifest), tools=("read_file",))
+    file_request(script, turn.turn, ("user", manifest), ("assistant", ""),
+                 ("tool", f"reference code: {CODE}"), tools=("read_file",))  # fmt: skip
+    assert model_files.check(script.evidence(tmp_path)) == "tool"
+
+
+def test_model_files_names_a_path_no_offered_tool_could_read(tmp_path: Path) -> None:
+    script = Script()
+    turn = file_talk(script, "file_only", "I cannot read it.")
+    line = file_request(script, turn.turn, ("user", f"see {UPLOADED}"), tools=("web_search",))
+    fails(model_files.check, script.evidence(tmp_path), "model:files", line, "only as its path",
+          "web_search")  # fmt: skip
+
+
+def test_model_files_names_a_dropped_file(tmp_path: Path) -> None:
+    # The runtime dropped the file and still called the model: it got an empty prompt.
+    script = Script()
+    turn = file_talk(script, "file_only", "There is nothing to answer.")
+    line = file_request(script, turn.turn, ("user", "(no text)"))
+    fails(model_files.check, script.evidence(tmp_path), "model:files", line,
+          "neither as its text nor as its path", "(no text)")  # fmt: skip
+
+
+def test_model_files_fails_when_the_model_was_never_asked(tmp_path: Path) -> None:
+    script = Script()
+    turn = file_talk(script, "file_only", "(empty prompt — nothing to do)")
+    fails(model_files.check, script.evidence(tmp_path), "model:call", turn.line)
+
+
+def test_model_files_reads_file_caption_too(tmp_path: Path) -> None:
+    script = Script()
+    only = file_talk(script, "file_only", f"It holds {CODE}.")
+    file_request(script, only.turn, ("user", f"reference code: {CODE}"))
+    caption = file_talk(script, "file_caption", "I cannot see it.")
+    line = file_request(script, caption.turn, ("user", file_caption.CAPTION))
+    fails(model_files.check, script.evidence(tmp_path), "model:files", line, "file_caption")

@@ -23,11 +23,17 @@ HEALTHY = {
     "name_recall": P, "file_only": P, "file_caption": P, "memory_recall": P,
     "wire": P, "session_scope": P, "session_store": P, "memory_layers": P,
 }  # fmt: skip
-TURNS_FAIL = {
-    "name_recall": (F, "wire"), "file_only": (F, "wire"), "file_caption": (F, "wire"),
-    "memory_recall": (F, "wire"), "wire": P, "session_scope": S, "session_store": S,
-    "memory_layers": (F, "wire"),
-}  # fmt: skip
+
+
+def turns_fail(layer: str) -> Expected:
+    """Every turn fails at ``layer``; the wire diagnostic agrees (fails only for ``wire``)."""
+    return {
+        "name_recall": (F, layer), "file_only": (F, layer), "file_caption": (F, layer),
+        "memory_recall": (F, layer), "wire": (F, "wire") if layer == "wire" else P,
+        "session_scope": S, "session_store": S, "memory_layers": (F, layer),
+    }  # fmt: skip
+
+
 SECRET = "sk-canary-test-value-9f8e7d6c"
 Expected = dict[str, str | tuple[str, str]]
 
@@ -58,9 +64,14 @@ ROWS = [
     Row("empty_prompt", F, healthy(file_only=(F, "files"))),
     Row("ignore_caption", F, healthy(file_caption=(F, "caption"))),
     Row("no_memory", F, healthy(memory_recall=(F, "memory"), memory_layers=(F, "memory:commit"))),
+    # One session for every context: the colour reaches the new context through it, not
+    # through memory, whatever the template declares (DESIGN §4 memory_recall).
     Row("shared_sessions", F,
-        healthy(session_scope=(F, "session"), session_store=(F, "session"))),
-    Row("shared_sessions", P, HEALTHY, observed={"session_scope": "shared"},
+        healthy(session_scope=(F, "session"), session_store=(F, "session"),
+                memory_recall=(F, "session"), memory_layers=(F, "session"))),
+    Row("shared_sessions", F,
+        healthy(memory_recall=(F, "session"), memory_layers=(F, "session")),
+        observed={"session_scope": "shared"},
         extra='session_scope = "workspace"\nprobe = { session_store = "{workspace}/.sessions", '
               'key = "{workspace_id}" }\n'),
     Row("task_reply", P, HEALTHY),
@@ -70,13 +81,14 @@ ROWS = [
     Row("slow_boot=60", "error", reason="not ready after 5s", extra="boot_timeout = 5\n"),
     Row("crash_on_boot", "error", reason="code 3 during boot: ReferenceBootError"),
     Row("no_card", "error", reason="not ready after 5s", extra="boot_timeout = 5\n"),
+    # A turn with no reply in time is the runtime's: it took the turn and never answered.
     Row("hang_turn=name_recall", F,
-        healthy(name_recall=(F, "wire"), session_scope=S, session_store=S)),
-    Row("hang_turn=file_caption", F, healthy(file_caption=(F, "wire"))),
+        healthy(name_recall=(F, "runtime"), session_scope=S, session_store=S)),
+    Row("hang_turn=file_caption", F, healthy(file_caption=(F, "runtime"))),
     Row("slow_turn=1", P, HEALTHY),
-    Row("jsonrpc_error", F, TURNS_FAIL),
-    Row("bad_json", F, TURNS_FAIL),
-    Row("http_500", F, TURNS_FAIL),
+    Row("jsonrpc_error", F, turns_fail("runtime")),  # -32603: it took the turn and failed it
+    Row("bad_json", F, turns_fail("wire")),
+    Row("http_500", F, turns_fail("runtime")),
     Row("search_unused", F,
         healthy(memory_recall=(F, "memory"), memory_layers=(F, "memory:reply"))),
     Row("leak_env", P, HEALTHY, extra='secrets = ["CANARY_TABLE_API_KEY"]\n'),

@@ -1,0 +1,98 @@
+"""model_files: did the file reach the model? (templates on model = "sim")
+
+Reads the file canaries' transcripts (file_only, and file_caption when it ran) and
+the scripted model's requests tied to the turn that carried the file. The file
+reached the model when a request for that turn held its text: in the prompt
+(observed ``text``) or as the result of a tool the model called to read it
+(observed ``tool``). A runtime that passes only the path gives the model a way to
+read it only with a file-reading tool; one that drops the file leaves the model
+nothing, and the request log says what it was sent instead. The layer is
+``model:files``, or ``model:call`` when the runtime answered without the model.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from canary._files import file_turn
+from canary.evidence import Evidence, NoEvidence, fail
+from harness.cp_sim import trim
+
+KIND = "diagnostic"
+ORDER = 6
+EXPLAINS = "file_only"
+NEEDS = "model_sim"
+FILE_CANARIES = ("file_only", "file_caption")
+
+
+def _reached(evidence: Evidence, canary: str) -> str:
+    """How the canary's file reached the model: ``text`` or ``tool``; fails otherwise."""
+    turn = file_turn(evidence, canary)
+    if not turn.reply.ok:
+        raise NoEvidence(f"no evidence: the {canary} turn got no reply")
+    code = evidence.token(canary, "code")
+    uploads = [e for _, e in evidence.events(canary, "upload") if e.get("uri")]
+    path = str(uploads[0]["uri"]).removeprefix("workspace:") if uploads else None
+    calls = evidence.model_calls_during(turn)
+    if not calls:
+        fail(
+            "model:call",
+            f"the runtime answered the file turn of {canary} ({turn.sent!r}) without calling "
+            f"the model, so the model never saw the file ({turn.where})",
+        )
+    line_of_file = f"reference code: {code}"
+    for _, call in calls:
+        messages: list[dict[str, Any]] = list(call.get("messages") or [])
+        for index, message in enumerate(messages):
+            if line_of_file in str(message.get("text", "")):
+                after_a_call = any(m.get("role") == "tool" for m in messages[: index + 1])
+                return "tool" if message.get("role") == "tool" or after_a_call else "text"
+    sent = [m for _, call in calls for m in call.get("messages") or []]
+    # Other conversations' requests may be in flight too: one whose last user message
+    # carries another turn's text is that turn's, not this one's.
+    others = {text for t in evidence.every_turn() if t.turn != turn.turn
+              for text in _texts(t.request) if text.strip()}  # fmt: skip
+    shown = [(line, _last_user(call)) for line, call in calls]
+    own = [(line, text) for line, text in shown if not any(o in text for o in others)]
+    shown = own or shown
+    last_users = list(dict.fromkeys(text for _, text in shown))
+    seen = "; ".join(repr(trim(text, 80)) for text in last_users)
+    first = shown[0][0]
+    if path and any(path in str(m.get("text", "")) for m in sent):
+        offered = sorted({str(t) for _, call in calls for t in call.get("tools") or []})
+        fail(
+            "model:files",
+            f"the file of {canary} reached the model only as its path {path}, and no request "
+            f"of that turn got its text: the model read it with none of the tools it was "
+            f"offered ({', '.join(offered) or 'no tools'}) (transcript line {first})",
+        )
+    fail(
+        "model:files",
+        f"the file of {canary} reached the model neither as its text nor as its path: the "
+        f"user message{'s' if len(last_users) > 1 else ''} it got: {seen} "
+        f"(transcript line {first})",
+    )
+
+
+def _texts(request: dict[str, Any]) -> list[str]:
+    """The text parts of an A2A request's message."""
+    parts = ((request.get("params") or {}).get("message") or {}).get("parts") or []
+    return [str(p.get("text", "")) for p in parts if isinstance(p, dict) and "text" in p]
+
+
+def _last_user(call: dict[str, Any]) -> str:
+    users = [m for m in call.get("messages") or [] if m.get("role") == "user"]
+    return str(users[-1].get("text", "")) if users else ""
+
+
+def check(evidence: Evidence) -> str:
+    """Each file canary's file reached the model; observes ``text`` or ``tool``."""
+    observed = [_reached(evidence, EXPLAINS)]
+    for canary in FILE_CANARIES:
+        if canary == EXPLAINS or not evidence.turns(canary):
+            continue  # file_caption's evidence counts where it ran, and only then
+        try:
+            observed.append(_reached(evidence, canary))
+        except NoEvidence:
+            continue
+    return "+".join(sorted(set(observed)))
