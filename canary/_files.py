@@ -7,6 +7,7 @@ import secrets
 from canary.evidence import Evidence, NoEvidence, Turn, dropped_marker, fail, file_error
 from canary.tokens import document, random_code
 from harness.cp_sim import Conversation, trim
+from harness.events import Upload
 
 
 async def upload_document(talk: Conversation) -> tuple[str, str | None]:
@@ -18,12 +19,12 @@ async def upload_document(talk: Conversation) -> tuple[str, str | None]:
 
 def file_turn(evidence: Evidence, canary: str) -> Turn:
     """The turn that carried the file; fails at ``files`` when the upload itself failed."""
-    for line, upload in evidence.events(canary, "upload"):
-        if upload.get("uri") is None:
+    for line in evidence.events(canary, Upload):
+        if line.event.uri is None:
             fail(
                 "files",
-                f"could not place {upload.get('name')} in the runtime's workspace: "
-                f"{upload.get('error')} (transcript line {line})",
+                f"could not place {line.event.name} in the runtime's workspace: "
+                f"{line.event.error} ({line.where})",
             )
     turns = evidence.turns(canary)
     if not turns:
@@ -39,7 +40,7 @@ def answer_about_file(evidence: Evidence, turn: Turn, read_evidence: str | None 
     """
     text = turn.answer()
     sent, context = trim(turn.sent), turn.context_id
-    marker = dropped_marker(text, evidence.dropped_markers)
+    marker = dropped_marker(text, evidence.header.dropped_markers)
     if marker:
         fail(
             "files",

@@ -21,10 +21,10 @@ Both checks call :func:`carrier`, so they can never disagree.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from canary import session_scope
 from canary.evidence import Evidence, Turn
+from harness.events import ModelMessage
 
 PLATFORM, RUNTIME, SESSION = "platform", "runtime", "session"
 _HISTORY_START = "Conversation so far:"
@@ -48,21 +48,20 @@ class Carrier:
 def carrier(evidence: Evidence, asked: Turn, colour: str) -> Carrier:
     """How the colour the reply to ``asked`` holds reached that context."""
     wanted = colour.lower()
-    for call in evidence.platform_calls:
+    for line in evidence.platform_calls:
+        call = line.event
         searched = asked.turn in call.turns and call.method == "GET" and call.memories_endpoint
         if searched and any(wanted in str(m.get("content", "")).lower() for m in call.memories()):
-            return Carrier(PLATFORM, f"a memory search returned it (transcript line {call.line})")
+            return Carrier(PLATFORM, f"a memory search returned it ({line.where})")
     leaked = None
-    for line, request in evidence.model_calls_during(asked):
-        found = _in_request(list(request.get("messages") or []), asked.sent, wanted)
+    for request in evidence.model_calls_during(asked):
+        found = _in_request(request.event.messages, asked.sent, wanted)
         if found is None:
             continue
         how, where = found
         if how == RUNTIME:
-            return Carrier(RUNTIME, f"the model found it in {where} (transcript line {line})")
-        leaked = leaked or Carrier(
-            SESSION, f"the model got it only as {where} (transcript line {line})"
-        )
+            return Carrier(RUNTIME, f"the model found it in {where} ({request.where})")
+        leaked = leaked or Carrier(SESSION, f"the model got it only as {where} ({request.where})")
     if leaked is not None:
         return leaked
     if session_scope.observe(evidence) == "shared":
@@ -76,7 +75,7 @@ def carrier(evidence: Evidence, asked: Turn, colour: str) -> Carrier:
 
 
 def _in_request(
-    messages: list[dict[str, Any]], question: str, colour: str
+    messages: tuple[ModelMessage, ...], question: str, colour: str
 ) -> tuple[str, str] | None:
     """Where one model request for the question holds the colour: (how, in words).
 
@@ -84,32 +83,31 @@ def _in_request(
     that is not a tool's observation) asks it. A request of another conversation that
     shares the session, with the question earlier in its history, decides nothing.
     """
-    users = [i for i, m in enumerate(messages) if m.get("role") == "user" and not _observation(m)]
-    if not users or question not in str(messages[users[-1]].get("text", "")):
+    users = [i for i, m in enumerate(messages) if m.role == "user" and not _observation(m)]
+    if not users or question not in messages[users[-1]].text:
         return None
     current = users[-1]
     leak = None
     for index, message in enumerate(messages):
-        text, role = str(message.get("text", "")).lower(), message.get("role")
-        if colour not in text:
+        if colour not in message.text.lower():
             continue
         if index > current:  # this turn's tool results (smolagents: its observations)
-            return RUNTIME, f"a tool result of this turn ({role})"
-        if role == "system":
+            return RUNTIME, f"a tool result of this turn ({message.role})"
+        if message.role == "system":
             return RUNTIME, "the system prompt"
         if index == current:
-            history, injected = _split(str(message.get("text", "")), question)
+            history, injected = _split(message.text, question)
             if colour in injected.lower():
                 return RUNTIME, "context injected into the question's message"
             if colour in history.lower():
                 leak = leak or "history embedded in the question's message"
             continue
-        leak = leak or f"an earlier {role} message of the conversation"
+        leak = leak or f"an earlier {message.role} message of the conversation"
     return (SESSION, leak) if leak else None
 
 
-def _observation(message: dict[str, Any]) -> bool:
-    return str(message.get("text", "")).lstrip().lower().startswith("observation:")
+def _observation(message: ModelMessage) -> bool:
+    return message.text.lstrip().lower().startswith("observation:")
 
 
 def _split(text: str, question: str) -> tuple[str, str]:

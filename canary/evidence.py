@@ -7,13 +7,27 @@ a layer and a message, or :class:`NoEvidence` when it cannot decide.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from harness.cp_sim import Reply, parse_reply, trim
 from harness.cp_sim.a2a import RUNTIME, lost
-from harness.cp_sim.transcript import Line, decode_body, read
+from harness.cp_sim.transcript import Line, read
+from harness.events import (
+    A2ACall,
+    A2APoll,
+    CanaryEnd,
+    CanaryStart,
+    Event,
+    Header,
+    ModelCall,
+    PlatformCall,
+    RuntimeExit,
+    Token,
+)
+
+E = TypeVar("E", bound=Event)
 
 
 class Failed(Exception):
@@ -110,47 +124,6 @@ class Turn:
         return self.reply.text
 
 
-@dataclass(frozen=True)
-class PlatformCall:
-    """One call the runtime made to the platform simulator.
-
-    Attributes:
-        line: Its transcript line.
-        method: HTTP method.
-        path: Request path.
-        query: Query parameters.
-        body: Parsed JSON body (or None).
-        status: The simulator's answer.
-        auth: ``ok``, ``open``, ``missing`` or ``invalid``.
-        response: The simulator's JSON answer.
-        turns: Ids of the A2A turns in flight when it arrived.
-        after_turn: When none was in flight, the last turn that had ended.
-    """
-
-    line: int
-    method: str
-    path: str
-    query: dict[str, str]
-    body: Any
-    status: int
-    auth: str
-    response: Any
-    turns: tuple[int, ...]
-    after_turn: int | None
-
-    @property
-    def memories_endpoint(self) -> bool:
-        """A call to ``/workspaces/{id}/memories`` (with or without a trailing slash)."""
-        return self.path.rstrip("/").endswith("/memories")
-
-    def memories(self) -> list[dict[str, Any]]:
-        """The memories a search answered with (the platform's list, or a wrapper's)."""
-        listed = self.response.get("memories", []) if isinstance(self.response, dict) else []
-        if isinstance(self.response, list):
-            listed = self.response
-        return [m for m in listed if isinstance(m, dict)]
-
-
 SEND_METHOD = "message/send"
 REJECTED_SEND_CODES = frozenset({-32601, -32602})
 REJECTED_SEND_HINT = (
@@ -159,19 +132,14 @@ REJECTED_SEND_HINT = (
 )
 
 
-def _reply(event: dict[str, Any]) -> Reply:
-    if event.get("status") is None:
-        return lost(str(event.get("error") or "no response"))
-    reply = parse_reply(int(event["status"]), decode_body(event))
-    if event.get("body_truncated") and not reply.ok:
-        kept = len(decode_body(event))
-        return Reply(
-            ok=False,
-            problem=f"{reply.problem} (body of {event['body_truncated']} bytes, first {kept} kept)",
-            status_code=reply.status_code,
-            body_excerpt=reply.body_excerpt,
-            layer=reply.layer,
-        )
+def _reply(event: A2ACall | A2APoll) -> Reply:
+    if event.status is None:
+        return lost(event.error or "no response")
+    body = event.body_bytes()
+    reply = parse_reply(event.status, body)
+    if event.body_truncated and not reply.ok:
+        problem = f"{reply.problem} (body of {event.body_truncated} bytes, first {len(body)} kept)"
+        return replace(reply, problem=problem)
     return reply
 
 
@@ -183,111 +151,60 @@ class Evidence:
         root: The directory holding the transcript (snapshots are relative to it).
     """
 
-    def __init__(self, lines: list[Line], root: Path) -> None:
+    def __init__(self, lines: list[Line[Event]], root: Path) -> None:
         self.root = root
         self.lines = lines
-        headers = [line.event for line in lines if line.type == "header"]
+        headers = [line.event for line in lines if isinstance(line.event, Header)]
         if not headers:
             raise ValueError("the transcript has no header line")
-        self.header: dict[str, Any] = headers[0]
-        self.platform_calls = [
-            PlatformCall(
-                line=line.number,
-                method=str(line.event.get("method")),
-                path=str(line.event.get("path")),
-                query=dict(line.event.get("query") or {}),
-                body=line.event.get("body"),
-                status=int(line.event.get("status") or 0),
-                auth=str(line.event.get("auth")),
-                response=line.event.get("response"),
-                turns=tuple(line.event.get("turns") or ()),
-                after_turn=line.event.get("after_turn"),
-            )
-            for line in lines
-            if line.type == "platform"
-        ]
-        self._polls: dict[int, list[Line]] = {}
-        for line in lines:
-            if line.type == "a2a_poll":
-                self._polls.setdefault(int(line.event.get("turn") or 0), []).append(line)
-        self._exits = [line for line in lines if line.type == "runtime_exit"]
+        self.header: Header = headers[0]
+        self.platform_calls: list[Line[PlatformCall]] = self.of(PlatformCall)
+        self._polls: dict[int, list[A2APoll]] = {}
+        for poll in self.of(A2APoll):
+            self._polls.setdefault(poll.event.turn, []).append(poll.event)
+        self._exits = self.of(RuntimeExit)
 
     @classmethod
     def load(cls, path: Path) -> Evidence:
         """Read a ``transcript.jsonl``."""
         return cls(read(path), path.parent)
 
-    # --- the template's facts (from the header) ------------------------------
+    def of(self, kind: type[E]) -> list[Line[E]]:
+        """Every event of one type, in order."""
+        return [line for line in self.lines if isinstance(line.event, kind)]  # type: ignore[misc]
 
-    @property
-    def template(self) -> str:
-        """The template's name."""
-        return str(self.header["template"])
-
-    @property
-    def selected(self) -> tuple[str, ...]:
-        """The canaries and diagnostics to judge."""
-        return tuple(self.header.get("selected") or ())
-
-    @property
-    def session_scope(self) -> str:
-        """What the template declares: ``context``, ``workspace`` or ``container``."""
-        return str(self.header.get("session_scope", "context"))
-
-    @property
-    def probe(self) -> dict[str, Any]:
-        """The declared session store (``session_store``, ``key``), possibly empty."""
-        return dict(self.header.get("probe") or {})
-
-    @property
-    def workspace_id(self) -> str:
-        """The workspace id the runtime was given."""
-        return str(self.header.get("workspace_id"))
-
-    @property
-    def dropped_markers(self) -> tuple[str, ...]:
-        """Phrases that mean the runtime dropped a turn."""
-        return tuple(self.header.get("dropped_markers") or ())
+    def events(self, canary: str, kind: type[E]) -> list[Line[E]]:
+        """One conversation's events of one type (``Upload``, ``Snapshot``, ``HttpGet``)."""
+        return [line for line in self.of(kind) if getattr(line.event, "canary", None) == canary]
 
     # --- one conversation ----------------------------------------------------
 
-    def _events(self, canary: str, kind: str) -> list[Line]:
-        return [
-            line for line in self.lines if line.type == kind and line.event.get("canary") == canary
-        ]
-
     def turns(self, canary: str) -> list[Turn]:
         """The conversation's A2A exchanges, in order (polls folded into their turn)."""
-        return [self._turn(line) for line in self._events(canary, "a2a")]
+        return [self._turn(line) for line in self.events(canary, A2ACall)]
 
     def every_turn(self) -> list[Turn]:
         """Every conversation's A2A exchanges, in transcript order."""
-        return [self._turn(line) for line in self.lines if line.type == "a2a"]
+        return [self._turn(line) for line in self.of(A2ACall)]
 
-    def _turn(self, line: Line) -> Turn:
-        turn_id = int(line.event.get("turn") or 0)
-        polls = self._polls.get(turn_id, [])
-        exits = self._exits
+    def _turn(self, line: Line[A2ACall]) -> Turn:
+        call = line.event
+        polls = self._polls.get(call.turn, [])
         gone = None
         # Gone before this turn ended, or the turn lost its connection and the runtime
         # was found gone right after.
-        if exits and (exits[0].number < line.number or line.event.get("status") is None):
+        if self._exits and (self._exits[0].number < line.number or call.status is None):
+            exit_ = self._exits[0]
             gone = (
-                f"the runtime had exited with code {exits[0].event.get('code')} "
-                f"(transcript line {exits[0].number}): {exits[0].event.get('last_line')}"
+                f"the runtime had exited with code {exit_.event.code} ({exit_.where}): "
+                f"{exit_.event.last_line}"
             )
         return Turn(
-            line=line.number,
-            turn=turn_id,
-            canary=str(line.event.get("canary")),
-            context_id=line.event.get("context_id"),
-            sent=str(line.event.get("sent", "")),
-            reply=_reply(line.event),
-            request=dict(line.event.get("request") or {}),
-            started=float(line.event.get("started") or 0.0),
-            polled=_reply(polls[-1].event) if polls else None,  # the last poll of a turn wins
+            line=line.number, turn=call.turn, canary=call.canary, context_id=call.context_id,
+            sent=call.sent, reply=_reply(call), request=call.request, started=call.started,
+            polled=_reply(polls[-1]) if polls else None,  # the last poll of a turn wins
             runtime_gone=gone,
-        )
+        )  # fmt: skip
 
     def first_turns(self, canary: str, count: int) -> list[Turn]:
         """The conversation's first ``count`` turns; no evidence when it recorded fewer."""
@@ -298,14 +215,10 @@ class Evidence:
 
     def token(self, canary: str, name: str) -> str:
         """A randomized value the conversation recorded."""
-        for line in self._events(canary, "token"):
-            if line.event.get("name") == name:
-                return str(line.event["value"])
+        for line in self.events(canary, Token):
+            if line.event.name == name:
+                return line.event.value
         raise NoEvidence(f"the {canary} conversation recorded no {name!r}")
-
-    def events(self, canary: str, kind: str) -> list[tuple[int, dict[str, Any]]]:
-        """The conversation's events of one type (``upload``, ``snapshot``, ``http``)."""
-        return [(line.number, line.event) for line in self._events(canary, kind)]
 
     def conversation_problem(self, canary: str) -> str | None:
         """Why the conversation has no complete evidence (a harness problem), or None.
@@ -313,35 +226,28 @@ class Evidence:
         A conversation may have several steps (a diagnostic's ``converse`` and
         ``follow_up``): each start needs its end, and no end may carry an error.
         """
-        starts = self._events(canary, "canary_start")
-        ends = self._events(canary, "canary_end")
+        starts = self.events(canary, CanaryStart)
+        ends = self.events(canary, CanaryEnd)
         if not starts:
             return f"the {canary} conversation never started (see the transcript)"
         if len(ends) < len(starts):
             return f"the {canary} conversation did not finish (the run was stopped)"
         for end in ends:
-            if end.event.get("error"):
-                return (
-                    f"the harness failed while driving {canary}: {end.event['error']} "
-                    f"(transcript line {end.number})"
-                )
+            if end.event.error:
+                return f"the harness failed while driving {canary}: {end.event.error} ({end.where})"
         return None
 
     def duration(self, canary: str) -> float:
         """Seconds the conversation took."""
-        starts = self._events(canary, "canary_start")
-        ends = self._events(canary, "canary_end")
+        starts = self.events(canary, CanaryStart)
+        ends = self.events(canary, CanaryEnd)
         if not starts or not ends:
             return 0.0
-        return round(float(ends[-1].event["t"]) - float(starts[0].event["t"]), 3)
+        return round(ends[-1].event.t - starts[0].event.t, 3)
 
-    def model_calls_during(self, turn: Turn) -> list[tuple[int, dict[str, Any]]]:
+    def model_calls_during(self, turn: Turn) -> list[Line[ModelCall]]:
         """Requests to the scripted model made while this turn was in flight."""
-        return [
-            (line.number, line.event)
-            for line in self.lines
-            if line.type == "model" and turn.turn in (line.event.get("turns") or ())
-        ]
+        return [line for line in self.of(ModelCall) if turn.turn in line.event.turns]
 
 
 # --- helpers the checks share ----------------------------------------------------

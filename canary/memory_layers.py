@@ -11,16 +11,21 @@ through a session shared across contexts fails at ``session``, as memory_recall 
 from __future__ import annotations
 
 from canary._memory import SESSION, carrier
-from canary.evidence import Evidence, PlatformCall, fail
+from canary.evidence import Evidence, fail
 from harness.cp_sim import trim
+from harness.cp_sim.transcript import Line
+from harness.events import PlatformCall
 
 KIND = "diagnostic"
 ORDER = 4
 EXPLAINS = "memory_recall"
 
 
-def _memory_calls(calls: list[PlatformCall], method: str) -> list[PlatformCall]:
-    return [c for c in calls if c.method == method and c.memories_endpoint]
+Calls = list[Line[PlatformCall]]
+
+
+def _memory_calls(calls: Calls, method: str) -> Calls:
+    return [c for c in calls if c.event.method == method and c.event.memories_endpoint]
 
 
 def check(evidence: Evidence) -> str:
@@ -33,12 +38,15 @@ def check(evidence: Evidence) -> str:
     commits = [
         c
         for c in _memory_calls(calls, "POST")
-        if isinstance(c.body, dict) and colour.lower() in str(c.body.get("content", "")).lower()
+        if isinstance(c.event.body, dict)
+        and colour.lower() in str(c.event.body.get("content", "")).lower()
     ]
-    accepted = [c for c in commits if c.status == 201]
-    stored = {c.response.get("id") for c in accepted if isinstance(c.response, dict)} - {None}
-    searches = [c for c in _memory_calls(calls, "GET") if asked.turn in c.turns]
-    returned = [c for c in searches if any(m.get("id") in stored for m in c.memories())]
+    accepted = [c for c in commits if c.event.status == 201]
+    stored = {
+        c.event.response.get("id") for c in accepted if isinstance(c.event.response, dict)
+    } - {None}
+    searches = [c for c in _memory_calls(calls, "GET") if asked.turn in c.event.turns]
+    returned = [c for c in searches if any(m.get("id") in stored for m in c.event.memories())]
     if colour.lower() in text.lower():
         carried = carrier(evidence, asked, colour)
         if carried.how == SESSION:
@@ -49,25 +57,26 @@ def check(evidence: Evidence) -> str:
             )
         return carried.how
     if not commits:
-        seen = [f"{c.method} {c.path} -> {c.status}" for c in calls[-8:]]
+        seen = [f"{c.event.method} {c.event.path} -> {c.event.status}" for c in calls[-8:]]
         fail(
             "memory:commit",
             f"the runtime never stored {colour!r} through the platform in context "
             f"{stated.context_id} (last platform calls: {seen or 'none'}; {stated.where})",
         )
     if not accepted:
+        first = commits[0]
         fail(
             "memory:commit",
-            f"the platform refused the commit of {colour!r}: HTTP {commits[0].status} (auth "
-            f"{commits[0].auth}; transcript line {commits[0].line})",
+            f"the platform refused the commit of {colour!r}: HTTP {first.event.status} (auth "
+            f"{first.event.auth}; {first.where})",
         )
-    late = [c for c in _memory_calls(calls, "GET") if c.line > asked.line and not c.turns]
+    late = [c for c in _memory_calls(calls, "GET") if c.number > asked.line and not c.event.turns]
     if not searches and late:
         fail(
             "memory:search",
             f"the runtime searched memories only after the reply to {asked.sent!r} in context "
-            f"{asked.context_id} ({asked.where}; the search is at transcript line "
-            f"{late[0].line}): the answer could not use it",
+            f"{asked.context_id} ({asked.where}; the search is at {late[0].where}): the answer "
+            "could not use it",
         )
     if not searches:
         fail(
@@ -76,11 +85,11 @@ def check(evidence: Evidence) -> str:
             f"{asked.sent!r} in context {asked.context_id} ({asked.where})",
         )
     if not returned:
-        queries = ", ".join(repr(c.query.get("q", "")) for c in searches)
+        queries = ", ".join(repr(c.event.query.get("q", "")) for c in searches)
         fail(
             "memory:search",
             f"the runtime searched ({queries}) but no search returned the memory holding "
-            f"{colour!r} (transcript line {searches[0].line})",
+            f"{colour!r} ({searches[0].where})",
         )
     fail(
         "memory:reply",

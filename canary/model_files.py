@@ -17,6 +17,7 @@ from typing import Any
 from canary._files import file_turn
 from canary.evidence import Evidence, NoEvidence, fail
 from harness.cp_sim import trim
+from harness.events import Upload
 
 KIND = "diagnostic"
 ORDER = 6
@@ -31,8 +32,8 @@ def _reached(evidence: Evidence, canary: str) -> str:
     if not turn.reply.ok:
         raise NoEvidence(f"no evidence: the {canary} turn got no reply")
     code = evidence.token(canary, "code")
-    uploads = [e for _, e in evidence.events(canary, "upload") if e.get("uri")]
-    path = str(uploads[0]["uri"]).removeprefix("workspace:") if uploads else None
+    uploads = [line.event.uri for line in evidence.events(canary, Upload) if line.event.uri]
+    path = uploads[0].removeprefix("workspace:") if uploads else None
     calls = evidence.model_calls_during(turn)
     if not calls:
         fail(
@@ -41,36 +42,35 @@ def _reached(evidence: Evidence, canary: str) -> str:
             f"the model, so the model never saw the file ({turn.where})",
         )
     line_of_file = f"reference code: {code}"
-    for _, call in calls:
-        messages: list[dict[str, Any]] = list(call.get("messages") or [])
+    for line in calls:
+        messages = line.event.messages
         for index, message in enumerate(messages):
-            if line_of_file in str(message.get("text", "")):
-                after_a_call = any(m.get("role") == "tool" for m in messages[: index + 1])
-                return "tool" if message.get("role") == "tool" or after_a_call else "text"
-    sent = [m for _, call in calls for m in call.get("messages") or []]
+            if line_of_file in message.text:
+                after_a_call = any(m.role == "tool" for m in messages[: index + 1])
+                return "tool" if after_a_call else "text"
+    sent = [m for line in calls for m in line.event.messages]
     # Other conversations' requests may be in flight too: one whose last user message
     # carries another turn's text is that turn's, not this one's.
     others = {text for t in evidence.every_turn() if t.turn != turn.turn
               for text in _texts(t.request) if text.strip()}  # fmt: skip
-    shown = [(line, _last_user(call)) for line, call in calls]
+    shown = [(line, line.event.last_user_text()) for line in calls]
     own = [(line, text) for line, text in shown if not any(o in text for o in others)]
     shown = own or shown
     last_users = list(dict.fromkeys(text for _, text in shown))
     seen = "; ".join(repr(trim(text, 80)) for text in last_users)
-    first = shown[0][0]
-    if path and any(path in str(m.get("text", "")) for m in sent):
-        offered = sorted({str(t) for _, call in calls for t in call.get("tools") or []})
+    first = shown[0][0].where
+    if path and any(path in m.text for m in sent):
+        offered = sorted({tool for line in calls for tool in line.event.tools})
         fail(
             "model:files",
             f"the file of {canary} reached the model only as its path {path}, and no request "
             f"of that turn got its text: the model read it with none of the tools it was "
-            f"offered ({', '.join(offered) or 'no tools'}) (transcript line {first})",
+            f"offered ({', '.join(offered) or 'no tools'}) ({first})",
         )
     fail(
         "model:files",
         f"the file of {canary} reached the model neither as its text nor as its path: the "
-        f"user message{'s' if len(last_users) > 1 else ''} it got: {seen} "
-        f"(transcript line {first})",
+        f"user message{'s' if len(last_users) > 1 else ''} it got: {seen} ({first})",
     )
 
 
@@ -78,11 +78,6 @@ def _texts(request: dict[str, Any]) -> list[str]:
     """The text parts of an A2A request's message."""
     parts = ((request.get("params") or {}).get("message") or {}).get("parts") or []
     return [str(p.get("text", "")) for p in parts if isinstance(p, dict) and "text" in p]
-
-
-def _last_user(call: dict[str, Any]) -> str:
-    users = [m for m in call.get("messages") or [] if m.get("role") == "user"]
-    return str(users[-1].get("text", "")) if users else ""
 
 
 def check(evidence: Evidence) -> str:

@@ -28,24 +28,24 @@ def check(evidence: Evidence) -> str:
     # Model requests for this turn: in flight with it, and carrying its question (other
     # conversations' requests may be in flight at the same time).
     calls = [
-        (line, call)
-        for line, call in evidence.model_calls_during(asked)
-        if any(asked.sent in str(m.get("text", "")) for m in call.get("messages") or [])
+        line
+        for line in evidence.model_calls_during(asked)
+        if any(asked.sent in m.text for m in line.event.messages)
     ]
     if not calls:
         fail(
             "model:call",
             f"the runtime answered {asked.sent!r} without calling the model ({asked.where})",
         )
-    sent = [m for _, call in calls for m in call.get("messages") or []]
+    sent = [m for line in calls for m in line.event.messages]
     # Turn 1 as the user said it: an assistant's echo of the name ("Nice to meet you,
     # X") is not the turn, and a model cut off from the turn cannot know the name.
-    said = [m for m in sent if m.get("role") == "user"]
-    if any(name.lower() in str(m.get("text", "")).lower() for m in said):
+    said = [m for m in sent if m.role == "user"]
+    if any(name.lower() in m.text.lower() for m in said):
         return "history"
-    seen = "; ".join(f"{m.get('role')}: {trim(str(m.get('text', '')), 80)}" for m in sent)
+    seen = "; ".join(f"{m.role}: {trim(m.text, 80)}" for m in sent)
     fail(
         "model:history",
         f"turn 2 ({asked.sent!r}) reached the model without turn 1: it was sent only "
-        f"[{seen}] (transcript line {calls[0][0]}), so it could not know {name!r}",
+        f"[{seen}] ({calls[0].where}), so it could not know {name!r}",
     )

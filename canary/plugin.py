@@ -46,7 +46,7 @@ class TranscriptFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
         evidence = Evidence.load(self.path)
         specs = registry.specs()
-        for canary in evidence.selected:
+        for canary in evidence.header.selected:
             if canary not in specs:
                 raise ValueError(f"{self.path}: unknown canary {canary!r} in the header")
             yield CheckItem.from_parent(self, name=canary, evidence=evidence)
@@ -60,7 +60,7 @@ class CheckItem(pytest.Item):
         self.evidence = evidence
         self.canary = self.name
         self.user_properties += [
-            ("template", evidence.template),
+            ("template", evidence.header.template),
             ("canary", self.canary),
             ("duration_s", evidence.duration(self.canary)),
         ]
@@ -91,7 +91,7 @@ class CheckItem(pytest.Item):
             self.user_properties.append(("observed", observed))
 
     def reportinfo(self) -> tuple[Path, int, str]:
-        return self.path, 0, f"{self.evidence.template} {self.canary}"
+        return self.path, 0, f"{self.evidence.header.template} {self.canary}"
 
 
 def _message(report: pytest.TestReport) -> str:

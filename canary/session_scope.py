@@ -28,7 +28,7 @@ async def follow_up(talk: Conversation) -> None:
 def _memories_returned(evidence: Evidence, turn_id: int) -> list[str]:
     return [
         str(memory.get("content", ""))
-        for call in evidence.platform_calls
+        for call in (line.event for line in evidence.platform_calls)
         if turn_id in call.turns and call.method == "GET" and call.memories_endpoint
         for memory in call.memories()
     ]
@@ -69,7 +69,7 @@ def _observe(evidence: Evidence) -> tuple[str, Turn, str]:
 def check(evidence: Evidence) -> str:
     """Observe the scope; fail when a context-scoped template shares sessions."""
     observed, fresh, name = _observe(evidence)
-    if evidence.session_scope == "context" and observed == "shared":
+    if evidence.header.session_scope == "context" and observed == "shared":
         recalled = evidence.turns("name_recall")
         fail(
             "session",

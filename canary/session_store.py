@@ -12,6 +12,7 @@ from pathlib import Path
 
 from canary.evidence import Evidence, NoEvidence, fail
 from harness.cp_sim import Conversation
+from harness.events import Snapshot
 
 KIND = "diagnostic"
 ORDER = 3
@@ -20,7 +21,7 @@ EXPLAINS = "name_recall"
 
 async def follow_up(talk: Conversation) -> None:
     """Copy the declared store out of the runtime."""
-    store = (talk.settings.get("probe") or {}).get("session_store")
+    store = talk.settings.probe_store
     if store:
         await talk.snapshot(store)
 
@@ -33,29 +34,29 @@ def _holds_key(root: Path, key: str) -> bool:
 
 def check(evidence: Evidence) -> None:
     """The store exists and holds the context's key."""
-    store, pattern = evidence.probe.get("session_store"), evidence.probe.get("key")
+    store, pattern = evidence.header.probe_store, evidence.header.probe_key
     if not store or not pattern:
         raise NoEvidence("the template declares no probe.session_store")
     turns = evidence.turns("name_recall")
     if not turns or not all(turn.reply.ok for turn in turns):
         raise NoEvidence("no evidence: name_recall's turns did not all get a reply")
     context = turns[-1].context_id
-    key = str(pattern).format(workspace_id=evidence.workspace_id, context_id=context)
-    snapshots = evidence.events("session_store", "snapshot")
+    key = pattern.format(workspace_id=evidence.header.workspace_id, context_id=context)
+    snapshots = evidence.events("session_store", Snapshot)
     if not snapshots:
         raise NoEvidence("the session store was not copied")
-    line, snapshot = snapshots[-1]
-    if snapshot.get("error"):
-        fail("session", f"could not copy {store}: {snapshot['error']} (transcript line {line})")
-    if snapshot.get("copy") is None:
-        fail("session", f"the session store {store} does not exist in the runtime "
-             f"(transcript line {line})")  # fmt: skip
-    copy = evidence.root / str(snapshot["copy"])
+    line = snapshots[-1]
+    snapshot = line.event
+    if snapshot.error:
+        fail("session", f"could not copy {store}: {snapshot.error} ({line.where})")
+    if snapshot.copy is None:
+        fail("session", f"the session store {store} does not exist in the runtime ({line.where})")
+    copy = evidence.root / snapshot.copy
     if not copy.exists():
         raise NoEvidence(f"the copy of the session store is missing: {copy}")
     if not _holds_key(copy, key):
         fail(
             "session",
             f"no entry with key {key!r} for context {context} in {store} (copied to {copy}; "
-            f"transcript line {line})",
+            f"{line.where})",
         )

@@ -18,7 +18,7 @@ from typing import Any
 from canary.evidence import SEND_METHOD, Evidence, NoEvidence, fail
 from harness.cp_sim import Conversation
 from harness.cp_sim.a2a import BODY_EXCERPT_BYTES, WIRE
-from harness.cp_sim.transcript import decode_body
+from harness.events import A2ACall, HttpGet
 
 KIND = "diagnostic"
 ORDER = 1
@@ -29,8 +29,7 @@ UNKNOWN_METHOD = "canary/noSuchMethod"
 
 async def converse(talk: Conversation) -> None:
     """Fetch the card (falling back to the legacy path), then call an unknown method."""
-    ready_path = str(talk.settings.get("ready_path") or "/.well-known/agent-card.json")
-    for path in dict.fromkeys((ready_path, LEGACY_CARD_PATH)):
+    for path in dict.fromkeys((talk.settings.ready_path, LEGACY_CARD_PATH)):
         if await talk.get(path) == 200:
             break
     envelope = {"jsonrpc": "2.0", "id": f"canary-{uuid.uuid4()}", "method": UNKNOWN_METHOD,
@@ -40,10 +39,10 @@ async def converse(talk: Conversation) -> None:
 
 def check(evidence: Evidence) -> None:
     """Card served, -32601 for an unknown method, envelope echoed."""
-    cards = evidence.events("wire", "http")
-    if not any(event.get("status") == 200 for _, event in cards):
-        statuses = {e["path"]: e.get("status") or e.get("error") for _, e in cards}
-        where = f" (transcript line {cards[-1][0]})" if cards else ""
+    cards = evidence.events("wire", HttpGet)
+    if not any(line.event.status == 200 for line in cards):
+        statuses = {line.event.path: line.event.status or line.event.error for line in cards}
+        where = f" ({cards[-1].where})" if cards else ""
         fail("wire", f"no agent card: {statuses}{where}")
     for turn in evidence.every_turn():
         failed = turn.failure()
@@ -53,15 +52,15 @@ def check(evidence: Evidence) -> None:
     if not calls:
         raise NoEvidence("the wire conversation recorded no JSON-RPC call")
     call = calls[0]
-    line = next(e for n, e in evidence.events("wire", "a2a") if n == call.line)
-    body = decode_body(line)
+    recorded = next(line.event for line in evidence.events("wire", A2ACall)
+                    if line.number == call.line)  # fmt: skip
+    body = recorded.body_bytes()
     excerpt = body[:BODY_EXCERPT_BYTES].decode("utf-8", "replace")
-    status = line.get("status")
+    status = recorded.status
     if status is None:
         gone = f"; {call.runtime_gone}" if call.runtime_gone else ""
         fail(
-            "runtime" if gone else "wire",
-            f"unknown method: {line.get('error')} ({call.where}){gone}",
+            "runtime" if gone else "wire", f"unknown method: {recorded.error} ({call.where}){gone}"
         )
     try:
         payload: Any = json.loads(body)

@@ -745,8 +745,9 @@ def test_session_store_passes_when_a_file_holds_the_key(tmp_path: Path) -> None:
 
 def test_session_store_passes_when_a_file_name_holds_the_key(tmp_path: Path) -> None:
     copy = store_copy(tmp_path, {"ctx-a.jsonl": "[]"})
-    probe = {"session_store": "/data/sessions", "key": "{context_id}"}
-    evidence, _ = store_transcript(tmp_path, copy, probe=probe)
+    evidence, _ = store_transcript(
+        tmp_path, copy, probe_store="/data/sessions", probe_key="{context_id}"
+    )
     assert judge(session_store.check, evidence) is None
 
 
@@ -782,7 +783,7 @@ def test_session_store_fails_when_the_copy_failed(tmp_path: Path) -> None:
 @pytest.mark.parametrize("missing", ["probe", "snapshot", "copy-on-disk", "turns"])
 def test_session_store_has_no_evidence(tmp_path: Path, missing: str) -> None:
     # Everything else is there and would pass: only the missing piece decides.
-    script = Script(probe={}) if missing == "probe" else Script()
+    script = Script(probe_store=None, probe_key=None) if missing == "probe" else Script()
     if missing != "turns":
         name_recall_talk(script)
     copy = store_copy(tmp_path, {"s.json": f"{WORKSPACE_ID}:ctx-a"})

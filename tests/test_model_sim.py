@@ -17,6 +17,7 @@ import httpx
 import openai
 import pytest
 
+from harness.events import ModelCall, ModelMessage, ModelUnserved
 from harness.model_sim.oracle import Conversation, Message, Tool, decide
 from harness.model_sim.server import ModelServer
 from tests.conftest import run_template, write_config
@@ -48,19 +49,19 @@ WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters":
 
 
 @pytest.fixture(scope="module")
-def sim() -> Iterator[tuple[ModelServer, list[dict[str, Any]]]]:
-    recorded: list[dict[str, Any]] = []
+def sim() -> Iterator[tuple[ModelServer, list[ModelCall]]]:
+    recorded: list[ModelCall] = []
     with ModelServer(recorder=recorded.append) as server:
         yield server, recorded
 
 
 @pytest.fixture
-def oa(sim: tuple[ModelServer, list[dict[str, Any]]]) -> openai.OpenAI:
+def oa(sim: tuple[ModelServer, list[ModelCall]]) -> openai.OpenAI:
     return openai.OpenAI(base_url=sim[0].url + "/v1", api_key="dummy", max_retries=0)
 
 
 @pytest.fixture
-def an(sim: tuple[ModelServer, list[dict[str, Any]]]) -> anthropic.Anthropic:
+def an(sim: tuple[ModelServer, list[ModelCall]]) -> anthropic.Anthropic:
     return anthropic.Anthropic(base_url=sim[0].url, api_key="dummy", max_retries=0)
 
 
@@ -351,15 +352,15 @@ def test_smolagents_observations_and_final_answer() -> None:
 
 
 def test_every_request_is_recorded_with_the_answer(
-    sim: tuple[ModelServer, list[dict[str, Any]]], oa: openai.OpenAI
+    sim: tuple[ModelServer, list[ModelCall]], oa: openai.OpenAI
 ) -> None:
     recorded = sim[1]
     before = len(recorded)
     chat(oa, [{"role": "user", "content": "What is my name?"}])
     entry = recorded[before]
-    assert entry["api"] == "chat"
-    assert entry["messages"] == [{"role": "user", "text": "What is my name?"}]
-    assert "don't know" in entry["answer"]
+    assert entry.api == "chat"
+    assert entry.messages == (ModelMessage("user", "What is my name?"),)
+    assert "don't know" in (entry.answer or "")
 
 
 MODEL_RUNTIME = Path(__file__).resolve().parent / "model_runtime.py"
@@ -423,19 +424,19 @@ def test_smolagents_merged_new_task_keeps_the_earlier_tasks_as_history() -> None
 def test_a_route_it_does_not_serve_is_a_404_on_the_record() -> None:
     # hermes probes /api/tags (Ollama) and /v1/props (llama.cpp); a framework that needs
     # /v1/embeddings fails without it: either way the transcript must show the call.
-    unserved: list[dict[str, Any]] = []
+    unserved: list[ModelUnserved] = []
     with ModelServer(unserved=unserved.append) as server:
         response = httpx.get(server.url + "/api/tags", timeout=10)
         embeddings = httpx.post(server.url + "/v1/embeddings", json={"input": "x"}, timeout=10)
     assert (response.status_code, embeddings.status_code) == (404, 404)
     assert unserved == [
-        {"method": "GET", "path": "/api/tags", "status": 404},
-        {"method": "POST", "path": "/v1/embeddings", "status": 404},
+        ModelUnserved(method="GET", path="/api/tags"),
+        ModelUnserved(method="POST", path="/v1/embeddings"),
     ]
 
 
 def test_gemini_generate_content_json_streamed_and_function_calls(
-    sim: tuple[ModelServer, list[dict[str, Any]]],
+    sim: tuple[ModelServer, list[ModelCall]],
 ) -> None:
     from google import genai
     from google.genai import types
@@ -474,5 +475,5 @@ def test_gemini_generate_content_json_streamed_and_function_calls(
     final = client.models.generate_content(model="gemini-x", contents=answered, config=config)
     assert final.text == "Your favourite colour is soft mauve."
     recorded = sim[1][-1]
-    assert recorded["api"] == "gemini"
-    assert recorded["messages"][0] == {"role": "system", "text": "You are helpful."}
+    assert recorded.api == "gemini"
+    assert recorded.messages[0] == ModelMessage("system", "You are helpful.")

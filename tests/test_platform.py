@@ -9,6 +9,7 @@ import pytest
 
 from harness.cp_sim import PlatformServer, search_memories
 from harness.cp_sim.platform import Memory
+from harness.events import PlatformCall
 
 WORKSPACE = "ws-123"
 
@@ -181,11 +182,11 @@ def test_calls_are_recorded_without_tokens(server: PlatformServer) -> None:
 
 
 def test_every_call_reaches_the_recorder_and_issued_tokens_stay_out() -> None:
-    recorded: list[dict[str, object]] = []
+    recorded: list[PlatformCall] = []
     with PlatformServer(WORKSPACE, recorder=recorded.append) as server:
         token = register(server).json()["auth_token"]
         httpx.get(memories_url(server), headers={"Authorization": f"Bearer {token}"})
-    assert [(c["method"], c["path"], c["status"]) for c in recorded] == [
+    assert [(c.method, c.path, c.status) for c in recorded] == [
         ("POST", "/registry/register", 200),
         ("GET", f"/workspaces/{WORKSPACE}/memories", 200),
     ]

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from canary import registry
 from canary.evidence import Evidence
+from harness import events
 from harness.cp_sim import message_envelope, text_part
 from harness.cp_sim.transcript import FILE_NAME, Line
 
@@ -24,10 +25,14 @@ Event = dict[str, Any]
 WORKSPACE_ID = "ws-0001"
 DROPPED_MARKERS = ("(empty prompt — nothing to do)", "No message provided")
 HEADER: Event = {
-    "schema": 1,
+    "schema": events.SCHEMA_VERSION,
     "template": "handwritten",
+    "gate": "required",
+    "wave": 0,
+    "conversations": [],
     "session_scope": "context",
-    "probe": {"session_store": "{workspace}/.sessions", "key": "{workspace_id}:{context_id}"},
+    "probe_store": "{workspace}/.sessions",
+    "probe_key": "{workspace_id}:{context_id}",
     "dropped_markers": list(DROPPED_MARKERS),
     "workspace_id": WORKSPACE_ID,
     "ready_path": "/.well-known/agent-card.json",
@@ -209,7 +214,9 @@ class Script:
 
     def evidence(self, root: Path) -> Evidence:
         """The events as evidence, in memory (snapshots resolve below ``root``)."""
-        lines = [Line(number, event) for number, event in enumerate(self.events, start=1)]
+        lines = [
+            Line(number, events.from_json(event)) for number, event in enumerate(self.events, 1)
+        ]
         return Evidence(lines, root=root)
 
     def write(self, directory: Path) -> Path:

@@ -331,3 +331,14 @@ class A2AClient:
             elapsed = round(time.monotonic() - started, 4)
             return Exchange(response.status_code, response.content, None, elapsed)
         return Exchange(None, b"", error, round(time.monotonic() - started, 4))
+
+
+def protocol_versions(card: dict[str, Any]) -> list[str]:
+    """Protocol versions an agent card advertises (0.3's field and 1.0's interfaces)."""
+    found = [card.get("protocolVersion"), card.get("protocol_version")]
+    for key in ("supportedInterfaces", "supported_interfaces", "additionalInterfaces"):
+        interfaces = card.get(key)
+        for interface in interfaces if isinstance(interfaces, list) else []:
+            if isinstance(interface, dict):
+                found += [interface.get("protocolVersion"), interface.get("protocol_version")]
+    return list(dict.fromkeys(str(v) for v in found if isinstance(v, str | int | float) and v))

@@ -13,7 +13,6 @@ import json
 import secrets
 import time
 import uuid
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -27,7 +26,8 @@ from harness.cp_sim.a2a import (
     task_id,
     text_part,
 )
-from harness.cp_sim.transcript import Transcript, encode_body
+from harness.cp_sim.transcript import Transcript
+from harness.events import A2ACall, A2APoll, Header, HttpGet, Snapshot, Token, Upload, body_fields
 
 
 class FileAccess(Protocol):
@@ -54,7 +54,7 @@ class Conversation:
         transcript: Where every step is recorded.
         files: Uploads and snapshots (the driver, behind a narrow interface).
         artifacts: The template's artifacts directory (snapshots go below it).
-        settings: The template's facts from the transcript header.
+        settings: The template's facts (the transcript's header).
     """
 
     def __init__(
@@ -65,7 +65,7 @@ class Conversation:
         transcript: Transcript,
         files: FileAccess,
         artifacts: Path,
-        settings: Mapping[str, Any],
+        settings: Header,
     ) -> None:
         self.canary = canary
         self.settings = settings
@@ -74,12 +74,9 @@ class Conversation:
         self._files = files
         self._artifacts = artifacts
 
-    def _record(self, event: dict[str, Any]) -> int:
-        return self._transcript.write({**event, "canary": self.canary})
-
     def token(self, name: str, value: str) -> str:
         """Record a randomized value the checks will look for; returns it."""
-        self._record({"type": "token", "name": name, "value": value})
+        self._transcript.write(Token(canary=self.canary, name=name, value=value))
         return value
 
     def new_context(self) -> str:
@@ -113,9 +110,9 @@ class Conversation:
             self._transcript.end_turn(turn)
         if exchange.status is None:
             self._transcript.lost_connections += 1
-        self._record(
-            {"type": "a2a", "turn": turn, "context_id": context_id, "sent": sent,
-             "request": envelope, "started": started, **_exchange_fields(exchange)}
+        self._transcript.write(
+            A2ACall(canary=self.canary, turn=turn, context_id=context_id, sent=sent,
+                    request=envelope, started=started, **_response(exchange))
         )  # fmt: skip
         pending = _pending_task(exchange)
         if pending is not None:
@@ -134,17 +131,16 @@ class Conversation:
             envelope = {"jsonrpc": "2.0", "id": str(uuid.uuid4()), "method": "tasks/get",
                         "params": {"id": task}}  # fmt: skip
             exchange = await self._client.post(envelope)
-            self._record(
-                {"type": "a2a_poll", "turn": turn, "request": envelope,
-                 **_exchange_fields(exchange)}
-            )  # fmt: skip
+            self._transcript.write(
+                A2APoll(canary=self.canary, turn=turn, request=envelope, **_response(exchange))
+            )
             if _pending_task(exchange) is None:
                 return
 
     async def get(self, path: str) -> int | None:
         """GET a path of the runtime (not a turn), record the answer, return its status."""
         exchange = await self._client.get(path)
-        self._record({"type": "http", "method": "GET", "path": path, **_exchange_fields(exchange)})
+        self._transcript.write(HttpGet(canary=self.canary, path=path, **_response(exchange)))
         return exchange.status
 
     async def upload(self, name: str, content: bytes) -> str | None:
@@ -152,12 +148,12 @@ class Conversation:
         try:
             uri = await asyncio.to_thread(self._files.upload, name, content)
         except Exception as exc:  # the runtime's filesystem refused: a finding, not a crash
-            self._record(
-                {"type": "upload", "name": name, "size": len(content), "uri": None,
-                 "error": f"{type(exc).__name__}: {exc}"}
+            self._transcript.write(
+                Upload(canary=self.canary, name=name, size=len(content), uri=None,
+                       error=f"{type(exc).__name__}: {exc}")
             )  # fmt: skip
             return None
-        self._record({"type": "upload", "name": name, "size": len(content), "uri": uri})
+        self._transcript.write(Upload(canary=self.canary, name=name, size=len(content), uri=uri))
         return uri
 
     async def snapshot(self, path: str) -> None:
@@ -166,13 +162,13 @@ class Conversation:
         try:
             copied = await asyncio.to_thread(self._files.snapshot, path, destination)
         except Exception as exc:
-            self._record(
-                {"type": "snapshot", "path": path, "copy": None,
-                 "error": f"{type(exc).__name__}: {exc}"}
+            self._transcript.write(
+                Snapshot(canary=self.canary, path=path, copy=None,
+                         error=f"{type(exc).__name__}: {exc}")
             )  # fmt: skip
             return
         relative = None if copied is None else str(copied.relative_to(self._artifacts))
-        self._record({"type": "snapshot", "path": path, "copy": relative})
+        self._transcript.write(Snapshot(canary=self.canary, path=path, copy=relative))
 
 
 def _pending_task(exchange: Exchange) -> str | None:
@@ -188,10 +184,11 @@ def _pending_task(exchange: Exchange) -> str | None:
         return None
 
 
-def _exchange_fields(exchange: Exchange) -> dict[str, Any]:
+def _response(exchange: Exchange) -> dict[str, Any]:
+    """An exchange as the members of a recorded response."""
     fields: dict[str, Any] = {"status": exchange.status, "elapsed_s": exchange.elapsed_s}
     if exchange.error is not None:
         fields["error"] = exchange.error
     else:
-        fields.update(encode_body(exchange.body))
+        fields.update(body_fields(exchange.body))
     return fields

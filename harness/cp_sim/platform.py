@@ -17,7 +17,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
@@ -28,6 +28,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from harness.cp_sim.serving import ThreadedServer
+from harness.events import PlatformCall
 
 RECENT_LIMIT = 10
 SCOPES = ("LOCAL", "TEAM", "GLOBAL")
@@ -37,8 +38,8 @@ _STOPWORDS = frozenset(
      "its", "his", "her"]
 )  # fmt: skip
 
-Recorder = Callable[[dict[str, Any]], None]
-"""Receives each platform call as a JSON-ready dict (tokens never included)."""
+Recorder = Callable[[PlatformCall], None]
+"""Receives each platform call as it is answered (tokens never included)."""
 
 
 @dataclass
@@ -50,25 +51,6 @@ class Memory:
     scope: str
     namespace: str
     created_at: str
-
-
-@dataclass
-class Call:
-    """One platform call as the runtime made it (tokens never recorded).
-
-    ``served`` is false for a path the simulator does not serve (production might).
-    """
-
-    seq: int
-    at: float
-    method: str
-    path: str
-    query: dict[str, str]
-    body: Any
-    status: int
-    auth: str
-    response: Any = field(default=None)
-    served: bool = True
 
 
 def search_memories(memories: list[Memory], query: str, scope: str | None) -> list[Memory]:
@@ -142,17 +124,17 @@ class PlatformState:
         self.workspace_id = workspace_id
         self.auth_token: str | None = None
         self.memories: list[Memory] = []
-        self.calls: list[Call] = []
+        self.calls: list[PlatformCall] = []
         self.recorder = recorder
         self.lock = threading.Lock()
 
-    def record(self, call: Call) -> None:
-        """Append a call to the record and hand it to the recorder."""
+    def record(self, call: PlatformCall) -> None:
+        """Number a call, append it to the record and hand it to the recorder."""
         with self.lock:
-            call.seq = len(self.calls) + 1
+            call = replace(call, seq=len(self.calls) + 1)
             self.calls.append(call)
         if self.recorder is not None:
-            self.recorder(asdict(call))
+            self.recorder(call)
 
     def registered(self) -> bool:
         """Whether the runtime has registered (its calls then need the token)."""
@@ -274,8 +256,9 @@ class _Routes:
             else payload
         )
         self.state.record(
-            Call(0, time.time(), request.method, path, query, body, int(status), auth, recorded,
-                 served=handler is not None)
+            PlatformCall(at=time.time(), method=request.method, path=path, query=query, body=body,
+                         status=int(status), auth=auth, response=recorded,
+                         served=handler is not None)
         )  # fmt: skip
         return JSONResponse(payload, status_code=int(status))
 
@@ -326,7 +309,7 @@ class PlatformServer(ThreadedServer):
         self.state = PlatformState(workspace_id, recorder)
         super().__init__(_Routes(self.state).app(), host, "platform simulator")
 
-    def calls(self) -> list[Call]:
+    def calls(self) -> list[PlatformCall]:
         """A copy of the call record."""
         with self.state.lock:
             return list(self.state.calls)

@@ -3,60 +3,25 @@
 The harness writes it while it talks to a runtime; the canary checks read it
 back. It is the evidence every verdict is computed from (DESIGN §6), so it is
 written as things happen, with secrets masked before a line reaches the disk.
-
-Event types (``type`` member):
-
-- ``header``: the template's facts the checks need (selected canaries, session
-  scope, probe, dropped-turn markers, workspace id, …).
-- ``canary_start`` / ``canary_end``: one canary's conversation began or ended
-  (``error`` holds a harness failure, never a runtime's).
-- ``token``: a randomized value a conversation chose (a name, a colour, a code).
-- ``a2a``: one JSON-RPC exchange: request, HTTP status, body, timing, context id.
-- ``http``: one plain HTTP request the harness made (the agent card).
-- ``upload`` / ``snapshot``: a file placed in, or copied out of, the runtime.
-- ``platform``: one call the runtime made to the platform simulator, with the
-  ids of the A2A turns in flight when it arrived.
-- ``footer``: how the run ended (timings, driver, image).
+Its events are the types of :mod:`harness.events`.
 """
 
 from __future__ import annotations
 
-import base64
+import dataclasses
 import json
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Generic, TypeVar
 
+from harness import events
+from harness.events import Event, ModelCall, ModelUnserved, PlatformCall, TranscriptError
 from harness.masking import mask_text
 
-SCHEMA_VERSION = 1
 FILE_NAME = "transcript.jsonl"
-BODY_LIMIT_BYTES = 1 << 20  # a reply larger than this is kept truncated, and says so
-
-Event = dict[str, Any]
-
-
-def encode_body(body: bytes) -> dict[str, Any]:
-    """A response body as transcript members: text when it is UTF-8, else base64."""
-    truncated = len(body) > BODY_LIMIT_BYTES
-    kept = body[:BODY_LIMIT_BYTES]
-    try:
-        fields: dict[str, Any] = {"body": kept.decode("utf-8")}
-    except UnicodeDecodeError:
-        fields = {"body_b64": base64.b64encode(kept).decode("ascii")}
-    if truncated:
-        fields["body_truncated"] = len(body)
-    return fields
-
-
-def decode_body(event: Event) -> bytes:
-    """The response body an ``a2a`` or ``http`` event recorded."""
-    if "body_b64" in event:
-        return base64.b64decode(event["body_b64"])
-    return str(event.get("body") or "").encode("utf-8")
 
 
 class Transcript:
@@ -89,9 +54,10 @@ class Transcript:
         return round(time.monotonic() - self._started, 4)
 
     def write(self, event: Event) -> int:
-        """Append one event; returns its line number (1-based)."""
-        event = {"t": self.now(), **event}
-        line = mask_text(json.dumps(event, ensure_ascii=False, default=str), self._secrets)
+        """Append one event, stamped with the time; returns its line number (1-based)."""
+        stamped = dataclasses.replace(event, t=self.now())
+        text = json.dumps(events.to_json(stamped), ensure_ascii=False, default=str)
+        line = mask_text(text, self._secrets)
         with self._lock:
             if self._file is None:
                 raise RuntimeError(f"{self.path} is closed")
@@ -113,23 +79,12 @@ class Transcript:
             self._in_flight.pop(turn, None)
             self._last_finished = turn
 
-    def platform_call(self, call: Event) -> None:
-        """Record a platform call, tied to the turns in flight as it arrived."""
-        self._tied("platform", call)
-
-    def model_call(self, call: Event) -> None:
-        """Record a request to the scripted model, tied to the turns in flight."""
-        self._tied("model", call)
-
-    def model_unserved(self, call: Event) -> None:
-        """Record a request to a route the scripted model does not serve."""
-        self._tied("model_unserved", call)
-
-    def _tied(self, kind: str, call: Event) -> None:
+    def tied(self, call: PlatformCall | ModelCall | ModelUnserved) -> None:
+        """Record a call the runtime made, tied to the A2A turns in flight as it arrived."""
         with self._lock:
-            during = sorted(self._in_flight)
+            during = tuple(sorted(self._in_flight))
             after = None if during else self._last_finished
-        self.write({"type": kind, **call, "turns": during, "after_turn": after})
+        self.write(dataclasses.replace(call, turns=during, after_turn=after))
 
     def close(self) -> None:
         """Close the file; later writes raise."""
@@ -139,37 +94,47 @@ class Transcript:
                 self._file = None
 
 
+EventT_co = TypeVar("EventT_co", bound=Event, covariant=True)
+
+
 @dataclass(frozen=True)
-class Line:
+class Line(Generic[EventT_co]):
     """One event read back, with its line number for failure messages."""
 
     number: int
-    event: Event
+    event: EventT_co
 
     @property
-    def type(self) -> str:
-        """The event's type."""
-        return str(self.event.get("type"))
+    def where(self) -> str:
+        """``transcript line N``, for failure messages."""
+        return f"transcript line {self.number}"
 
 
-def read(path: Path) -> list[Line]:
+def read(path: Path) -> list[Line[Event]]:
     """Every event of a transcript, in order.
 
     Raises:
-        ValueError: A line is not a JSON object (the message names the line).
+        TranscriptError: A line is not an event of this schema (the message names the
+            file and line); the header names another schema (the whole file is refused).
     """
-    return list(_lines(path))
-
-
-def _lines(path: Path) -> Iterator[Line]:
+    lines: list[Line[Event]] = []
     with path.open(encoding="utf-8") as file:
         for number, text in enumerate(file, start=1):
             if not text.strip():
                 continue
             try:
-                event = json.loads(text)
+                data = json.loads(text)
             except ValueError as exc:
-                raise ValueError(f"{path}:{number}: not JSON ({exc})") from None
-            if not isinstance(event, dict) or "type" not in event:
-                raise ValueError(f"{path}:{number}: not a transcript event")
-            yield Line(number, event)
+                raise TranscriptError(f"{path}:{number}: not JSON ({exc})") from None
+            if number == 1 and isinstance(data, dict) and data.get("type") == "header":
+                schema = data.get("schema")
+                if schema != events.SCHEMA_VERSION:
+                    raise TranscriptError(
+                        f"{path}: a schema-{schema} transcript; this canary-matrix reads "
+                        f"schema {events.SCHEMA_VERSION} (judge it with the version that wrote it)"
+                    )
+            try:
+                lines.append(Line(number, events.from_json(data)))
+            except TranscriptError as exc:
+                raise TranscriptError(f"{path}:{number}: {exc}") from None
+    return lines

@@ -21,12 +21,14 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from harness.cp_sim.serving import ThreadedServer
+from harness.events import ModelCall, ModelMessage, ModelUnserved, ToolCall
 from harness.model_sim import shapes
 from harness.model_sim.oracle import Conversation, Decision, decide
 
 MODEL_ID = "canary-sim"
 
-Recorder = Callable[[dict[str, Any]], None]
+Recorder = Callable[[ModelCall], None]
+UnservedRecorder = Callable[[ModelUnserved], None]
 _ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
@@ -83,7 +85,7 @@ GEMINI_METHODS = {"generateContent": False, "streamGenerateContent": True}
 
 
 class _Routes:
-    def __init__(self, recorder: Recorder | None, unserved: Recorder | None) -> None:
+    def __init__(self, recorder: Recorder | None, unserved: UnservedRecorder | None) -> None:
         self.recorder = recorder
         self.on_unserved = unserved
 
@@ -105,15 +107,15 @@ class _Routes:
     ) -> None:
         if self.recorder is None:
             return
-        self.recorder({
-            "api": api,
-            "stream": stream,
-            "messages": [{"role": m.role, "text": m.text} for m in conversation.messages],
-            "tools": [t.name for t in conversation.tools],
-            "answer": decision.text,
-            "tool_call": {"name": decision.tool, "arguments": decision.arguments}
-            if decision.tool else None,
-        })  # fmt: skip
+        called = ToolCall(decision.tool, decision.arguments) if decision.tool else None
+        self.recorder(
+            ModelCall(
+                api=api, stream=stream,
+                messages=tuple(ModelMessage(m.role, m.text) for m in conversation.messages),
+                tools=tuple(t.name for t in conversation.tools), answer=decision.text,
+                tool_call=called,
+            )
+        )  # fmt: skip
 
     async def _body(self, request: Request) -> dict[str, Any]:
         try:
@@ -169,7 +171,7 @@ class _Routes:
     async def unserved(self, request: Request) -> Response:
         """404, and on the record: a runtime that needed this route failed for want of it."""
         if self.on_unserved is not None:
-            self.on_unserved({"method": request.method, "path": request.url.path, "status": 404})
+            self.on_unserved(ModelUnserved(method=request.method, path=request.url.path))
         return JSONResponse({"error": {"message": "not served by the scripted model"}}, 404)
 
 
@@ -187,6 +189,6 @@ class ModelServer(ThreadedServer):
         self,
         host: str = "127.0.0.1",
         recorder: Recorder | None = None,
-        unserved: Recorder | None = None,
+        unserved: UnservedRecorder | None = None,
     ) -> None:
         super().__init__(_Routes(recorder, unserved).app(), host, "model simulator")
