@@ -7,14 +7,14 @@ so everything here is a pure function of the files.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from harness.config import Template, cascade_order
+from harness.config import GATES, Gate, Template, cascade_order
 from harness.errors import EXIT_FAILED, EXIT_OK
 
 SCHEMA_VERSION = 1
@@ -30,7 +30,7 @@ class Status(StrEnum):
     SKIPPED = "skipped"
 
 
-@dataclass
+@dataclass(frozen=True)
 class CanaryResult:
     """One canary's or diagnostic's verdict.
 
@@ -69,12 +69,12 @@ class CanaryResult:
         )
 
 
-@dataclass
+@dataclass(frozen=True)
 class Result:
-    """One template's run."""
+    """One template's run, as its result file holds it."""
 
     template: str
-    gate: str
+    gate: Gate
     wave: int
     status: Status = Status.ERROR
     reason: str | None = None
@@ -82,12 +82,12 @@ class Result:
     image: str | None = None
     image_id: str | None = None
     started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
-    timings: dict[str, float] = field(default_factory=lambda: dict.fromkeys(TIMINGS, 0.0))
-    canaries: dict[str, CanaryResult] = field(default_factory=dict)
-    unserved_calls: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    timings: Mapping[str, float] = field(default_factory=lambda: dict.fromkeys(TIMINGS, 0.0))
+    canaries: Mapping[str, CanaryResult] = field(default_factory=dict)
+    unserved_calls: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
     required_since: str | None = None
-    artifacts: list[str] = field(default_factory=list)
+    artifacts: tuple[str, ...] = ()
 
     @classmethod
     def new(cls, template: Template) -> Result:
@@ -119,12 +119,12 @@ class Result:
             "image": self.image,
             "image_id": self.image_id,
             "started_at": self.started_at,
-            "timings": self.timings,
+            "timings": dict(self.timings),
             "canaries": {cid: entry.to_json() for cid, entry in self.canaries.items()},
-            "unserved_calls": self.unserved_calls,
-            "warnings": self.warnings,
+            "unserved_calls": list(self.unserved_calls),
+            "warnings": list(self.warnings),
             "required_since": self.required_since,
-            "artifacts": self.artifacts,
+            "artifacts": list(self.artifacts),
         }
 
     @classmethod
@@ -139,12 +139,11 @@ class Result:
         canaries = data.get("canaries", {})
         if not isinstance(canaries, dict):
             raise ValueError("'canaries' is not an object")
-        if data.get("gate") not in ("required", "advisory", "off"):
-            raise ValueError(f"'gate' is {data.get('gate')!r}")
+        gate = as_gate(str(data.get("gate")))
         try:
             return cls(
                 template=str(data["template"]),
-                gate=str(data["gate"]),
+                gate=gate,
                 wave=int(data.get("wave") or 0),
                 status=Status(data["status"]),
                 reason=data.get("reason"),
@@ -154,18 +153,25 @@ class Result:
                 started_at=str(data.get("started_at", "")),
                 timings={k: float(v) for k, v in (data.get("timings") or {}).items()},
                 canaries={cid: CanaryResult.from_json(e) for cid, e in canaries.items()},
-                unserved_calls=list(data.get("unserved_calls") or []),
-                warnings=list(data.get("warnings") or []),
+                unserved_calls=tuple(_strings(data, "unserved_calls")),
+                warnings=tuple(_strings(data, "warnings")),
                 required_since=data.get("required_since"),
-                artifacts=list(data.get("artifacts") or []),
+                artifacts=tuple(_strings(data, "artifacts")),
             )
         except KeyError as exc:
             raise ValueError(f"missing {exc.args[0]!r}") from None
-        except (TypeError, ValueError) as exc:
+        except (AttributeError, TypeError, ValueError) as exc:
             raise ValueError(str(exc)) from None
 
 
-def template_status(canaries: dict[str, CanaryResult]) -> Status:
+def _strings(data: dict[str, Any], key: str) -> list[str]:
+    value = data.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{key!r} is not a list of strings")
+    return value
+
+
+def template_status(canaries: Mapping[str, CanaryResult]) -> Status:
     """``failed`` when any canary or diagnostic failed or errored; ``skipped`` when all skipped."""
     outcomes = {entry.outcome for entry in canaries.values()}
     if outcomes & {Status.FAILED, Status.ERROR}:
@@ -253,6 +259,14 @@ def exit_code(results: Iterable[Result], *, strict: bool = False) -> int:
     return EXIT_OK
 
 
-def missing_result(name: str, gate: str, wave: int, reason: str) -> Result:
+def as_gate(value: str) -> Gate:
+    """A gate's name as the :data:`Gate` it names; ValueError for anything else."""
+    for gate in GATES:
+        if value == gate:
+            return gate
+    raise ValueError(f"'gate' is {value!r}")
+
+
+def missing_result(name: str, gate: Gate, wave: int, reason: str) -> Result:
     """An ``error`` result for a template whose result file is absent or unreadable."""
     return Result(template=name, gate=gate, wave=wave, status=Status.ERROR, reason=reason)

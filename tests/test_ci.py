@@ -68,13 +68,12 @@ def test_junit_counts_failures_and_names_the_transcript(tmp_path: Path) -> None:
     from harness import report
     from harness.results import CanaryResult, Result, Status
 
-    failing = Result("alpha", "required", 0, Status.FAILED, artifacts=[
-        "artifacts/alpha/runtime.log", "artifacts/alpha/transcript.jsonl"])  # fmt: skip
-    failing.canaries = {
+    failing = Result("alpha", "required", 0, Status.FAILED, artifacts=(
+        "artifacts/alpha/runtime.log", "artifacts/alpha/transcript.jsonl"), canaries={
         "name_recall": CanaryResult(Status.FAILED, 1.0, "told 'X'; got 'Y'", "session"),
         "file_only": CanaryResult(Status.PASSED, 0.5),
         "session_scope": CanaryResult(Status.SKIPPED, 0.0, "no evidence"),
-    }
+    })  # fmt: skip
     broken = Result("beta", "advisory", 1, Status.ERROR, reason="not ready after 5s")
     root = ElementTree.fromstring(report.junit([failing, broken]))
     assert root.tag == "testsuites"
@@ -142,13 +141,14 @@ def test_html_page_has_one_cell_per_template_and_canary(tmp_path: Path) -> None:
     from harness import report
     from harness.results import CanaryResult, Result, Status
 
-    first = Result("alpha", "required", 0, Status.FAILED, artifacts=["a/alpha/transcript.jsonl"])
-    first.canaries = {
+    first = Result("alpha", "required", 0, Status.FAILED, artifacts=("a/alpha/transcript.jsonl",),
+                   canaries={
         "name_recall": CanaryResult(Status.FAILED, message="got <b>Y</b>", layer="session"),
         "file_only": CanaryResult(Status.PASSED),
-    }
-    second = Result("beta", "advisory", 1, Status.PASSED)
-    second.canaries = {"name_recall": CanaryResult(Status.PASSED)}
+    })  # fmt: skip
+    second = Result(
+        "beta", "advisory", 1, Status.PASSED, canaries={"name_recall": CanaryResult(Status.PASSED)}
+    )
 
     class Cells(HTMLParser):
         def __init__(self) -> None:

@@ -96,13 +96,11 @@ def test_configs_are_rendered_per_run(tmp_path: Path) -> None:
     config = write_config(tmp_path, '[templates.t]\ncommand = ["true"]\nconfigs = "configs"\n')
     template = load(config).templates["t"]
     driver = ProcessDriver(template, RunContext("run", tmp_path, tmp_path / "artifacts"))
-    driver._root = tmp_path / "root"  # what start() would create
     target = tmp_path / "rendered"
     env = {"PORT": "18123", "WORKSPACE_ID": "ws-1", "PLATFORM_URL": "http://127.0.0.1:9"}
-    driver.render_configs(target, env)
+    driver.render_configs(target, env, "/workspace")
     assert (target / "config.yaml").read_text() == (
-        f"port: 18123\nid: ws-1\nurl: http://127.0.0.1:9\nws: {driver.workspace}\n"
-        "kept: ${HOME} $PORT\n"
+        "port: 18123\nid: ws-1\nurl: http://127.0.0.1:9\nws: /workspace\nkept: ${HOME} $PORT\n"
     )
     assert (target / "nested" / "blob.bin").read_bytes() == b"\xff\xfe${PORT}"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from harness import report, results
@@ -32,7 +33,8 @@ def test_template_status_fails_on_any_failed_or_errored_canary() -> None:
 
 def test_result_file_round_trips(tmp_path: Path) -> None:
     original = result("alpha", "failed", gate="required", name_recall="failed")
-    original.canaries["session_scope"] = CanaryResult(Status.PASSED, observed="context")
+    scope = CanaryResult(Status.PASSED, observed="context")
+    original = replace(original, canaries={**original.canaries, "session_scope": scope})
     path = results.write(original, tmp_path)
     assert Result.from_json(json.loads(path.read_text())) == original
 
@@ -66,8 +68,9 @@ def test_results_from_separate_jobs_merge_into_one_matrix(tmp_path: Path) -> Non
 
 
 def test_skipped_template_shows_its_reason() -> None:
-    skipped = result("hermes", "skipped")
-    skipped.reason = "secret MINIMAX_API_KEY is not set in the environment"
+    skipped = replace(
+        result("hermes", "skipped"), reason="secret MINIMAX_API_KEY is not set in the environment"
+    )
     assert "MINIMAX_API_KEY" in report.render([skipped])
 
 
@@ -84,9 +87,9 @@ def test_report_command_exit_code_and_output(tmp_path: Path) -> None:
 def test_nested_job_directories_merge_and_the_newest_result_wins(tmp_path: Path) -> None:
     # As CI lays out downloaded artifacts: one folder per job, results/ inside.
     older = result("alpha", "failed", name_recall="failed")
-    older.started_at = "2026-11-24T10:00:00+00:00"
+    older = replace(older, started_at="2026-11-24T10:00:00+00:00")
     newer = result("alpha", "passed", name_recall="passed")
-    newer.started_at = "2026-11-25T10:00:00+00:00"
+    newer = replace(newer, started_at="2026-11-25T10:00:00+00:00")
     results.write(older, tmp_path / "job-alpha-1" / "results")
     results.write(newer, tmp_path / "job-alpha-2" / "results")
     results.write(result("beta", "passed"), tmp_path / "job-beta" / "results")
@@ -105,9 +108,9 @@ def test_nested_job_directories_merge_and_the_newest_result_wins(tmp_path: Path)
 
 def test_report_of_two_job_directories_says_which_result_it_kept(tmp_path: Path) -> None:
     first = result("alpha", "failed", gate="required", name_recall="failed")
-    first.started_at = "2026-11-24T10:00:00+00:00"
+    first = replace(first, started_at="2026-11-24T10:00:00+00:00")
     second = result("alpha", "passed", gate="required", name_recall="passed")
-    second.started_at = "2026-11-25T10:00:00+00:00"
+    second = replace(second, started_at="2026-11-25T10:00:00+00:00")
     results.write(first, tmp_path / "one")
     results.write(second, tmp_path / "two")
     config = tmp_path / "templates.toml"

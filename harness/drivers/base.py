@@ -1,9 +1,11 @@
 """The driver interface: how a template's runtime is prepared, started and stopped.
 
-A driver owns one runtime for one run. The orchestration calls, in order:
-:meth:`Driver.prepare`, :meth:`Driver.start`, :meth:`Driver.wait_ready`, then hands
-:meth:`Driver.upload` and :meth:`Driver.snapshot` to the platform server for the
-canary workers, and always :meth:`Driver.stop` at the end.
+A :class:`Driver` owns one runtime for one run. The orchestration calls, in order,
+:meth:`Driver.prepare` (pull or build), :meth:`Driver.start`, which returns the
+:class:`Running` runtime (where it answers, its files, its output: what only a
+started runtime has), :meth:`Running.wait_ready`, drives the conversations through
+the running runtime, and always calls :meth:`Driver.stop` and then
+:meth:`Driver.write_logs` at the end.
 """
 
 from __future__ import annotations
@@ -45,6 +47,10 @@ class TemplateSkipped(HarnessError):
 
 class TemplateError(HarnessError):
     """The template never got to run its canaries (build, pull or boot failed)."""
+
+
+class RuntimeStopped(TemplateError):
+    """The harness stopped the runtime (Ctrl-C, the end of the run): its exit is not its own."""
 
 
 @dataclass(frozen=True)
@@ -114,38 +120,31 @@ def tail(text: str, lines: int = LOG_TAIL_LINES) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-class Driver(abc.ABC):
-    """Runs one template's runtime for one harness run."""
+class Running(abc.ABC):
+    """A started runtime: what only exists once it runs (made by :meth:`Driver.start`).
 
-    name: str
-    image: str | None = None
-    """The image the runtime runs, for results (None for a local process)."""
-    image_id: str | None = None
+    Its output streams into ``runtime.log`` (masked and capped) from the start.
+    """
 
     def __init__(self, template: Template, context: RunContext) -> None:
         self.template = template
         self.context = context
-        self.notes: list[str] = []
-        """Where the runtime's surroundings differ from production's (shown as warnings)."""
-        self._runtime_log: RuntimeLog | None = None
+        self._log = RuntimeLog(context.artifacts / "runtime.log", context.hidden)
         self._log_pump: threading.Thread | None = None
 
     def capture(self, output: Iterable[bytes]) -> None:
-        """Stream the runtime's output into ``runtime.log``, masked and capped, as it comes."""
-        self._runtime_log = RuntimeLog(self.context.artifacts / "runtime.log", self.context.hidden)
-        self._log_pump = self._runtime_log.pump(output)
+        """Stream the runtime's output into ``runtime.log`` as it comes."""
+        self._log_pump = self._log.pump(output)
 
     def logs(self) -> str:
         """What the runtime printed so far (masked; head and tail when it printed a lot)."""
-        return self._runtime_log.text() if self._runtime_log is not None else ""
+        return self._log.text()
 
     def write_logs(self) -> None:
-        """Finish ``runtime.log`` and save its tail; call after :meth:`stop`."""
+        """Finish ``runtime.log`` and save its tail; after the runtime stopped."""
         if self._log_pump is not None:
             self._log_pump.join(timeout=LOG_DRAIN_S)  # the output ends with the runtime
-        if self._runtime_log is None:
-            return
-        self._runtime_log.close()
+        self._log.close()
         (self.context.artifacts / "runtime.tail.log").write_text(
             tail(self.logs()) + "\n", encoding="utf-8"
         )
@@ -181,7 +180,111 @@ class Driver(abc.ABC):
         """Why the runtime failed, from its output, else from its declared log files."""
         return decisive_line(self.logs(), self.collect_logs())
 
-    def render_configs(self, destination: Path, env: Mapping[str, str]) -> None:
+    def died(self, code: int, when: str = "during boot") -> TemplateError:
+        """The error for a runtime that exited on its own: its code and decisive line."""
+        return TemplateError(
+            f"runtime exited with code {code} {when}: {self.decisive_line()}\n"
+            f"last lines:\n{tail(self.logs(), 20)}"
+        )
+
+    @property
+    @abc.abstractmethod
+    def base_url(self) -> str:
+        """Where the harness reaches the runtime's HTTP port."""
+
+    @property
+    @abc.abstractmethod
+    def workspace(self) -> str:
+        """The runtime's workspace root, in the runtime's filesystem."""
+
+    @abc.abstractmethod
+    def exit_status(self) -> int | None:
+        """The runtime's exit code once it exited on its own, else None.
+
+        Raises:
+            RuntimeStopped: The harness stopped it (the same for every driver).
+        """
+
+    @abc.abstractmethod
+    def upload(self, name: str, content: bytes) -> str:
+        """Place a file in the chat uploads directory; returns its ``workspace:`` URI."""
+
+    @abc.abstractmethod
+    def snapshot(self, path: str, destination: Path) -> Path | None:
+        """Copy a path of the runtime's filesystem to ``destination``; None if absent."""
+
+    @abc.abstractmethod
+    def read_files(self, pattern: str) -> list[tuple[str, bytes]]:
+        """Files of the runtime's filesystem matching a glob (wildcards in the name only).
+
+        Returns:
+            (runtime path, content) pairs; a long file's content is its start and its
+            end, joined by a line saying how much was left out.
+        """
+
+    def resolve_path(self, path: str) -> str:
+        """Expand ``{workspace}`` in a declared runtime path."""
+        return path.replace("{workspace}", self.workspace)
+
+    def wait_ready(self, registered: Callable[[], bool]) -> None:
+        """Poll until the agent card answers (DESIGN §3: the ready path, or the legacy one).
+
+        Args:
+            registered: Tells whether the runtime registered (said when it never gets ready).
+
+        Raises:
+            TemplateError: The runtime exited, or ``boot_timeout`` passed.
+        """
+        deadline = time.monotonic() + self.template.boot_timeout
+        paths = [self.template.ready_path]
+        if self.template.ready_path != LEGACY_READY_PATH:
+            paths.append(LEGACY_READY_PATH)
+        delay = 0.02
+        with httpx.Client(timeout=2.0) as client:
+            while True:
+                code = self.exit_status()
+                if code is not None:
+                    raise self.died(code)
+                if any(self._answers(client, path) for path in paths):
+                    return
+                if time.monotonic() > deadline:
+                    registration = " (it did register with the platform)" if registered() else ""
+                    raise TemplateError(
+                        f"not ready after {self.template.boot_timeout:g}s: "
+                        f"GET {' or '.join(paths)} never answered 200{registration}"
+                    )
+                time.sleep(delay)
+                delay = min(delay * 1.5, 0.2)
+
+    def _answers(self, client: httpx.Client, path: str) -> bool:
+        try:
+            return client.get(self.base_url + path).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+
+class Driver(abc.ABC):
+    """Prepares, starts and stops one template's runtime for one harness run."""
+
+    name: str
+    image: str | None = None
+    """The image the runtime runs, for results (None for a local process)."""
+    image_id: str | None = None
+
+    def __init__(self, template: Template, context: RunContext) -> None:
+        self.template = template
+        self.context = context
+        self.notes: list[str] = []
+        """Where the runtime's surroundings differ from production's (shown as warnings)."""
+        self.running: Running | None = None
+        """The runtime, once started (kept so that :meth:`stop` reaches it)."""
+
+    def write_logs(self) -> None:
+        """Finish the runtime's logs; call after :meth:`stop`."""
+        if self.running is not None:
+            self.running.write_logs()
+
+    def render_configs(self, destination: Path, env: Mapping[str, str], workspace: str) -> None:
         """Copy the template's ``configs`` directory, rendering ``${PORT}`` and the like.
 
         Text files get ``${PORT}``, ``${WORKSPACE_ID}``, ``${PLATFORM_URL}`` and
@@ -196,7 +299,7 @@ class Driver(abc.ABC):
             "PORT": env.get("PORT", str(self.template.port)),
             "WORKSPACE_ID": env.get("WORKSPACE_ID", ""),
             "PLATFORM_URL": env.get("PLATFORM_URL", ""),
-            "WORKSPACE_DIR": self.workspace,
+            "WORKSPACE_DIR": workspace,
         }
         for path in sorted(source.rglob("*")):
             target = destination / path.relative_to(source)
@@ -225,88 +328,13 @@ class Driver(abc.ABC):
         """The platform server's URL as the runtime sees it."""
 
     @abc.abstractmethod
-    def start(self, env: Mapping[str, str]) -> None:
-        """Start the runtime with the given environment (contract variables included)."""
+    def start(self, env: Mapping[str, str]) -> Running:
+        """Start the runtime with the given environment (contract variables included).
 
-    @property
-    @abc.abstractmethod
-    def base_url(self) -> str:
-        """Where the harness reaches the runtime's HTTP port."""
-
-    @property
-    @abc.abstractmethod
-    def workspace(self) -> str:
-        """The runtime's workspace root, in the runtime's filesystem."""
-
-    @abc.abstractmethod
-    def exit_status(self) -> int | None:
-        """The runtime's exit code if it has stopped, else None."""
-
-    @abc.abstractmethod
-    def upload(self, name: str, content: bytes) -> str:
-        """Place a file in the chat uploads directory; returns its ``workspace:`` URI."""
-
-    @abc.abstractmethod
-    def snapshot(self, path: str, destination: Path) -> Path | None:
-        """Copy a path of the runtime's filesystem to ``destination``; None if absent."""
-
-    @abc.abstractmethod
-    def read_files(self, pattern: str) -> list[tuple[str, bytes]]:
-        """Files of the runtime's filesystem matching a glob (wildcards in the name only).
-
-        Returns:
-            (runtime path, content) pairs; a long file's content is its start and its
-            end, joined by a line saying how much was left out.
+        Sets :attr:`running` as soon as there is a runtime to stop, even when the start
+        then fails (its logs say why).
         """
 
     @abc.abstractmethod
     def stop(self) -> None:
         """Stop the runtime and release everything it holds; safe to call twice."""
-
-    @property
-    def a2a_url(self) -> str:
-        """The runtime's JSON-RPC endpoint."""
-        return self.base_url + self.template.a2a_path
-
-    def resolve_path(self, path: str) -> str:
-        """Expand ``{workspace}`` in a declared runtime path."""
-        return path.replace("{workspace}", self.workspace)
-
-    def wait_ready(self, registered: Callable[[], bool]) -> None:
-        """Poll until the agent card answers (DESIGN §3: the ready path, or the legacy one).
-
-        Args:
-            registered: Tells whether the runtime registered (said when it never gets ready).
-
-        Raises:
-            TemplateError: The runtime exited, or ``boot_timeout`` passed.
-        """
-        deadline = time.monotonic() + self.template.boot_timeout
-        paths = [self.template.ready_path]
-        if self.template.ready_path != LEGACY_READY_PATH:
-            paths.append(LEGACY_READY_PATH)
-        delay = 0.02
-        with httpx.Client(timeout=2.0) as client:
-            while True:
-                code = self.exit_status()
-                if code is not None:
-                    raise TemplateError(
-                        f"runtime exited with code {code} during boot: {self.decisive_line()}\n"
-                        f"last lines:\n{tail(self.logs(), 20)}"
-                    )
-                if any(self._answers(client, path) for path in paths):
-                    return
-                if time.monotonic() > deadline:
-                    registration = " (it did register with the platform)" if registered() else ""
-                    raise TemplateError(
-                        f"not ready after {self.template.boot_timeout:g}s: "
-                        f"GET {' or '.join(paths)} never answered 200{registration}"
-                    )
-                time.sleep(delay)
-                delay = min(delay * 1.5, 0.2)
-
-    def _answers(self, client: httpx.Client, path: str) -> bool:
-        try:
-            return client.get(self.base_url + path).status_code == 200
-        except httpx.HTTPError:
-            return False

@@ -34,6 +34,8 @@ from harness.drivers.base import (
     UPLOADS_DIR,
     Driver,
     RunContext,
+    Running,
+    RuntimeStopped,
     TemplateError,
     capped,
     tail,
@@ -142,6 +144,123 @@ def clean(client: docker.DockerClient) -> tuple[int, int]:
     return len(containers), len(built)
 
 
+class _Container(Running):
+    """A runtime running as a container, with its workspace volume."""
+
+    def __init__(
+        self, template: Template, context: RunContext, container: Container, workspace: str
+    ) -> None:
+        super().__init__(template, context)
+        self.container = container
+        self._workspace = workspace
+        self.host_port: int | None = None
+        self.stopped = False
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.host_port}"
+
+    @property
+    def workspace(self) -> str:
+        return self._workspace
+
+    def exit_status(self) -> int | None:
+        if self.stopped:
+            raise RuntimeStopped("the harness stopped the runtime")
+        try:
+            self.container.reload()
+        except docker.errors.NotFound:
+            return -1
+        if self.container.status in ("exited", "dead"):
+            return int(self.container.attrs["State"]["ExitCode"])
+        return None
+
+    def publish(self, port: str) -> None:
+        """Find the loopback port Docker published for the runtime's port."""
+        # run(detach=True) returns before the port mapping is filled in.
+        for _ in range(50):
+            self.container.reload()
+            bindings = (self.container.ports or {}).get(port)
+            if bindings:
+                self.host_port = int(bindings[0]["HostPort"])
+                return
+            if self.container.status in ("exited", "dead"):
+                break
+            time.sleep(0.05)
+        code = self.exit_status()
+        if code is not None:
+            # It died before its port was mapped: the same error as dying a moment later.
+            raise self.died(code)
+        raise TemplateError(
+            f"container published no port for {port}: {self.decisive_line()}\n"
+            f"last lines:\n{tail(self.logs(), 20)}"
+        )
+
+    # --- files ------------------------------------------------------------------
+
+    def upload(self, name: str, content: bytes) -> str:
+        uploads = PurePosixPath(UPLOADS_DIR)
+        filename = upload_name(name)
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as archive:
+            for directory in (uploads.parent, uploads):
+                info = tarfile.TarInfo(str(directory))
+                info.type, info.mode = tarfile.DIRTYPE, 0o755
+                info.uid = info.gid = RUNTIME_UID
+                archive.addfile(info)
+            info = tarfile.TarInfo(str(uploads / filename))
+            info.size, info.mode, info.mtime = len(content), 0o644, int(time.time())
+            info.uid = info.gid = RUNTIME_UID
+            archive.addfile(info, io.BytesIO(content))
+        if not self.container.put_archive(self.workspace, buffer.getvalue()):
+            raise TemplateError(f"could not copy {name} into {self.workspace}")
+        return f"workspace:{PurePosixPath(self.workspace) / uploads / filename}"
+
+    def snapshot(self, path: str, destination: Path) -> Path | None:
+        source = self.resolve_path(path)
+        for attempt in range(SNAPSHOT_ATTEMPTS):
+            try:
+                stream, _ = self.container.get_archive(source)
+                buffer = io.BytesIO(b"".join(stream))
+                break
+            except docker.errors.NotFound:
+                return None
+            except docker.errors.APIError:
+                # A file the runtime replaced while the engine was archiving: try again.
+                if attempt == SNAPSHOT_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.1)
+        destination.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(fileobj=buffer) as archive:
+            archive.extractall(destination, filter="data")
+        return destination / PurePosixPath(source).name
+
+    def read_files(self, pattern: str) -> list[tuple[str, bytes]]:
+        directory, name = pattern.rsplit("/", 1)
+        try:
+            stream, _ = self.container.get_archive(directory)
+        except docker.errors.NotFound:
+            return []
+        received = bytearray()
+        for chunk in stream:
+            received += chunk
+            if len(received) > ARCHIVE_LIMIT_BYTES:
+                break  # a huge directory: what arrived is read, the rest is not evidence
+        found = []
+        with (
+            tarfile.open(fileobj=io.BytesIO(bytes(received)), mode="r|") as archive,
+            contextlib.suppress(tarfile.ReadError, EOFError),
+        ):
+            for member in archive:
+                parts = PurePosixPath(member.name).parts
+                if not member.isfile() or len(parts) != 2 or not fnmatch(parts[1], name):
+                    continue
+                content = archive.extractfile(member)
+                if content is not None:
+                    found.append((f"{directory}/{parts[1]}", capped(content.read())))
+        return sorted(found)
+
+
 class DockerDriver(Driver):
     """Pulls or builds the template's image and runs it with the contract environment."""
 
@@ -162,7 +281,6 @@ class DockerDriver(Driver):
         self._progress = progress or (lambda text: None)
         self._container: Container | None = None
         self._volume: Volume | None = None
-        self._host_port: int | None = None
         self._lock = threading.Lock()
         self._stopped = False
         self._desktop = is_desktop(client)
@@ -196,14 +314,6 @@ class DockerDriver(Driver):
     def platform_url(self, host: str, port: int) -> str:
         return f"http://{DESKTOP_HOST if self._desktop else host}:{port}"
 
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._host_port}"
-
-    @property
-    def workspace(self) -> str:
-        return self.template.workspace
-
     # --- lifecycle --------------------------------------------------------------
 
     def labels(self) -> dict[str, str]:
@@ -216,10 +326,12 @@ class DockerDriver(Driver):
             LABEL_HOST: socket.gethostname(),
         }
 
-    def start(self, env: Mapping[str, str]) -> None:
-        assert self.image is not None
+    def start(self, env: Mapping[str, str]) -> Running:
+        if self.image is None:
+            raise TemplateError("the docker driver has no image to start (prepare first)")
         port = f"{self.template.port}/tcp"
         name = f"canary-{self.template.name}-{self.context.run_id}"
+        workspace = self.template.workspace
         options: dict[str, Any] = {
             "name": name,
             "environment": dict(env),
@@ -235,7 +347,7 @@ class DockerDriver(Driver):
             options["nano_cpus"] = int(self.template.cpus * 1e9)
         with self._lock:
             if self._stopped:
-                raise TemplateError("interrupted before the container started")
+                raise RuntimeStopped("interrupted before the container started")
             try:
                 # As production provisions it: a fresh volume at the workspace, writable
                 # by the runtime's uid, so an image need not create /workspace itself.
@@ -244,135 +356,37 @@ class DockerDriver(Driver):
                     driver_opts={"type": "tmpfs", "device": "tmpfs",
                                  "o": f"uid={RUNTIME_UID},gid={RUNTIME_UID},mode=0775"},
                 )  # fmt: skip
-                options["volumes"] = {self._volume.name: {"bind": self.workspace, "mode": "rw"}}
-                self._container = self.client.containers.create(self.image, **options)
-                self._put_configs(env)
-                self._container.start()
+                options["volumes"] = {self._volume.name: {"bind": workspace, "mode": "rw"}}
+                container = self._container = self.client.containers.create(self.image, **options)
+                self._put_configs(container, env, workspace)
+                container.start()
+                running = _Container(self.template, self.context, container, workspace)
+                self.running = running
                 # Streamed by the harness from the start: masked and capped as it comes.
-                self.capture(self._container.logs(stream=True, follow=True))
+                running.capture(container.logs(stream=True, follow=True))
             except docker.errors.APIError as exc:
                 raise TemplateError(f"cannot start {self.image}: {exc.explanation}") from None
-        self._host_port = self._published_port(port)
+        running.publish(port)
+        return running
 
-    def _put_configs(self, env: Mapping[str, str]) -> None:
+    def _put_configs(self, container: Container, env: Mapping[str, str], workspace: str) -> None:
         """Copy the rendered configs to /configs (writable by the runtime's uid)."""
-        assert self._container is not None
         with tempfile.TemporaryDirectory(prefix="canary-configs-") as scratch:
             rendered = Path(scratch) / "configs"
-            self.render_configs(rendered, env)
+            self.render_configs(rendered, env, workspace)
             buffer = io.BytesIO()
             with tarfile.open(fileobj=buffer, mode="w") as archive:
                 archive.add(rendered, arcname=CONFIGS_DIR.strip("/"), filter=_owned_by_runtime)
-        if not self._container.put_archive("/", buffer.getvalue()):
+        if not container.put_archive("/", buffer.getvalue()):
             raise TemplateError(f"could not copy the configs into {CONFIGS_DIR}")
-
-    def _published_port(self, port: str) -> int:
-        assert self._container is not None
-        # run(detach=True) returns before the port mapping is filled in.
-        for _ in range(50):
-            self._container.reload()
-            bindings = (self._container.ports or {}).get(port)
-            if bindings:
-                return int(bindings[0]["HostPort"])
-            if self._container.status in ("exited", "dead"):
-                break
-            time.sleep(0.05)
-        code = self.exit_status()
-        line = self.decisive_line()
-        last = tail(self.logs(), 20)
-        if code is not None:
-            # It died before its port was mapped: the same error as dying a moment later.
-            raise TemplateError(
-                f"runtime exited with code {code} during boot: {line}\nlast lines:\n{last}"
-            )
-        raise TemplateError(f"container published no port for {port}: {line}\nlast lines:\n{last}")
-
-    def exit_status(self) -> int | None:
-        if self._stopped:
-            raise TemplateError("stopped while booting")
-        container = self._container
-        if container is None:
-            return None
-        try:
-            container.reload()
-        except docker.errors.NotFound:
-            return -1
-        if container.status in ("exited", "dead"):
-            return int(container.attrs["State"]["ExitCode"])
-        return None
-
-    # --- files ------------------------------------------------------------------
-
-    def upload(self, name: str, content: bytes) -> str:
-        assert self._container is not None
-        uploads = PurePosixPath(UPLOADS_DIR)
-        filename = upload_name(name)
-        buffer = io.BytesIO()
-        with tarfile.open(fileobj=buffer, mode="w") as archive:
-            for directory in (uploads.parent, uploads):
-                info = tarfile.TarInfo(str(directory))
-                info.type, info.mode = tarfile.DIRTYPE, 0o755
-                info.uid = info.gid = RUNTIME_UID
-                archive.addfile(info)
-            info = tarfile.TarInfo(str(uploads / filename))
-            info.size, info.mode, info.mtime = len(content), 0o644, int(time.time())
-            info.uid = info.gid = RUNTIME_UID
-            archive.addfile(info, io.BytesIO(content))
-        if not self._container.put_archive(self.workspace, buffer.getvalue()):
-            raise TemplateError(f"could not copy {name} into {self.workspace}")
-        return f"workspace:{PurePosixPath(self.workspace) / uploads / filename}"
-
-    def snapshot(self, path: str, destination: Path) -> Path | None:
-        assert self._container is not None
-        source = self.resolve_path(path)
-        for attempt in range(SNAPSHOT_ATTEMPTS):
-            try:
-                stream, _ = self._container.get_archive(source)
-                buffer = io.BytesIO(b"".join(stream))
-                break
-            except docker.errors.NotFound:
-                return None
-            except docker.errors.APIError:
-                # A file the runtime replaced while the engine was archiving: try again.
-                if attempt == SNAPSHOT_ATTEMPTS - 1:
-                    raise
-                time.sleep(0.1)
-        destination.mkdir(parents=True, exist_ok=True)
-        with tarfile.open(fileobj=buffer) as archive:
-            archive.extractall(destination, filter="data")
-        return destination / PurePosixPath(source).name
-
-    def read_files(self, pattern: str) -> list[tuple[str, bytes]]:
-        assert self._container is not None
-        directory, name = pattern.rsplit("/", 1)
-        try:
-            stream, _ = self._container.get_archive(directory)
-        except docker.errors.NotFound:
-            return []
-        received = bytearray()
-        for chunk in stream:
-            received += chunk
-            if len(received) > ARCHIVE_LIMIT_BYTES:
-                break  # a huge directory: what arrived is read, the rest is not evidence
-        found = []
-        with (
-            tarfile.open(fileobj=io.BytesIO(bytes(received)), mode="r|") as archive,
-            contextlib.suppress(tarfile.ReadError, EOFError),
-        ):
-            for member in archive:
-                parts = PurePosixPath(member.name).parts
-                if not member.isfile() or len(parts) != 2 or not fnmatch(parts[1], name):
-                    continue
-                content = archive.extractfile(member)
-                if content is not None:
-                    found.append((f"{directory}/{parts[1]}", capped(content.read())))
-        return sorted(found)
 
     def stop(self) -> None:
         with self._lock:
             self._stopped = True
             container, self._container = self._container, None
             volume, self._volume = self._volume, None
+        if isinstance(self.running, _Container):
+            self.running.stopped = True
         if container is not None:
             try:
                 container.remove(force=True)

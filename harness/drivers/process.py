@@ -12,6 +12,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from harness.config import Template
@@ -22,6 +23,8 @@ from harness.drivers.base import (
     UPLOADS_DIR,
     Driver,
     RunContext,
+    Running,
+    RuntimeStopped,
     TemplateError,
     TemplateSkipped,
     head_and_tail,
@@ -109,14 +112,150 @@ def _read_capped(path: Path) -> bytes:
     return head_and_tail(start, end, size)
 
 
+@dataclass(frozen=True)
+class _Directories:
+    """The run's own directories: on the host below ``root``, and as the runtime sees them.
+
+    Isolated, the runtime sees them at ``/workspace``, ``/configs`` and ``/tmp`` (its
+    ``HOME`` inside that ``/tmp``); otherwise at their host paths.
+    """
+
+    root: Path
+    isolated: bool
+
+    @property
+    def host_workspace(self) -> Path:
+        return self.root / "workspace"
+
+    @property
+    def host_configs(self) -> Path:
+        return self.root / "configs"
+
+    @property
+    def host_tmp(self) -> Path:
+        return self.root / "tmp"
+
+    @property
+    def workspace(self) -> str:
+        return isolation.WORKSPACE if self.isolated else str(self.host_workspace)
+
+    @property
+    def configs(self) -> str:
+        return isolation.CONFIGS if self.isolated else str(self.host_configs)
+
+    @property
+    def tmp(self) -> str:
+        """The runtime's private temporary directory as it sees it (its ``TMPDIR``)."""
+        return isolation.TMP if self.isolated else str(self.host_tmp)
+
+    @property
+    def home(self) -> str:
+        """The runtime's fresh ``HOME`` as it sees it."""
+        return isolation.HOME if self.isolated else str(self.root / "home")
+
+    def make(self) -> None:
+        self.host_workspace.mkdir()
+        self.host_tmp.mkdir()
+        self.host_tmp.chmod(0o1777)  # as a /tmp is
+        (self.host_tmp / "home" if self.isolated else self.root / "home").mkdir()
+
+    def host_path(self, runtime_path: str) -> Path:
+        """Where a path of the runtime's filesystem is on the host (its own directories only)."""
+        path = Path(runtime_path)
+        seen = [(self.workspace, self.host_workspace), (self.configs, self.host_configs)]
+        # Isolated, its /tmp is the run's; otherwise TMPDIR and HOME are under the root.
+        seen.append(
+            (isolation.TMP, self.host_tmp) if self.isolated else (str(self.root), self.root)
+        )
+        for where, host in seen:
+            if path == Path(where) or path.is_relative_to(where):
+                return host / path.relative_to(where)
+        raise TemplateError(f"{runtime_path} is outside the runtime's own directories")
+
+
+class _Process(Running):
+    """A runtime running as a local process (its group, through the supervisor)."""
+
+    def __init__(
+        self, template: Template, context: RunContext, dirs: _Directories, port: int
+    ) -> None:
+        super().__init__(template, context)
+        self.dirs = dirs
+        self.port = port
+        self.process: subprocess.Popen[bytes] | None = None
+        self.stopped = False
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def workspace(self) -> str:
+        return self.dirs.workspace
+
+    def exit_status(self) -> int | None:
+        if self.stopped:
+            raise RuntimeStopped("the harness stopped the runtime")
+        return None if self.process is None else self.process.poll()
+
+    def upload(self, name: str, content: bytes) -> str:
+        filename = upload_name(name)
+        uploads = self.dirs.host_workspace / UPLOADS_DIR
+        uploads.mkdir(parents=True, exist_ok=True)  # mkdir -p, then copy: the platform's way
+        (uploads / filename).write_bytes(content)
+        return f"workspace:{Path(self.workspace) / UPLOADS_DIR / filename}"
+
+    def snapshot(self, path: str, destination: Path) -> Path | None:
+        source = self.dirs.host_path(self.resolve_path(path))
+        # Never through a symlink out of the run's directories: a runtime must not be
+        # able to make the harness copy a host file.
+        if not source.resolve().is_relative_to(self.dirs.root.resolve()):
+            raise TemplateError(f"{path} leads outside the runtime's workspace")
+        if not source.exists():
+            return None
+        target = destination / source.name
+        destination.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(
+                source, target, symlinks=True, dirs_exist_ok=True, copy_function=_copy_if_present
+            )
+        else:
+            _copy_if_present(str(source), str(target))
+        return target
+
+    def read_files(self, pattern: str) -> list[tuple[str, bytes]]:
+        directory, name = pattern.rsplit("/", 1)
+        try:
+            host_directory, confined = self.dirs.host_path(directory), True
+        except TemplateError:
+            if self.dirs.isolated:
+                raise
+            # Not isolated, the runtime wrote to the host's own /tmp: that is where it is.
+            host_directory, confined = Path(directory), False
+        found = []
+        for host in sorted(host_directory.glob(name)) if host_directory.is_dir() else []:
+            if not host.is_file() or host.is_symlink():
+                continue
+            if confined and not host.resolve().is_relative_to(self.dirs.root.resolve()):
+                continue
+            found.append((f"{directory}/{host.name}", _read_capped(host)))
+        return found
+
+    def terminate(self) -> None:
+        """Stop the process group (the supervisor waits for the runtime)."""
+        self.stopped = True
+        if self.process is not None and self.process.poll() is None:
+            stop_group(self.process)
+
+
 class ProcessDriver(Driver):
     """Starts ``command`` with the contract environment; stops its whole process group.
 
-    The runtime gets a fresh workspace and configs directory per run. Where a
-    private namespace is available (:mod:`harness.drivers.isolation`) it sees
-    them at ``/workspace`` and ``/configs``, as in production; otherwise at
-    their temporary paths (``WORKSPACE_DIR``, ``CONFIGS_DIR``), and the driver
-    notes that it fell back.
+    The runtime gets a fresh workspace, configs directory, ``/tmp`` and ``HOME`` per
+    run. Where a private namespace is available (:mod:`harness.drivers.isolation`) it
+    sees them at ``/workspace``, ``/configs`` and ``/tmp``, as in a container;
+    otherwise at their temporary paths (``WORKSPACE_DIR``, ``CONFIGS_DIR``,
+    ``TMPDIR``), and the driver notes that it fell back.
     """
 
     name = "process"
@@ -127,12 +266,10 @@ class ProcessDriver(Driver):
         super().__init__(template, context)
         self._progress: Progress = progress or (lambda _text: None)
         self._local: venvs.LocalBuild | None = None
-        self._port: int | None = None  # taken just before the start: prepare may take minutes
-        self._root: Path | None = None
-        self._isolated = False
-        self._process: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
         self._stopped = False
+        self._root: Path | None = None
+        self._port: int | None = None
 
     def prepare(self) -> None:
         if not self.template.command:
@@ -151,122 +288,73 @@ class ProcessDriver(Driver):
     def platform_url(self, host: str, port: int) -> str:
         return f"http://{host}:{port}"
 
-    @property
-    def base_url(self) -> str:
-        assert self._port is not None, "the port is taken when the runtime starts"
-        return f"http://127.0.0.1:{self._port}"
-
-    def _host_dirs(self) -> tuple[Path, Path]:
-        assert self._root is not None, "the directories exist once the runtime started"
-        return self._root / "workspace", self._root / "configs"
-
-    @property
-    def _host_tmp(self) -> Path:
-        assert self._root is not None, "the directories exist once the runtime started"
-        return self._root / "tmp"
-
-    @property
-    def workspace(self) -> str:
-        host_workspace, _ = self._host_dirs()
-        return isolation.WORKSPACE if self._isolated else str(host_workspace)
-
-    @property
-    def configs_dir(self) -> str:
-        """The configs directory as the runtime sees it."""
-        _, host_configs = self._host_dirs()
-        return isolation.CONFIGS if self._isolated else str(host_configs)
-
-    @property
-    def tmp_dir(self) -> str:
-        """The runtime's private temporary directory as it sees it (its ``TMPDIR``)."""
-        return isolation.TMP if self._isolated else str(self._host_tmp)
-
-    @property
-    def home(self) -> str:
-        """The runtime's fresh ``HOME`` as it sees it."""
-        assert self._root is not None, "the directories exist once the runtime started"
-        return isolation.HOME if self._isolated else str(self._root / "home")
-
-    def _host_path(self, runtime_path: str) -> Path:
-        """Where a path of the runtime's filesystem is on the host (its own directories only)."""
-        path = Path(runtime_path)
-        host_workspace, host_configs = self._host_dirs()
-        seen = [(self.workspace, host_workspace), (self.configs_dir, host_configs)]
-        if self._isolated:
-            seen.append((isolation.TMP, self._host_tmp))
-        else:
-            assert self._root is not None
-            seen.append((str(self._root), self._root))  # TMPDIR and HOME, as they are
-        for where, host in seen:
-            if path == Path(where) or path.is_relative_to(where):
-                return host / path.relative_to(where)
-        raise TemplateError(f"{runtime_path} is outside the runtime's own directories")
-
-    def start(self, env: Mapping[str, str]) -> None:
-        assert self.template.command
-        self._port = PORTS.take()
-        # The template's own venv, else the harness's interpreter, comes first on PATH:
-        # a command that says "python" gets the packages it was installed with.
-        bin_dir = self._local.bin if self._local else Path(sys.executable).parent
-        path = os.pathsep.join([str(bin_dir), os.environ.get("PATH", "")])
-        # Only what any program needs from the caller: undeclared secrets stay out.
-        inherited = {name: os.environ[name] for name in INHERITED_ENV if name in os.environ}
-        self._root = Path(tempfile.mkdtemp(prefix=f"canary-{self.template.name}-"))
-        host_workspace, host_configs = self._host_dirs()
-        host_workspace.mkdir()
-        self._host_tmp.mkdir()
-        self._host_tmp.chmod(0o1777)  # as a /tmp is
+    def start(self, env: Mapping[str, str]) -> Running:
+        command = list(self.template.command or ())
+        if not command:
+            raise TemplateSkipped("the process driver needs a 'command'")
+        # Taken just before the start, not at prepare: a venv may take minutes to make.
+        port = self._port = PORTS.take()
+        root = self._root = Path(tempfile.mkdtemp(prefix=f"canary-{self.template.name}-"))
         reason = isolation.unavailable()
-        self._isolated = reason is None
-        (self._host_tmp / "home" if self._isolated else self._root / "home").mkdir()
+        dirs = _Directories(root, isolated=reason is None)
+        dirs.make()
         if reason is not None:
             self.notes.append(
                 f"the process driver could not isolate the runtime ({reason}): it saw its "
-                f"workspace at {host_workspace} instead of /workspace, shared the host's /tmp "
-                "(its TMPDIR and HOME were private directories) and could read the host's "
+                f"workspace at {dirs.host_workspace} instead of /workspace, shared the host's "
+                "/tmp (its TMPDIR and HOME were private directories) and could read the host's "
                 "processes"
             )
+        # The template's own venv, else the harness's interpreter, comes first on PATH:
+        # a command that says "python" gets the packages it was installed with.
+        bin_dir = self._local.bin if self._local else Path(sys.executable).parent
+        # Only what any program needs from the caller: undeclared secrets stay out.
+        inherited = {name: os.environ[name] for name in INHERITED_ENV if name in os.environ}
         full_env = {
             **inherited,
             # A fresh HOME and /tmp, as a container has (a template's env may say otherwise).
-            "HOME": self.home,
-            "TMPDIR": self.tmp_dir,
+            "HOME": dirs.home,
+            "TMPDIR": dirs.tmp,
             **env,
-            "PATH": path,
-            "PORT": str(self._port),
+            "PATH": os.pathsep.join([str(bin_dir), os.environ.get("PATH", "")]),
+            "PORT": str(port),
             "HOST": "127.0.0.1",
-            "WORKSPACE_DIR": self.workspace,
-            "CONFIGS_DIR": self.configs_dir,
-            "WORKSPACE_CONFIG_PATH": self.configs_dir,
+            "WORKSPACE_DIR": dirs.workspace,
+            "CONFIGS_DIR": dirs.configs,
+            "WORKSPACE_CONFIG_PATH": dirs.configs,
             "PYTHONUNBUFFERED": "1",
         }
         if self._local:
             full_env["PYTHONDONTWRITEBYTECODE"] = "1"  # the copy is shared, as the image's /app is
-        self.render_configs(host_configs, full_env)
+        self.render_configs(dirs.host_configs, full_env, dirs.workspace)
         self.context.artifacts.mkdir(parents=True, exist_ok=True)
+        running = _Process(self.template, self.context, dirs, port)
         with self._lock:
             if self._stopped:
-                raise TemplateError("stopped before the runtime started")
-            self._process = self._spawn(full_env)
-        assert self._process.stdout is not None
-        output = self._process.stdout.fileno()
-        self.capture(iter(lambda: os.read(output, CHUNK_BYTES), b""))
+                raise RuntimeStopped("stopped before the runtime started")
+            running.process = self._spawn(command, dirs, full_env)
+            self.running = running
+        assert running.process.stdout is not None
+        output = running.process.stdout.fileno()
+        running.capture(iter(lambda: os.read(output, CHUNK_BYTES), b""))
+        return running
 
-    def _spawn(self, env: dict[str, str]) -> subprocess.Popen[bytes]:
-        assert self.template.command
-        assert self._root is not None
-        command = list(self.template.command)
+    def _spawn(
+        self, command: list[str], dirs: _Directories, env: dict[str, str]
+    ) -> subprocess.Popen[bytes]:
         cwd = self._local.app if self._local else self.context.config_root
-        if self._isolated:
+        if dirs.isolated:
             found = shutil.which(command[0], path=env.get("PATH"))
             candidates = [str(cwd), *command, *([found] if found else []), sys.prefix]
             candidates += [entry for value in env.values() for entry in value.split(os.pathsep)]
-            keep = isolation.kept_paths(candidates, self._root)
-            command = isolation.wrap(command, *self._host_dirs(), self._host_tmp, keep)
+            keep = isolation.kept_paths(candidates, dirs.root)
+            command = isolation.wrap(
+                command, dirs.host_workspace, dirs.host_configs, dirs.host_tmp, keep
+            )
         # Through the supervisor, which cleans up even if the harness is SIGKILLed.
         # Run as a script: it needs only the standard library, not an installed harness.
         supervised = [
-            sys.executable, supervise.__file__, str(os.getpid()), str(self._root), "--", *command
+            sys.executable, supervise.__file__, str(os.getpid()), str(dirs.root), "--", *command
         ]  # fmt: skip
         try:
             return subprocess.Popen(
@@ -279,66 +367,16 @@ class ProcessDriver(Driver):
                 start_new_session=True,  # its own group: stop() reaches its children too
             )
         except OSError as exc:
-            raise TemplateError(
-                f"cannot start {self.template.command[0]!r}: {exc.strerror}"
-            ) from None
-
-    def exit_status(self) -> int | None:
-        return None if self._process is None else self._process.poll()
-
-    def upload(self, name: str, content: bytes) -> str:
-        filename = upload_name(name)
-        uploads = self._host_path(self.workspace) / UPLOADS_DIR
-        uploads.mkdir(parents=True, exist_ok=True)  # mkdir -p, then copy: the platform's way
-        (uploads / filename).write_bytes(content)
-        return f"workspace:{Path(self.workspace) / UPLOADS_DIR / filename}"
-
-    def snapshot(self, path: str, destination: Path) -> Path | None:
-        source = self._host_path(self.resolve_path(path))
-        # Never through a symlink out of the run's directories: a runtime must not be
-        # able to make the harness copy a host file.
-        assert self._root is not None
-        if not source.resolve().is_relative_to(self._root.resolve()):
-            raise TemplateError(f"{path} leads outside the runtime's workspace")
-        if not source.exists():
-            return None
-        target = destination / source.name
-        destination.mkdir(parents=True, exist_ok=True)
-        if source.is_dir():
-            shutil.copytree(
-                source, target, symlinks=True, dirs_exist_ok=True, copy_function=_copy_if_present
-            )
-        else:
-            _copy_if_present(str(source), str(target))
-        return target
-
-    def read_files(self, pattern: str) -> list[tuple[str, bytes]]:
-        directory, name = pattern.rsplit("/", 1)
-        try:
-            host_directory = self._host_path(directory)
-            confined = True
-        except TemplateError:
-            if self._isolated:
-                raise
-            # Not isolated, the runtime wrote to the host's own /tmp: that is where it is.
-            host_directory, confined = Path(directory), False
-        assert self._root is not None
-        found = []
-        for host in sorted(host_directory.glob(name)) if host_directory.is_dir() else []:
-            if not host.is_file() or host.is_symlink():
-                continue
-            if confined and not host.resolve().is_relative_to(self._root.resolve()):
-                continue
-            found.append((f"{directory}/{host.name}", _read_capped(host)))
-        return found
+            raise TemplateError(f"cannot start {command[0]!r}: {exc.strerror}") from None
 
     def stop(self) -> None:
         with self._lock:
             self._stopped = True
-            process = self._process
-        if process is not None and process.poll() is None:
-            stop_group(process)
+            running = self.running
+        if isinstance(running, _Process):
+            running.terminate()
         if self._root is not None:
             shutil.rmtree(self._root, ignore_errors=True)
         if self._port is not None:
             PORTS.give_back(self._port)
+            self._port = None

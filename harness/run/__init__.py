@@ -1,33 +1,39 @@
-"""Orchestration: drive templates concurrently, then judge every transcript at once.
+"""Orchestration: drive templates concurrently, judge each transcript as it comes.
 
 Each template runs in its own thread through :mod:`harness.run.lifecycle`
 (prepare → boot → drive → stop); a template's drive never waits for another's
-boot. When all have stopped, one pytest process (:mod:`harness.run.judge`) judges
-every transcript, and each template's result file is written.
+boot. As templates finish, :class:`Judging` judges their transcripts in batches
+(templates that finish together cost one pytest start) and writes each result the
+moment it has its verdicts, so a slow template delays no other's verdict, and a
+harness killed later keeps the results of the templates that had finished.
 """
 
 from __future__ import annotations
 
-import json
 import subprocess
+import threading
 import uuid
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Any
 
 from harness import secrets
-from harness.config import Config, Template, cascade_order
+from harness.config import GATES, Config, Template, cascade_order
 from harness.cp_sim.transcript import FILE_NAME, read
-from harness.results import CanaryResult, Result, Status, template_status, write
-from harness.run.judge import JudgeError, Verdicts, judge
+from harness.errors import UsageError
+from harness.events import Footer, Header, TranscriptError
+from harness.results import Result, as_gate, write
+from harness.run.judge import JudgeError, conclude, judge
 from harness.run.lifecycle import Driven, run_template
 from harness.run.options import Live, RunOptions, progress
 
-__all__ = ["RunOptions", "judge_transcripts", "run"]
+__all__ = ["Judging", "RunOptions", "judge_transcripts", "run"]
+
+BATCH_LINGER_S = 0.1
+"""How long a batch waits for templates finishing at nearly the same moment."""
 
 
 def run(config: Config, templates: list[Template], options: RunOptions) -> list[Result]:
-    """Run templates concurrently, judge them, and write one result file per template.
+    """Run templates concurrently; judge and write each one's result as soon as it can.
 
     Args:
         config: The loaded templates file.
@@ -35,9 +41,9 @@ def run(config: Config, templates: list[Template], options: RunOptions) -> list[
         options: Command-line options.
 
     Returns:
-        The results, in cascade order. On Ctrl-C every started runtime is
-        stopped, the templates that finished driving are still judged and
-        written, and KeyboardInterrupt propagates.
+        The results, in cascade order. On Ctrl-C every started runtime is stopped,
+        the templates that finished driving are still judged and written, and
+        KeyboardInterrupt propagates.
     """
     run_id = uuid.uuid4().hex[:12]
     live = Live()
@@ -69,7 +75,7 @@ def _start_reaper(run_id: str) -> subprocess.Popen[bytes] | None:
 def _run(
     config: Config, templates: list[Template], options: RunOptions, run_id: str, live: Live
 ) -> list[Result]:
-    finished: list[Driven] = []
+    judging = Judging(options)
     with ThreadPoolExecutor(max_workers=max(1, len(templates))) as pool:
         futures: dict[Future[Driven], Template] = {
             pool.submit(run_template, config, t, options, run_id, live): t for t in templates
@@ -78,76 +84,101 @@ def _run(
         try:
             while pending:
                 done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-                finished.extend(f.result() for f in done)
+                for future in done:
+                    judging.add(future.result())
         except KeyboardInterrupt:
+            judging.interrupt()
             live.stop_all()
             for future in pending:
                 future.cancel()
             wait(pending)
-            finished.extend(f.result() for f in pending if f.done() and not f.cancelled())
-            _judge_and_write(finished, options, live, interrupted=True)
+            for future in pending:
+                if future.done() and not future.cancelled():
+                    judging.add(future.result())
+            judging.finish()
             raise
-    return _judge_and_write(finished, options, live, interrupted=False)
+    return judging.finish()
 
 
-def _judge_and_write(
-    finished: list[Driven], options: RunOptions, live: Live, *, interrupted: bool
-) -> list[Result]:
-    transcripts = [d.transcript for d in finished if d.transcript is not None]
-    verdicts: Verdicts = {}
-    problem = None
-    if transcripts:
+class Judging:
+    """Judges transcripts as they come, in batches, and writes each result when it is final.
+
+    A template that was not driven (skipped, or an error before its conversations)
+    has its result written at once; driven ones queue for the next batch. One thread
+    runs the batches, so at most one judge runs at a time.
+
+    Args:
+        options: Where results go, how many judge workers.
+    """
+
+    def __init__(self, options: RunOptions) -> None:
+        self._options = options
+        self._queue: list[Driven] = []
+        self._results: list[Result] = []
+        self._wake = threading.Condition()
+        self._closed = False
+        self._interrupted = False
+        self._thread = threading.Thread(target=self._batches, name="judge", daemon=True)
+        self._thread.start()
+
+    def add(self, driven: Driven) -> None:
+        """A template finished: judge it (soon) and write its result."""
+        if driven.transcript is None:
+            self._write(driven, conclude(driven, None, interrupted=self._interrupted))
+            return
+        with self._wake:
+            self._queue.append(driven)
+            self._wake.notify()
+
+    def interrupt(self) -> None:
+        """The run was stopped: results concluded from now on that did not pass say so."""
+        with self._wake:
+            self._interrupted = True
+
+    def finish(self) -> list[Result]:
+        """Judge what is queued, wait for it, and return every result in cascade order."""
+        with self._wake:
+            self._closed = True
+            self._wake.notify()
+        self._thread.join()
+        return cascade_order(self._results)
+
+    def _batches(self) -> None:
+        while True:
+            with self._wake:
+                while not self._queue and not self._closed:
+                    self._wake.wait()
+                if not self._queue:
+                    return
+            if not self._closed:
+                threading.Event().wait(BATCH_LINGER_S)  # let near-simultaneous finishes join
+            with self._wake:
+                batch, self._queue = self._queue, []
+                interrupted = self._interrupted
+            self._judge(batch, interrupted=interrupted)
+
+    def _judge(self, batch: list[Driven], *, interrupted: bool) -> None:
+        transcripts = [d.transcript for d in batch if d.transcript is not None]
         progress("judge", f"judging {len(transcripts)} transcript(s)")
+        problem = None
         try:
-            verdicts = judge(
-                transcripts, workers=options.workers,
-                output_dir=options.artifacts_dir.resolve(), live=None if interrupted else live,
-            )  # fmt: skip
+            output = self._options.artifacts_dir.resolve()
+            verdicts = judge(transcripts, workers=self._options.workers, output_dir=output)
         except JudgeError as exc:
-            problem = str(exc)
-    results = []
-    for driven in finished:
-        result = driven.result
-        if driven.transcript is not None:
-            _apply(result, verdicts.get(result.template), problem, driven.transcript)
-        if interrupted and result.status != Status.PASSED:
-            result.status, result.reason = Status.ERROR, "interrupted"
-        result = _finish(result, driven.hidden, options)
-        progress(result.template, str(result.status) + (f": {result.reason}" if result.reason
-                                                        else ""))  # fmt: skip
-        results.append(result)
-    return cascade_order(results)
+            verdicts, problem = {}, str(exc)
+        for driven in batch:
+            found = verdicts.get(driven.result.template)
+            self._write(driven, conclude(driven, found, problem, interrupted=interrupted))
 
-
-def _apply(
-    result: Result, verdicts: dict[str, CanaryResult] | None, problem: str | None, transcript: Path
-) -> None:
-    """Fold a template's verdicts into its result."""
-    selected = [str(cid) for cid in _header(transcript).get("selected") or []]
-    verdicts = dict(verdicts or {})
-    for cid in selected:
-        verdicts.setdefault(
-            cid, CanaryResult(Status.ERROR, message=problem or "the judge gave no verdict")
-        )
-    result.canaries = {cid: verdicts[cid] for cid in selected}
-    result.status = template_status(result.canaries)
-    if problem:
-        result.status, result.reason = Status.ERROR, problem
-    elif result.status == Status.SKIPPED:
-        result.reason = "every selected canary was skipped"
-
-
-def _header(transcript: Path) -> dict[str, Any]:
-    with transcript.open(encoding="utf-8") as file:
-        header: dict[str, Any] = json.loads(file.readline())
-    return header
-
-
-def _finish(result: Result, hidden: list[str], options: RunOptions) -> Result:
-    secrets.redact_tree(options.artifacts_dir.resolve() / result.template, hidden)
-    result = Result.from_json(secrets.redact_data(result.to_json(), hidden))
-    write(result, options.results_dir)
-    return result
+    def _write(self, driven: Driven, result: Result) -> None:
+        hidden = list(driven.hidden)
+        secrets.redact_tree(self._options.artifacts_dir.resolve() / result.template, hidden)
+        result = Result.from_json(secrets.redact_data(result.to_json(), hidden))
+        write(result, self._options.results_dir)
+        reason = f": {result.reason.splitlines()[0]}" if result.reason else ""
+        progress(result.template, f"{result.status}{reason}")
+        with self._wake:
+            self._results.append(result)
 
 
 def judge_transcripts(directories: list[Path], options: RunOptions) -> list[Result]:
@@ -159,35 +190,42 @@ def judge_transcripts(directories: list[Path], options: RunOptions) -> list[Resu
 
     Returns:
         The results, in cascade order.
+
+    Raises:
+        UsageError: A transcript is not one this version reads (another schema, say).
     """
-    stored = [_stored_result(p) for p in sorted({p.resolve() for d in directories
-                                                 for p in d.rglob(FILE_NAME)})]  # fmt: skip
-    transcripts = [path for _, path, driven in stored if driven]
-    verdicts: Verdicts = {}
-    problem = None
+    paths = sorted({p.resolve() for d in directories for p in d.rglob(FILE_NAME)})
+    stored = [_stored(path) for path in paths]
+    transcripts = [d.transcript for d in stored if d.transcript is not None]
+    verdicts, problem = {}, None
     if transcripts:
         try:
             verdicts = judge(transcripts, workers=options.workers, output_dir=options.results_dir)
         except JudgeError as exc:
             problem = str(exc)
-    for result, path, driven in stored:
-        if driven:
-            _apply(result, verdicts.get(result.template), problem, path)
+    results = [conclude(d, verdicts.get(d.result.template), problem) for d in stored]
+    for result in results:
         write(result, options.results_dir)
-    return cascade_order(result for result, _, _ in stored)
+    return cascade_order(results)
 
 
-def _stored_result(path: Path) -> tuple[Result, Path, bool]:
-    """The result a transcript's footer recorded, and whether its conversations ran."""
-    lines = read(path)
-    footers = [line.event for line in lines if line.type == "footer"]
+def _stored(path: Path) -> Driven:
+    """What a stored transcript says happened: its footer's result, its header's selection."""
+    try:
+        lines = read(path)
+    except TranscriptError as exc:
+        raise UsageError(f"judge: {exc}") from None
+    headers = [line.event for line in lines if isinstance(line.event, Header)]
+    footers = [line.event for line in lines if isinstance(line.event, Footer)]
+    if not headers:
+        raise UsageError(f"judge: {path}: the transcript has no header line")
+    header = headers[0]
     if footers:
-        return Result.from_json(footers[-1]["result"]), path, bool(footers[-1].get("driven"))
-    header = lines[0].event if lines and lines[0].type == "header" else {}
-    result = Result(
-        template=str(header.get("template") or path.parent.name),
-        gate=str(header.get("gate") or "advisory"),
-        wave=int(header.get("wave") or 0),
-    )
-    result.reason = "the transcript has no footer: the run was stopped before it ended"
-    return result, path, False
+        result = Result.from_json(footers[-1].result)
+        driven = footers[-1].driven
+    else:
+        reason = "the transcript has no footer: the run was stopped before it ended"
+        gate = as_gate(header.gate) if header.gate in GATES else "advisory"
+        result = Result(template=header.template, gate=gate, wave=header.wave, reason=reason)
+        driven = False
+    return Driven(result, path if driven else None, header.selected)

@@ -11,90 +11,72 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import traceback
-from collections.abc import Mapping
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from canary import registry
 from harness.cp_sim import A2AClient, Conversation, FileAccess, Transcript, trim
 from harness.drivers.base import TemplateError
+from harness.events import CanaryEnd, CanaryStart, HarnessFault, Header, RuntimeExit
 
 EXIT_POLL_S = 0.5
 EXIT_GRACE_S = 2.0
 
 
-async def drive(
-    *,
-    base_url: str,
-    a2a_path: str,
-    turn_timeout: float,
-    transcript: Transcript,
-    files: FileAccess,
-    artifacts: Path,
-    settings: Mapping[str, Any],
-    conversations: tuple[str, ...],
-    judged: tuple[str, ...],
-    concurrent: bool,
-    runtime: Runtime | None = None,
-) -> None:
-    """Run the conversations; every step goes to the transcript.
+async def drive(runtime: Runtime, header: Header, transcript: Transcript) -> None:
+    """Run the conversations the header names; every step goes to the transcript.
 
     Args:
-        base_url: Where the runtime answers.
-        a2a_path: Its JSON-RPC endpoint.
-        turn_timeout: Seconds one turn may take.
-        transcript: The template's transcript.
-        files: Uploads and snapshots (the driver).
-        artifacts: The template's artifacts directory.
-        settings: The template's facts (the transcript header).
-        conversations: Canaries (and self-standing diagnostics) whose conversations run.
-        judged: Everything that will be judged (selects the follow-ups).
-        concurrent: Overlap the conversations (False: one after another).
-        runtime: Watched while the conversations run: if it exits, the transcript says
-            when and with which code, so a failed turn can say the runtime was gone.
+        runtime: The running runtime: where it answers, its files, whether it exited
+            (watched meanwhile, so a failed turn can say the runtime was gone).
+        header: The template's facts: what is judged and conversed, the turn timeout,
+            whether conversations overlap.
+        transcript: The template's transcript (artifacts go next to it).
     """
     specs = registry.specs()
-    async with A2AClient(base_url, a2a_path, turn_timeout) as client:
+    artifacts = transcript.path.parent
+    async with A2AClient(runtime.base_url, header.a2a_path, header.turn_timeout) as client:
 
         def talk(canary: str) -> Conversation:
             return Conversation(
-                canary, client=client, transcript=transcript, files=files,
-                artifacts=artifacts, settings=settings,
+                canary, client=client, transcript=transcript, files=runtime,
+                artifacts=artifacts, settings=header,
             )  # fmt: skip
 
         async def one(canary: str) -> None:
             await _converse(transcript, talk(canary), "converse")
             for spec in specs.values():
-                if spec.explains == canary and spec.id in judged:
+                if spec.explains == canary and spec.id in header.selected:
                     await _converse(transcript, talk(spec.id), "follow_up")
 
         async def all_conversations() -> None:
-            if concurrent:
-                await asyncio.gather(*(one(c) for c in conversations))
+            if header.concurrent:
+                await asyncio.gather(*(one(c) for c in header.conversations))
             else:
-                for canary in conversations:
+                for canary in header.conversations:
                     await one(canary)
 
-        watcher = asyncio.create_task(_watch(runtime, transcript)) if runtime else None
+        watcher = asyncio.create_task(_watch(runtime, transcript))
         try:
             await all_conversations()
         finally:
-            if watcher is not None:
-                watcher.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await watcher
-        if runtime is not None:
-            # A lost connection may be the runtime dying: give its exit a moment to show.
-            patience = EXIT_GRACE_S if transcript.lost_connections else 0.0
-            deadline = asyncio.get_running_loop().time() + patience
-            while not await _check_exit(runtime, transcript):
-                if asyncio.get_running_loop().time() >= deadline:
-                    break
-                await asyncio.sleep(0.05)
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+        # A lost connection may be the runtime dying: give its exit a moment to show.
+        patience = EXIT_GRACE_S if transcript.lost_connections else 0.0
+        deadline = asyncio.get_running_loop().time() + patience
+        while not await _check_exit(runtime, transcript):
+            if asyncio.get_running_loop().time() >= deadline:
+                break
+            await asyncio.sleep(0.05)
 
 
-class Runtime(Protocol):
-    """What the drive needs of the runtime's driver: whether, and how, it ended."""
+class Runtime(FileAccess, Protocol):
+    """What the drive needs of a running runtime: where it answers, its files, its end."""
+
+    @property
+    def base_url(self) -> str:
+        """Where the harness reaches its HTTP port."""
 
     def exit_status(self) -> int | None:
         """The exit code once it has stopped."""
@@ -112,7 +94,7 @@ async def _check_exit(runtime: Runtime, transcript: Transcript) -> bool:
     if code is None:
         return False
     last = await asyncio.to_thread(runtime.decisive_line)
-    transcript.write({"type": "runtime_exit", "code": code, "last_line": last})
+    transcript.write(RuntimeExit(code=code, last_line=last))
     return True
 
 
@@ -123,7 +105,7 @@ async def _watch(runtime: Runtime, transcript: Transcript) -> None:
 
 async def _converse(transcript: Transcript, talk: Conversation, step: str) -> None:
     """Run one module's script (``converse`` or ``follow_up``) between start and end marks."""
-    transcript.write({"type": "canary_start", "canary": talk.canary, "step": step})
+    transcript.write(CanaryStart(canary=talk.canary, step=step))
     script = getattr(registry.specs()[talk.canary].module(), step, None)
     error = None
     try:
@@ -131,7 +113,5 @@ async def _converse(transcript: Transcript, talk: Conversation, step: str) -> No
             await script(talk)
     except Exception as exc:  # a harness bug in one conversation must not stop the others
         error = f"{type(exc).__name__}: {trim(str(exc))}"
-        transcript.write(
-            {"type": "harness_error", "canary": talk.canary, "traceback": traceback.format_exc()}
-        )
-    transcript.write({"type": "canary_end", "canary": talk.canary, "error": error})
+        transcript.write(HarnessFault(canary=talk.canary, traceback=traceback.format_exc()))
+    transcript.write(CanaryEnd(canary=talk.canary, error=error))

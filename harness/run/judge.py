@@ -14,12 +14,14 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from harness.drivers.base import signal_group
 from harness.errors import HarnessError
-from harness.results import CanaryResult
-from harness.run.options import Live
+from harness.results import CanaryResult, Result, Status, template_status
+from harness.run.lifecycle import Driven
 
 JUDGE_TIMEOUT_S = 600.0
 
@@ -31,16 +33,13 @@ class JudgeError(HarnessError):
     """The judge itself ended abnormally (not a verdict about any runtime)."""
 
 
-def judge(
-    transcripts: list[Path], *, workers: int, output_dir: Path, live: Live | None = None
-) -> Verdicts:
+def judge(transcripts: list[Path], *, workers: int, output_dir: Path) -> Verdicts:
     """Judge transcripts in one pytest process.
 
     Args:
         transcripts: ``transcript.jsonl`` files, one per template.
         workers: pytest-xdist workers (0: none).
-        output_dir: Where ``junit.xml`` and ``judge.log`` go.
-        live: The run's live state, so Ctrl-C stops the judge too.
+        output_dir: Where ``judge.log`` goes (each judge appends to it).
 
     Returns:
         The verdicts of every template whose transcript could be judged.
@@ -54,31 +53,25 @@ def judge(
     log_path = output_dir / "judge.log"
     with tempfile.TemporaryDirectory(prefix="canary-judge-") as scratch:
         outcomes = Path(scratch) / "outcomes.json"
-        command = _command(transcripts, workers, outcomes, output_dir / "junit.xml")
+        command = _command(transcripts, workers, outcomes, Path(scratch) / "junit.xml")
         # Only the plugins the judge needs: autoloading every installed one costs ~0.3 s.
         env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
-        with log_path.open("wb") as log:
+        with log_path.open("ab") as log:
+            start = log.tell()
             process = subprocess.Popen(
                 command, env=env, stdout=log, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, start_new_session=True,
             )  # fmt: skip
-            if live is not None:
-                with live.lock:
-                    live.processes.add(process)
             try:
                 code = process.wait(timeout=JUDGE_TIMEOUT_S)
             except subprocess.TimeoutExpired:
                 signal_group(process, signal.SIGKILL)
                 process.wait()
                 raise JudgeError(f"the judge did not finish within {JUDGE_TIMEOUT_S:g}s") from None
-            finally:
-                if live is not None:
-                    with live.lock:
-                        live.processes.discard(process)
         raw = json.loads(outcomes.read_text()) if outcomes.exists() else None
     # 0: all passed, 1: some failed; anything else (collection errors, crash) is not a verdict.
     if raw is None or code not in (0, 1):
-        lines = log_path.read_text(errors="replace").splitlines()[-12:]
+        lines = log_path.read_bytes()[start:].decode(errors="replace").splitlines()[-12:]
         raise JudgeError(
             f"the canary judge ended abnormally (pytest exit {code}; see {log_path}): "
             + " | ".join(lines)
@@ -99,3 +92,35 @@ def _command(transcripts: list[Path], workers: int, outcomes: Path, junit: Path)
     if workers > 0:
         command += ["-p", "xdist.plugin", "-n", str(workers)]
     return command
+
+
+def conclude(
+    driven: Driven,
+    verdicts: Mapping[str, CanaryResult] | None,
+    problem: str | None = None,
+    *,
+    interrupted: bool = False,
+) -> Result:
+    """A template's result: what happened to it, with the judge's verdicts folded in.
+
+    Args:
+        driven: What its run found out (and its transcript, when it was driven).
+        verdicts: The judge's verdicts for it, by canary (None: it was not judged).
+        problem: Why the judge gave no verdicts, when it failed.
+        interrupted: The run was stopped: anything short of a pass is ``interrupted``.
+    """
+    result = driven.result
+    if driven.transcript is not None:
+        found = dict(verdicts or {})
+        missing = CanaryResult(Status.ERROR, message=problem or "the judge gave no verdict")
+        canaries = {cid: found.get(cid, missing) for cid in driven.selected}
+        status = template_status(canaries)
+        reason = result.reason
+        if problem:
+            status, reason = Status.ERROR, problem
+        elif status == Status.SKIPPED:
+            reason = "every selected canary was skipped"
+        result = replace(result, canaries=canaries, status=status, reason=reason)
+    if interrupted and result.status != Status.PASSED:
+        result = replace(result, status=Status.ERROR, reason="interrupted")
+    return result

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import signal
-import subprocess
 import sys
 import threading
 from collections.abc import Mapping
@@ -11,7 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.drivers import Driver
-from harness.drivers.base import signal_group
 
 
 @dataclass(frozen=True)
@@ -49,17 +46,13 @@ class Live:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.drivers: set[Driver] = set()
-        self.processes: set[subprocess.Popen[bytes]] = set()
         self.cancelled = threading.Event()
 
     def stop_all(self) -> None:
-        """Stop every runtime and subprocess; one stuck runtime does not keep the others."""
+        """Stop every runtime; one stuck runtime does not keep the others."""
         self.cancelled.set()
         with self.lock:
-            processes, running = list(self.processes), list(self.drivers)
-        for process in processes:
-            if process.poll() is None:
-                signal_group(process, signal.SIGTERM)
+            running = list(self.drivers)
         for driver in running:
             try:
                 driver.stop()
