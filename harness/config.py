@@ -7,16 +7,18 @@ the template and the key.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import math
 import os
 import re
 import string
 import tomllib
-from collections.abc import Iterable, Mapping
+import typing
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from canary import registry
 from harness.errors import ConfigError
@@ -27,10 +29,15 @@ DEFAULT_FILE = "templates.toml"
 
 CANARY_IDS = registry.canary_ids()
 DIAGNOSTIC_IDS = registry.diagnostic_ids()
-GATES = ("required", "advisory", "off")
-SESSION_SCOPES = ("context", "workspace", "container")
-PULL_POLICIES = ("missing", "always", "never")
-MODELS = ("sim",)
+
+Gate = Literal["required", "advisory", "off"]
+SessionScope = Literal["context", "workspace", "container"]
+PullPolicy = Literal["missing", "always", "never"]
+Model = Literal["sim"]
+GATES: tuple[Gate, ...] = typing.get_args(Gate)
+SESSION_SCOPES: tuple[SessionScope, ...] = typing.get_args(SessionScope)
+PULL_POLICIES: tuple[PullPolicy, ...] = typing.get_args(PullPolicy)
+MODELS: tuple[Model, ...] = typing.get_args(Model)
 
 DEFAULT_DROPPED_MARKERS = (
     "(empty prompt — nothing to do)",
@@ -53,33 +60,6 @@ _DUPLICATE_RE = re.compile(
 )
 _TOML_POSITION_RE = re.compile(r"\(at line (\d+), column (\d+)\)")
 
-_DEFAULTS: dict[str, Any] = {
-    "port": 8000,
-    "a2a_path": "/",
-    "ready_path": "/.well-known/agent-card.json",
-    "boot_timeout": 180.0,
-    "turn_timeout": 120.0,
-    "canaries": list(CANARY_IDS),
-    "session_scope": "context",
-    "gate": "advisory",
-    "wave": 0,
-    "env": {},
-    "secrets": [],
-    "dropped_markers": [],
-    "probe": {},
-    "pull": "missing",
-    "workspace": "/workspace",
-    "mem_limit": None,
-    "cpus": None,
-    "configs": None,
-    "required_since": None,
-    "model": None,
-    "model_env": {},
-    "logs": [],
-}
-# Keys valid in [defaults] and in a template; a template may also say what it is.
-_SHARED_KEYS = frozenset(_DEFAULTS)
-_TEMPLATE_ONLY_KEYS = frozenset({"description", "image", "build", "command", "process_from_build"})
 _BUILD_KEYS = frozenset({"context", "dockerfile", "args", "wheelhouse", "include"})
 _WHEELHOUSE_KEYS = frozenset({"requirements", "python"})
 _PYTHON_VERSION_RE = re.compile(r"^3\.\d+$")
@@ -137,51 +117,320 @@ class Probe:
     key: str | None = None
 
 
-@dataclass(frozen=True)
+class _Checker:
+    """Validates one table's values, naming file, template and key in errors."""
+
+    def __init__(self, file: Path, template: str | None, environ: Mapping[str, str]) -> None:
+        self.file = file
+        self.template = template
+        self.environ = environ
+
+    def fail(self, key: str, problem: str) -> ConfigError:
+        where = f"template {self.template!r}" if self.template else "[defaults]"
+        return ConfigError(f"{self.file}: {where}, key {key!r}: {problem}")
+
+    def expand(self, key: str, value: Any) -> Any:
+        if isinstance(value, str):
+            return self._expand_str(key, value)
+        if isinstance(value, list):
+            return [self.expand(key, item) for item in value]
+        if isinstance(value, dict):
+            return {k: self.expand(f"{key}.{k}" if key else k, v) for k, v in value.items()}
+        return value
+
+    def _expand_str(self, key: str, value: str) -> str:
+        def substitute(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in self.environ and (self.environ[name] or default is None):
+                return self.environ[name]
+            if default is not None:
+                return default
+            raise self.fail(key, f"environment variable {name} is not set and has no default")
+
+        return _EXPAND_RE.sub(substitute, value)
+
+    def string(self, key: str, value: Any, *, empty_ok: bool = False) -> str:
+        if not isinstance(value, str) or (not value and not empty_ok):
+            raise self.fail(key, f"expected a non-empty string, got {value!r}")
+        return value
+
+    def choice(self, key: str, value: Any, choices: tuple[str, ...]) -> str:
+        if value not in choices:
+            raise self.fail(key, f"must be one of {', '.join(choices)}, got {value!r}")
+        return str(value)
+
+    def number(
+        self,
+        key: str,
+        value: Any,
+        *,
+        integer: bool = False,
+        minimum: float = 0,
+        maximum: float = math.inf,
+    ) -> float:
+        is_number = isinstance(value, int | float) and not isinstance(value, bool)
+        if is_number and not math.isfinite(value):
+            is_number = False
+        in_range = is_number and minimum <= value <= maximum
+        if not is_number or (integer and not isinstance(value, int)) or not in_range:
+            kind = "an integer" if integer else "a number"
+            bound = (
+                f"from {minimum:g} to {maximum:g}" if math.isfinite(maximum) else f">= {minimum:g}"
+            )
+            raise self.fail(key, f"expected {kind} {bound}, got {value!r}")
+        return float(value)
+
+    def memory_size(self, key: str, value: Any) -> str:
+        """A memory limit, read by the same code Docker uses (``512m``, ``2g``, …)."""
+        text = self.string(key, value)
+        try:
+            from docker.utils import parse_bytes
+        except ImportError:  # the noxfile reads the config before docker-py is installed
+            return text
+        try:
+            size = parse_bytes(text)
+        except Exception as exc:  # docker-py raises DockerException for a bad size
+            raise self.fail(key, f"not a memory size like '512m' or '2g': {exc}") from None
+        if not 0 < size <= MAX_MEMORY_BYTES:
+            raise self.fail(key, f"expected a size from 1 byte to 1t, got {text!r}")
+        return text
+
+    def string_list(self, key: str, value: Any) -> tuple[str, ...]:
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise self.fail(key, f"expected a list of non-empty strings, got {value!r}")
+        return tuple(value)
+
+    def string_table(self, key: str, value: Any) -> dict[str, str]:
+        if not isinstance(value, dict):
+            raise self.fail(key, f"expected a table, got {value!r}")
+        table: dict[str, str] = {}
+        for name, item in value.items():
+            if isinstance(item, bool) or not isinstance(item, str | int | float):
+                raise self.fail(f"{key}.{name}", f"expected a string, got {item!r}")
+            table[name] = str(item)
+        return table
+
+    def unknown_keys(
+        self, table: Mapping[str, Any], allowed: frozenset[str], prefix: str = ""
+    ) -> None:
+        for key in table:
+            if key not in allowed:
+                raise self.fail(f"{prefix}{key}", "unknown key")
+
+
+# --- the template keys: one field each, with its default and its check -----------------
+
+Check = Callable[["_Checker", str, Any, Path], Any]
+"""Turns a key's raw value into its typed one, or raises the checker's error: (checker,
+key, raw value, the templates file's directory) → value."""
+
+
+def key(default: Any, check: Check, *, shared: bool = True) -> Any:
+    """One key of ``templates.toml``: a :class:`Template` field.
+
+    Args:
+        default: Its raw value when neither the template nor ``[defaults]`` sets it.
+        check: How its raw value becomes the field's value.
+        shared: Valid in ``[defaults]`` too (False: a template's own, like ``image``).
+    """
+    return field(metadata={"default": default, "check": check, "shared": shared})
+
+
+def _text(c: _Checker, k: str, v: Any, root: Path) -> str:
+    return c.string(k, v)
+
+
+def _description(c: _Checker, k: str, v: Any, root: Path) -> str:
+    return c.string(k, v, empty_ok=True)
+
+
+def _strings(c: _Checker, k: str, v: Any, root: Path) -> tuple[str, ...]:
+    return c.string_list(k, v)
+
+
+def _table(c: _Checker, k: str, v: Any, root: Path) -> dict[str, str]:
+    return c.string_table(k, v)
+
+
+def _path(c: _Checker, k: str, v: Any, root: Path) -> str:
+    if not c.string(k, v).startswith("/"):
+        raise c.fail(k, f"must start with '/', got {v!r}")
+    return str(v)
+
+
+def _seconds(c: _Checker, k: str, v: Any, root: Path) -> float:
+    return c.number(k, v, minimum=1, maximum=MAX_TIMEOUT_S)
+
+
+def _port(c: _Checker, k: str, v: Any, root: Path) -> int:
+    return int(c.number(k, v, integer=True, minimum=1, maximum=65535))
+
+
+def _wave(c: _Checker, k: str, v: Any, root: Path) -> int:
+    return int(c.number(k, v, integer=True, maximum=1000))
+
+
+def _one_of(choices: tuple[str, ...], optional: bool = False) -> Check:
+    def check(c: _Checker, k: str, v: Any, root: Path) -> str | None:
+        return None if optional and v is None else c.choice(k, v, choices)
+
+    return check
+
+
+def _image(c: _Checker, k: str, v: Any, root: Path) -> str | None:
+    if v is None:
+        return None
+    image = c.string(k, v)
+    if len(image) > MAX_IMAGE_LENGTH or any(ch.isspace() for ch in image):
+        raise c.fail(k, f"not an image reference: {image[:80]!r}…")
+    return image
+
+
+def _command(c: _Checker, k: str, v: Any, root: Path) -> tuple[str, ...] | None:
+    if v is None:
+        return None
+    command = c.string_list(k, v)
+    if not command:
+        raise c.fail(k, "must not be empty")
+    return command
+
+
+def _canaries(c: _Checker, k: str, v: Any, root: Path) -> tuple[str, ...]:
+    canaries = c.string_list(k, v)
+    for canary in canaries:
+        if canary not in CANARY_IDS:
+            raise c.fail(k, f"unknown canary {canary!r} (known: {', '.join(CANARY_IDS)})")
+    return canaries
+
+
+def _secrets(c: _Checker, k: str, v: Any, root: Path) -> tuple[str, ...]:
+    names = c.string_list(k, v)
+    for name in names:
+        if not _ENV_NAME_RE.match(name):
+            raise c.fail(k, f"{name!r} is not an environment variable name")
+    return names
+
+
+def _markers(c: _Checker, k: str, v: Any, root: Path) -> tuple[str, ...]:
+    # Extending, not replacing, the default markers: a template adds its own phrasing.
+    return (*DEFAULT_DROPPED_MARKERS, *c.string_list(k, v))
+
+
+def _memory(c: _Checker, k: str, v: Any, root: Path) -> str | None:
+    return None if v is None else c.memory_size(k, v)
+
+
+def _cpus(c: _Checker, k: str, v: Any, root: Path) -> float | None:
+    return None if v is None else c.number(k, v, minimum=0.01, maximum=1024)
+
+
+def _configs(c: _Checker, k: str, v: Any, root: Path) -> Path | None:
+    if v is None:
+        return None
+    configs = (root / c.string(k, v)).resolve()
+    if not configs.is_dir():
+        raise c.fail(k, f"directory {configs} does not exist")
+    return configs
+
+
+def _flag(c: _Checker, k: str, v: Any, root: Path) -> bool:
+    if not isinstance(v, bool):
+        raise c.fail(k, f"expected true or false, got {v!r}")
+    return v
+
+
+def _optional_build(c: _Checker, k: str, v: Any, root: Path) -> Build | None:
+    return None if v is None else _build(c, root, v)
+
+
+def _probe_key(c: _Checker, k: str, v: Any, root: Path) -> Probe:
+    return _probe(c, v)
+
+
+def _since(c: _Checker, k: str, v: Any, root: Path) -> datetime.date | None:
+    return _date(c, k, v)
+
+
+def _logs(c: _Checker, k: str, v: Any, root: Path) -> tuple[str, ...]:
+    return _log_patterns(c, v)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Template:
-    """One agent runtime template, with defaults merged in."""
+    """One agent runtime template, with defaults merged in.
+
+    Every field but ``name`` is a key of ``templates.toml`` (DESIGN §5), declared once
+    here with its default and its check: the allowed keys, ``[defaults]`` and the
+    builder all derive from these fields.
+    """
 
     name: str
-    description: str
-    image: str | None
-    build: Build | None
-    command: tuple[str, ...] | None
-    port: int
-    a2a_path: str
-    ready_path: str
-    boot_timeout: float
-    turn_timeout: float
-    canaries: tuple[str, ...]
-    session_scope: str
-    gate: str
-    wave: int
-    env: Mapping[str, str]
-    secrets: tuple[str, ...]
-    dropped_markers: tuple[str, ...]
-    probe: Probe
-    pull: str
-    workspace: str
-    mem_limit: str | None
-    cpus: float | None
-    configs: Path | None = None
-    """A directory copied to ``/configs`` for each run, ``${PORT}`` etc. rendered."""
-    required_since: datetime.date | None = None
-    """When the gate became required: how long it has baked."""
-    model: str | None = None
-    """``sim``: the harness serves a scripted model and points the runtime at it."""
-    model_env: Mapping[str, str] = field(default_factory=dict)
-    """More variables for the runtime when ``model = "sim"`` (``${OPENAI_BASE_URL}`` etc.)."""
-    logs: tuple[str, ...] = ()
-    """Log files in the runtime's filesystem (globs, ``{workspace}`` allowed): copied into
-    the artifacts, masked and capped, and searched for why the runtime failed."""
-    process_from_build: bool = False
+    description: str = key("", _description, shared=False)
+    image: str | None = key(None, _image, shared=False)
+    build: Build | None = key(None, _optional_build, shared=False)
+    command: tuple[str, ...] | None = key(None, _command, shared=False)
+    """How the process driver starts it."""
+    process_from_build: bool = key(False, _flag, shared=False)
     """The process driver runs ``command`` on what the image is built from: a copy of
     the build context (with ``build.include``) and a venv of the wheelhouse's requirements."""
+    port: int = key(8000, _port)
+    a2a_path: str = key("/", _path)
+    ready_path: str = key("/.well-known/agent-card.json", _path)
+    boot_timeout: float = key(180.0, _seconds)
+    turn_timeout: float = key(120.0, _seconds)
+    canaries: tuple[str, ...] = key(list(CANARY_IDS), _canaries)
+    session_scope: SessionScope = key("context", _one_of(SESSION_SCOPES))
+    gate: Gate = key("advisory", _one_of(GATES))
+    wave: int = key(0, _wave)
+    env: Mapping[str, str] = key({}, _table)
+    secrets: tuple[str, ...] = key([], _secrets)
+    dropped_markers: tuple[str, ...] = key([], _markers)
+    probe: Probe = key({}, _probe_key)
+    pull: PullPolicy = key("missing", _one_of(PULL_POLICIES))
+    workspace: str = key("/workspace", _text)
+    mem_limit: str | None = key(None, _memory)
+    cpus: float | None = key(None, _cpus)
+    configs: Path | None = key(None, _configs)
+    """A directory copied to ``/configs`` for each run, ``${PORT}`` etc. rendered."""
+    required_since: datetime.date | None = key(None, _since)
+    """When the gate became required: how long it has baked."""
+    model: Model | None = key(None, _one_of(MODELS, optional=True))
+    """``sim``: the harness serves a scripted model and points the runtime at it."""
+    model_env: Mapping[str, str] = key({}, _table)
+    """More variables for the runtime when ``model = "sim"`` (``${OPENAI_BASE_URL}`` etc.)."""
+    logs: tuple[str, ...] = key([], _logs)
+    """Log files in the runtime's filesystem (globs, ``{workspace}`` allowed): copied into
+    the artifacts, masked and capped, and searched for why the runtime failed."""
 
     @property
     def session_name(self) -> str:
         """The nox session that runs this template."""
         return f"canary-{self.name}"
+
+
+_KEYS = {f.name: f for f in dataclasses.fields(Template) if "check" in f.metadata}
+_DEFAULTS: dict[str, Any] = {n: f.metadata["default"] for n, f in _KEYS.items()}
+_SHARED_KEYS = frozenset(n for n, f in _KEYS.items() if f.metadata["shared"])
+_TEMPLATE_KEYS = frozenset(_KEYS)
+
+
+def _template(check: _Checker, root: Path, name: str, raw: dict[str, Any]) -> Template:
+    """Check every key of a template (its own, else [defaults]', else the field's default)."""
+    values = {
+        k: spec.metadata["check"](check, k, raw.get(k, _DEFAULTS[k]), root)
+        for k, spec in _KEYS.items()
+    }
+    template = Template(name=name, **values)
+    if template.image is None and template.build is None and template.command is None:
+        raise check.fail("image", "a template needs one of 'image', 'build' or 'command'")
+    built = template.build
+    if template.process_from_build and (
+        template.command is None or built is None or built.wheelhouse is None
+    ):
+        raise check.fail(
+            "process_from_build", "needs a 'command' and a 'build' with a 'wheelhouse'"
+        )
+    return template
 
 
 @dataclass(frozen=True)
@@ -287,107 +536,6 @@ def _syntax_error(file: Path, exc: tomllib.TOMLDecodeError) -> ConfigError:
     return ConfigError(f"{where}: TOML syntax error: {reason}")
 
 
-class _Checker:
-    """Validates one table's values, naming file, template and key in errors."""
-
-    def __init__(self, file: Path, template: str | None, environ: Mapping[str, str]) -> None:
-        self.file = file
-        self.template = template
-        self.environ = environ
-
-    def fail(self, key: str, problem: str) -> ConfigError:
-        where = f"template {self.template!r}" if self.template else "[defaults]"
-        return ConfigError(f"{self.file}: {where}, key {key!r}: {problem}")
-
-    def expand(self, key: str, value: Any) -> Any:
-        if isinstance(value, str):
-            return self._expand_str(key, value)
-        if isinstance(value, list):
-            return [self.expand(key, item) for item in value]
-        if isinstance(value, dict):
-            return {k: self.expand(f"{key}.{k}" if key else k, v) for k, v in value.items()}
-        return value
-
-    def _expand_str(self, key: str, value: str) -> str:
-        def substitute(match: re.Match[str]) -> str:
-            name, default = match.group(1), match.group(2)
-            if name in self.environ and (self.environ[name] or default is None):
-                return self.environ[name]
-            if default is not None:
-                return default
-            raise self.fail(key, f"environment variable {name} is not set and has no default")
-
-        return _EXPAND_RE.sub(substitute, value)
-
-    def string(self, key: str, value: Any, *, empty_ok: bool = False) -> str:
-        if not isinstance(value, str) or (not value and not empty_ok):
-            raise self.fail(key, f"expected a non-empty string, got {value!r}")
-        return value
-
-    def choice(self, key: str, value: Any, choices: tuple[str, ...]) -> str:
-        if value not in choices:
-            raise self.fail(key, f"must be one of {', '.join(choices)}, got {value!r}")
-        return str(value)
-
-    def number(
-        self,
-        key: str,
-        value: Any,
-        *,
-        integer: bool = False,
-        minimum: float = 0,
-        maximum: float = math.inf,
-    ) -> float:
-        is_number = isinstance(value, int | float) and not isinstance(value, bool)
-        if is_number and not math.isfinite(value):
-            is_number = False
-        in_range = is_number and minimum <= value <= maximum
-        if not is_number or (integer and not isinstance(value, int)) or not in_range:
-            kind = "an integer" if integer else "a number"
-            bound = (
-                f"from {minimum:g} to {maximum:g}" if math.isfinite(maximum) else f">= {minimum:g}"
-            )
-            raise self.fail(key, f"expected {kind} {bound}, got {value!r}")
-        return float(value)
-
-    def memory_size(self, key: str, value: Any) -> str:
-        """A memory limit, read by the same code Docker uses (``512m``, ``2g``, …)."""
-        text = self.string(key, value)
-        try:
-            from docker.utils import parse_bytes
-        except ImportError:  # the noxfile reads the config before docker-py is installed
-            return text
-        try:
-            size = parse_bytes(text)
-        except Exception as exc:  # docker-py raises DockerException for a bad size
-            raise self.fail(key, f"not a memory size like '512m' or '2g': {exc}") from None
-        if not 0 < size <= MAX_MEMORY_BYTES:
-            raise self.fail(key, f"expected a size from 1 byte to 1t, got {text!r}")
-        return text
-
-    def string_list(self, key: str, value: Any) -> tuple[str, ...]:
-        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-            raise self.fail(key, f"expected a list of non-empty strings, got {value!r}")
-        return tuple(value)
-
-    def string_table(self, key: str, value: Any) -> dict[str, str]:
-        if not isinstance(value, dict):
-            raise self.fail(key, f"expected a table, got {value!r}")
-        table: dict[str, str] = {}
-        for name, item in value.items():
-            if isinstance(item, bool) or not isinstance(item, str | int | float):
-                raise self.fail(f"{key}.{name}", f"expected a string, got {item!r}")
-            table[name] = str(item)
-        return table
-
-    def unknown_keys(
-        self, table: Mapping[str, Any], allowed: frozenset[str], prefix: str = ""
-    ) -> None:
-        for key in table:
-            if key not in allowed:
-                raise self.fail(f"{prefix}{key}", "unknown key")
-
-
 def _validate(file: Path, data: dict[str, Any], environ: Mapping[str, str]) -> Config:
     top = _Checker(file, None, environ)
     for key in data:
@@ -402,7 +550,7 @@ def _validate(file: Path, data: dict[str, Any], environ: Mapping[str, str]) -> C
     if not isinstance(defaults_table, dict):
         raise ConfigError(f"{file}: top level, key 'defaults': expected a table")
     top.unknown_keys(defaults_table, _SHARED_KEYS)
-    defaults = {**_DEFAULTS, **top.expand("", defaults_table)}
+    defaults = top.expand("", defaults_table)
 
     templates_table = data.get("templates", {})
     if not isinstance(templates_table, dict) or not templates_table:
@@ -423,103 +571,10 @@ def _validate(file: Path, data: dict[str, Any], environ: Mapping[str, str]) -> C
         lowered[name.lower()] = name
         if not isinstance(table, dict):
             raise ConfigError(f"{file}: template {name!r}: expected a table")
-        checker.unknown_keys(table, _SHARED_KEYS | _TEMPLATE_ONLY_KEYS)
+        checker.unknown_keys(table, _TEMPLATE_KEYS)
         merged = {**defaults, **checker.expand("", table)}
         templates[name] = _template(checker, file.parent, name, merged)
     return Config(path=file, templates=templates, defaults=defaults)
-
-
-def _template(check: _Checker, root: Path, name: str, raw: dict[str, Any]) -> Template:
-    image = raw.get("image")
-    if image is not None:
-        image = check.string("image", image)
-        if len(image) > MAX_IMAGE_LENGTH or any(c.isspace() for c in image):
-            raise check.fail("image", f"not an image reference: {image[:80]!r}…")
-    build = _build(check, root, raw["build"]) if "build" in raw else None
-    command = check.string_list("command", raw["command"]) if "command" in raw else None
-    if command == ():
-        raise check.fail("command", "must not be empty")
-    if image is None and build is None and command is None:
-        raise check.fail("image", "a template needs one of 'image', 'build' or 'command'")
-    from_build = raw.get("process_from_build", False)
-    if not isinstance(from_build, bool):
-        raise check.fail("process_from_build", f"expected true or false, got {from_build!r}")
-    if from_build and (command is None or build is None or build.wheelhouse is None):
-        raise check.fail(
-            "process_from_build", "needs a 'command' and a 'build' with a 'wheelhouse'"
-        )
-
-    canaries = check.string_list("canaries", raw["canaries"])
-    for canary in canaries:
-        if canary not in CANARY_IDS:
-            raise check.fail(
-                "canaries", f"unknown canary {canary!r} (known: {', '.join(CANARY_IDS)})"
-            )
-    secrets = check.string_list("secrets", raw["secrets"])
-    for secret in secrets:
-        if not _ENV_NAME_RE.match(secret):
-            raise check.fail("secrets", f"{secret!r} is not an environment variable name")
-    env = check.string_table("env", raw["env"])
-    # Extending, not replacing, the default markers: a template adds its own phrasing.
-    markers = (
-        *DEFAULT_DROPPED_MARKERS,
-        *check.string_list("dropped_markers", raw["dropped_markers"]),
-    )
-    probe = _probe(check, raw["probe"])
-    for path_key in ("a2a_path", "ready_path"):
-        if not check.string(path_key, raw[path_key]).startswith("/"):
-            raise check.fail(path_key, f"must start with '/', got {raw[path_key]!r}")
-    mem_limit = raw["mem_limit"]
-    if mem_limit is not None:
-        mem_limit = check.memory_size("mem_limit", mem_limit)
-    cpus = raw["cpus"]
-    if cpus is not None:
-        cpus = check.number("cpus", cpus, minimum=0.01, maximum=1024)
-    configs = None
-    if raw["configs"] is not None:
-        configs = (root / check.string("configs", raw["configs"])).resolve()
-        if not configs.is_dir():
-            raise check.fail("configs", f"directory {configs} does not exist")
-    required_since = _date(check, "required_since", raw["required_since"])
-    model = None if raw["model"] is None else check.choice("model", raw["model"], MODELS)
-    model_env = check.string_table("model_env", raw["model_env"])
-    logs = _log_patterns(check, raw["logs"])
-    description = raw.get("description", "")
-    port = int(check.number("port", raw["port"], integer=True, minimum=1, maximum=65535))
-    return Template(
-        name=name,
-        description=check.string("description", description, empty_ok=True),
-        image=image,
-        build=build,
-        command=command,
-        port=port,
-        a2a_path=raw["a2a_path"],
-        ready_path=raw["ready_path"],
-        boot_timeout=check.number(
-            "boot_timeout", raw["boot_timeout"], minimum=1, maximum=MAX_TIMEOUT_S
-        ),
-        turn_timeout=check.number(
-            "turn_timeout", raw["turn_timeout"], minimum=1, maximum=MAX_TIMEOUT_S
-        ),
-        canaries=canaries,
-        session_scope=check.choice("session_scope", raw["session_scope"], SESSION_SCOPES),
-        gate=check.choice("gate", raw["gate"], GATES),
-        wave=int(check.number("wave", raw["wave"], integer=True, maximum=1000)),
-        env=env,
-        secrets=secrets,
-        dropped_markers=markers,
-        probe=probe,
-        pull=check.choice("pull", raw["pull"], PULL_POLICIES),
-        workspace=check.string("workspace", raw["workspace"]),
-        mem_limit=mem_limit,
-        cpus=cpus,
-        configs=configs,
-        required_since=required_since,
-        process_from_build=from_build,
-        model=model,
-        model_env=model_env,
-        logs=logs,
-    )
 
 
 _GLOB_CHARS = frozenset("*?[")
