@@ -93,14 +93,14 @@ def run(session: nox.Session) -> None:
 def clean(session: nox.Session) -> None:
     """Remove every container, built image and local venv canary-matrix made."""
     install(session, "reference")
-    session.run("canary-matrix", "clean")
+    harness(session, "clean")
 
 
 @nox.session(default=False)
 def report(session: nox.Session) -> None:
     """Print the matrix of existing results (e.g. merged from CI jobs): -- --format markdown."""
     install(session, "reference")
-    session.run("canary-matrix", "report", *session.posargs)
+    harness(session, "report")
 
 
 @nox.session(name="ci-matrix", default=False)
@@ -114,7 +114,7 @@ def ci_matrix(session: nox.Session) -> None:
 def judge(session: nox.Session) -> None:
     """Re-judge stored transcripts with no runtime: -- artifacts/ [--results DIR]."""
     install(session, "reference")
-    session.run("canary-matrix", "judge", *(session.posargs or ["artifacts"]))
+    harness(session, "judge", *([] if session.posargs else ["artifacts"]))
 
 
 @nox.session

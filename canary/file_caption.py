@@ -14,6 +14,7 @@ from harness.cp_sim import Conversation, file_part, text_part, trim
 
 KIND = "canary"
 ORDER = 3
+SHORT = "caption"
 CAPTION = "What is the reference code in this file? Answer with the code in uppercase."
 
 

@@ -17,6 +17,7 @@ from harness.cp_sim import Conversation, file_part, trim
 
 KIND = "canary"
 ORDER = 2
+SHORT = "file"
 # Words by which a reply refers to the attachment it got: "your file", "the attached
 # document", "the upload".
 ATTACHMENT_RE = re.compile(r"\b(?:files?|attach\w*|documents?|uploads?|uploaded)\b", re.I)

@@ -18,6 +18,8 @@ from harness.events import PlatformCall
 
 KIND = "diagnostic"
 ORDER = 4
+SHORT = "layers"
+USUAL = "platform"
 EXPLAINS = "memory_recall"
 
 

@@ -21,6 +21,8 @@ from harness.events import Upload
 
 KIND = "diagnostic"
 ORDER = 6
+SHORT = "m.files"
+USUAL = "text"
 EXPLAINS = "file_only"
 NEEDS = "model_sim"
 FILE_CANARIES = ("file_only", "file_caption")

@@ -15,6 +15,8 @@ from harness.cp_sim import trim
 
 KIND = "diagnostic"
 ORDER = 5
+SHORT = "m.hist"
+USUAL = "history"
 EXPLAINS = "name_recall"
 NEEDS = "model_sim"
 

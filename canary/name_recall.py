@@ -12,6 +12,7 @@ from harness.cp_sim import Conversation, trim
 
 KIND = "canary"
 ORDER = 1
+SHORT = "name"
 QUESTION = "What is my name?"
 
 

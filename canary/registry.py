@@ -19,7 +19,7 @@ from types import ModuleType
 
 KINDS = ("canary", "diagnostic")
 _PACKAGE_DIR = Path(__file__).parent
-_CONSTANTS = ("KIND", "ORDER", "EXPLAINS", "NEEDS")
+_CONSTANTS = ("KIND", "ORDER", "EXPLAINS", "NEEDS", "SHORT", "USUAL")
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,8 @@ class Spec:
         order: Its place among the matrix's columns.
         explains: For a diagnostic, the canary whose transcript it reads.
         needs: What a template must have for it to apply (``model_sim``: ``model = "sim"``).
+        short: Its column head in the compact matrix.
+        usual: What a diagnostic observes on a healthy runtime: not worth a bracket.
     """
 
     id: str
@@ -39,6 +41,8 @@ class Spec:
     order: int
     explains: str | None = None
     needs: str | None = None
+    short: str = ""
+    usual: str | None = None
 
     def module(self) -> ModuleType:
         """Import the module (conversation and checks)."""
@@ -65,6 +69,7 @@ def specs() -> dict[str, Spec]:
             continue  # a helper module
         kind, order = constants["KIND"], constants.get("ORDER", 0)
         explains, needs = constants.get("EXPLAINS"), constants.get("NEEDS")
+        usual = constants.get("USUAL")
         if kind not in KINDS or not isinstance(order, int):
             raise ValueError(f"canary/{info.name}.py: KIND must be one of {KINDS}, ORDER an int")
         found.append(
@@ -74,6 +79,8 @@ def specs() -> dict[str, Spec]:
                 order=order,
                 explains=None if explains is None else str(explains),
                 needs=None if needs is None else str(needs),
+                short=str(constants.get("SHORT") or info.name),
+                usual=None if usual is None else str(usual),
             )
         )
     found.sort(key=lambda s: (KINDS.index(s.kind), s.order, s.id))

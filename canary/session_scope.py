@@ -17,6 +17,8 @@ from harness.cp_sim import Conversation, trim
 
 KIND = "diagnostic"
 ORDER = 2
+SHORT = "scope"
+USUAL = "context"
 EXPLAINS = "name_recall"
 
 

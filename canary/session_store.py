@@ -16,6 +16,7 @@ from harness.events import Snapshot
 
 KIND = "diagnostic"
 ORDER = 3
+SHORT = "store"
 EXPLAINS = "name_recall"
 
 

@@ -22,6 +22,7 @@ from harness.events import A2ACall, HttpGet
 
 KIND = "diagnostic"
 ORDER = 1
+SHORT = "wire"
 EXPLAINS = None
 LEGACY_CARD_PATH = "/.well-known/agent.json"
 UNKNOWN_METHOD = "canary/noSuchMethod"

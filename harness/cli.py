@@ -66,6 +66,7 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     )
     _add_judge_options(parser)
     _add_strict_option(parser)
+    _add_wide_option(parser)
     parser.add_argument(
         "--pull",
         choices=PULL_POLICIES,
@@ -91,6 +92,13 @@ def _add_wave_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--wave", type=_whole_number("a wave number"), default=None, metavar="N",
         help="only templates of waves 0 to N (the cascade so far)",
+    )  # fmt: skip
+
+
+def _add_wide_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--wide", action="store_true",
+        help="the full-width terminal table: long column names and the reason in a column",
     )  # fmt: skip
 
 
@@ -141,10 +149,12 @@ def build_parser() -> argparse.ArgumentParser:
         "with no TEMPLATE, run it with the defaults of the templates file",
     )
     add_run_options(run_parser)
+    run_parser.set_defaults(func=_run)
 
     matrix_parser = commands.add_parser("matrix", help="run every template whose gate is not 'off'")
     add_run_options(matrix_parser)
     _add_wave_option(matrix_parser)
+    matrix_parser.set_defaults(func=_matrix)
 
     onboard_parser = commands.add_parser(
         "onboard", help="add a template to templates.toml (advisory, next wave), comments kept"
@@ -157,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="an environment variable the runtime needs, passed by name (repeatable)",
     )  # fmt: skip
     onboard_parser.add_argument("--configs", type=Path, default=None, metavar="DIR")
+    onboard_parser.set_defaults(func=_onboard)
 
     ci_parser = commands.add_parser(
         "ci-matrix", help="print the CI job matrix (JSON) of the templates, for fan-out"
@@ -167,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--gate", action="append", choices=("required", "advisory"), dest="gates",
         help="only templates with this gate (repeatable; default: every gate but off)",
     )  # fmt: skip
+    ci_parser.set_defaults(func=_ci_matrix)
 
     judge_parser = commands.add_parser(
         "judge", help="re-judge stored transcripts (no runtime) and write their results"
@@ -177,18 +189,21 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     _add_judge_options(judge_parser)
     _add_strict_option(judge_parser)
-    judge_parser.set_defaults(config=None)
+    _add_wide_option(judge_parser)
+    judge_parser.set_defaults(func=_judge)
 
     list_parser = commands.add_parser("list", help="list the templates")
     _add_config_option(list_parser, default=argparse.SUPPRESS)
     list_parser.add_argument(
         "--json", action="store_true", help="machine-readable, for a CI matrix"
     )
+    list_parser.set_defaults(func=_list)
 
     clean_parser = commands.add_parser(
         "clean", help="remove every container, built image and local venv canary-matrix made"
     )
     _add_config_option(clean_parser, default=argparse.SUPPRESS)
+    clean_parser.set_defaults(func=_clean)
 
     report_parser = commands.add_parser("report", help="print the matrix of existing result files")
     _add_config_option(report_parser, default=argparse.SUPPRESS)
@@ -210,6 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     report_parser.add_argument(
         "--output", type=Path, default=None, help="write to this file instead of stdout"
     )
+    _add_wide_option(report_parser)
+    report_parser.set_defaults(func=_report)
     return parser
 
 
@@ -230,42 +247,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     for sig in STOP_SIGNALS:
         signal.signal(sig, _interrupt)
     try:
-        return _dispatch(args)
+        code: int = args.func(args)
     except HarnessError as exc:
         print(f"canary-matrix: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("canary-matrix: interrupted; every runtime it started was stopped", file=sys.stderr)
         return EXIT_INTERRUPTED
+    return code
 
 
-def _dispatch(args: argparse.Namespace) -> int:
-    if args.command == "report":
-        return _report(args)
-    if args.command == "clean":
-        return _clean(args.config or default_path(Path()))
-    if args.command == "judge":
-        return _judge(args)
-    config = load(args.config or default_path(Path()))
-    if args.command == "list":
-        return _list(config, as_json=args.json)
-    if args.command == "onboard":
-        return _onboard(config, args)
-    if args.command == "ci-matrix":
-        print(json.dumps(ci_matrix(config, wave=args.wave, gates=args.gates)))
-        return EXIT_OK
-    if args.command == "run":
-        templates = _run_templates(config, args)
-    else:
-        templates = [
-            t for t in config.matrix_templates() if args.wave is None or t.wave <= args.wave
-        ]
+def _config(args: argparse.Namespace) -> Config:
+    return load(args.config or default_path(Path()))
+
+
+def _run(args: argparse.Namespace) -> int:
+    config = _config(args)
+    return run_and_report(config, _run_templates(config, args), args)
+
+
+def _matrix(args: argparse.Namespace) -> int:
+    config = _config(args)
+    templates = [t for t in config.matrix_templates() if args.wave is None or t.wave <= args.wave]
     return run_and_report(config, templates, args)
 
 
-def _onboard(config: Config, args: argparse.Namespace) -> int:
+def _ci_matrix(args: argparse.Namespace) -> int:
+    print(json.dumps(ci_matrix(_config(args), wave=args.wave, gates=args.gates)))
+    return EXIT_OK
+
+
+def _onboard(args: argparse.Namespace) -> int:
     from harness import onboard
 
+    config = _config(args)
     added = onboard.onboard(config, args.name, args.image, args.secrets, args.configs)
     template = added.templates[args.name]
     print(f"added {template.name} to {added.path} (gate {template.gate}, wave {template.wave}); "
@@ -336,7 +351,7 @@ def run_and_report(config: Config, templates: list[Template], args: argparse.Nam
     for flag, directory in (("--results", args.results), ("--artifacts", args.artifacts)):
         _writable_directory(flag, directory)
     finished = run(config, templates, options)
-    print(report.render(finished, "terminal"))
+    print(report.render(finished, "terminal", wide=args.wide))
     return _gate(finished, strict=args.strict)
 
 
@@ -360,7 +375,8 @@ def _writable_directory(flag: str, directory: Path) -> None:
         raise UsageError(f"{flag} {directory}: not a writable directory ({reason})") from None
 
 
-def _list(config: Config, *, as_json: bool) -> int:
+def _list(args: argparse.Namespace) -> int:
+    config = _config(args)
     entries = [
         {
             "name": t.name,
@@ -375,7 +391,7 @@ def _list(config: Config, *, as_json: bool) -> int:
         }
         for t in cascade_order(config.templates.values())
     ]
-    if as_json:
+    if args.json:
         print(json.dumps(entries, indent=2))
     else:
         for e in entries:
@@ -383,10 +399,11 @@ def _list(config: Config, *, as_json: bool) -> int:
     return 0
 
 
-def _clean(config_path: Path) -> int:
+def _clean(args: argparse.Namespace) -> int:
     from harness.drivers import docker as docker_driver
     from harness.drivers import venvs
 
+    config_path = args.config or default_path(Path())
     local = venvs.clean(config_path.parent / venvs.CACHE_DIR)
     print(f"removed {local} local copies and venvs (of process_from_build templates)")
     client, problem = docker_driver.engine()
@@ -408,7 +425,7 @@ def _judge(args: argparse.Namespace) -> int:
         raise UsageError(
             "judge: no transcript.jsonl under " + ", ".join(map(str, args.directories))
         )
-    print(report.render(judged, "terminal"))
+    print(report.render(judged, "terminal", wide=args.wide))
     return _gate(judged, strict=args.strict)
 
 
@@ -421,32 +438,15 @@ def _report(args: argparse.Namespace) -> int:
     if missing:
         raise UsageError(f"report: no results directory {missing[0]}")
     merged = results.read_all(*directories)
-    found = merged.results
-    config = _config_if_present(args.config)
-    known = dict(config.templates) if config else {}
-    have = {r.template for r in found}
     for problem in merged.problems:
-        path, _, why = problem.partition(": ")
-        name = Path(path).stem
-        if name in known and name not in have:
-            # A template's own result file that cannot be read: no verdict, so an error.
-            template = known[name]
-            found.append(results.missing_result(
-                name, template.gate, template.wave, f"unreadable result file {path}: {why}"
-            ))  # fmt: skip
-            have.add(name)
-        print(f"canary-matrix: warning: unreadable or foreign result file {problem}",
+        print(f"canary-matrix: error: unreadable or foreign result file {problem.line()}",
               file=sys.stderr)  # fmt: skip
     for note in merged.notes:
         print(f"canary-matrix: note: {note}", file=sys.stderr)
-    where = ", ".join(map(str, directories))
-    for template in config.matrix_templates() if config else []:
-        if template.gate == "required" and template.name not in have:
-            found.append(results.missing_result(
-                template.name, template.gate, template.wave,
-                f"no result in {where} (required by {config.path.name if config else ''})",
-            ))  # fmt: skip
-    text = report.render(found, args.format)
+    found = results.reconcile(
+        merged, _config_if_present(args.config), ", ".join(map(str, directories))
+    )
+    text = report.render(found, args.format, wide=args.wide)
     changes = _changes(args, found)
     if changes is not None and args.format in ("terminal", "markdown"):
         text += "\n\nagainst the baseline:\n" + (
@@ -458,6 +458,9 @@ def _report(args: argparse.Namespace) -> int:
         print(text)
     if args.format == "markdown":
         _step_summary(text)
+    if merged.problems:
+        # A damaged result is no verdict, whatever the config says: never a green report.
+        return EXIT_FAILED
     if args.fail_on == "regression":
         assert changes is not None  # checked before anything was read
         return EXIT_FAILED if any(c.kind == "regression" for c in changes) else EXIT_OK

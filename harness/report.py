@@ -12,6 +12,7 @@ from xml.etree import ElementTree
 import jinja2
 from tabulate import tabulate
 
+from canary import registry
 from harness.config import CANARY_IDS, DIAGNOSTIC_IDS, cascade_order
 from harness.results import Result, Status
 
@@ -78,25 +79,89 @@ def _short(text: str, limit: int = 120) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
-def findings(results: list[Result]) -> list[str]:
-    """One line per failed canary (template, canary, layer, message), then per unserved call."""
+def failures(results: list[Result]) -> list[str]:
+    """One line per failed canary: template, canary, layer, message."""
     lines = []
     for r in cascade_order(results):
         for canary, entry in r.canaries.items():
             if entry.outcome in _LOUD:
                 layer = f" [{entry.layer}]" if entry.layer else ""
                 lines.append(f"{r.template} {canary}{layer}: {entry.message}")
-    for r in cascade_order(results):
-        lines += [
-            f"{r.template}: runtime called {call}, which the simulator does not serve"
-            for call in r.unserved_calls
-        ]
-        lines += [f"{r.template}: warning: {warning}" for warning in r.warnings]
     return lines
 
 
-def render(results: list[Result], fmt: str = "terminal") -> str:
-    """The matrix in one of :data:`FORMATS`."""
+def _remarks(result: Result) -> list[str]:
+    """A template's unserved calls and warnings, in words."""
+    unserved = [
+        f"runtime called {call}, which the simulator does not serve"
+        for call in result.unserved_calls
+    ]
+    return unserved + [f"warning: {warning}" for warning in result.warnings]
+
+
+def findings(results: list[Result]) -> list[str]:
+    """One line per failed canary, then per unserved call and warning."""
+    return failures(results) + [
+        f"{r.template}: {remark}" for r in cascade_order(results) for remark in _remarks(r)
+    ]
+
+
+# --- the compact terminal matrix: fits 120 columns ----------------------------------
+
+_MARKS = {Status.PASSED: "ok", Status.FAILED: "FAIL", Status.ERROR: "ERR", Status.SKIPPED: "skip"}
+_GATES = {"required": "req", "advisory": "adv", "off": "off"}
+
+
+def _compact_cell(result: Result, canary: str) -> str:
+    entry = result.canaries.get(canary)
+    if entry is None:
+        return "-"
+    usual = registry.specs()[canary].usual if canary in registry.specs() else None
+    bracket = f" ({entry.observed})" if entry.observed and entry.observed != usual else ""
+    return _MARKS[entry.outcome] + bracket
+
+
+def compact(results: list[Result], today: datetime.date | None = None) -> str:
+    """The matrix for a terminal: short heads, one mark per cell, numbered notes below.
+
+    A cell shows what a diagnostic observed only where it is not what a healthy runtime
+    shows; a template's reason, warnings and unserved calls become numbered notes.
+    """
+    ordered = cascade_order(results)
+    canaries = columns(ordered)
+    specs = registry.specs()
+    header = ["template", "gate", "w", "status", *(specs[c].short if c in specs else c
+              for c in canaries), "boot", "driver", "notes"]  # fmt: skip
+    body: list[list[str]] = []
+    notes: list[str] = []
+    for r in ordered:
+        numbers = []
+        for remark in ([r.reason.splitlines()[0]] if r.reason else []) + _remarks(r):
+            notes.append(f"[{len(notes) + 1}] {r.template}: {remark}")
+            numbers.append(str(len(notes)))
+        boot = r.timings.get("boot_s") or 0.0
+        gate = gate_cell(r, today).replace("required", "req")
+        body.append([
+            r.template, _GATES.get(gate, gate), str(r.wave),
+            str(r.status).upper() if r.status in _LOUD else str(r.status),
+            *(_compact_cell(r, c) for c in canaries),
+            f"{boot:.1f}" if boot else "-", r.driver or "-", ",".join(numbers),
+        ])  # fmt: skip
+    widths = [max(len(row[i]) for row in (header, *body)) for i in range(len(header))]
+    lines = [" ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+             for row in (header, ["-" * w for w in widths], *body)]  # fmt: skip
+    if notes:
+        lines += ["", "notes:", *(f"  {note}" for note in notes)]
+    failed = failures(ordered)
+    if failed:
+        lines += ["", "findings:", *(f"  {line}" for line in failed)]
+    return "\n".join(lines)
+
+
+def render(results: list[Result], fmt: str = "terminal", *, wide: bool = False) -> str:
+    """The matrix in one of :data:`FORMATS` (``wide``: the full-width terminal table)."""
+    if fmt == "terminal" and not wide:
+        return compact(results)
     header, body = rows(results)
     if fmt == "junit":
         return junit(results)

@@ -14,7 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from harness.config import GATES, Gate, Template, cascade_order
+from harness.config import GATES, Config, Gate, Template, cascade_order
 from harness.errors import EXIT_FAILED, EXIT_OK
 
 SCHEMA_VERSION = 1
@@ -189,18 +189,30 @@ def write(result: Result, results_dir: Path) -> Path:
     return path
 
 
-@dataclass
+@dataclass(frozen=True)
+class Problem:
+    """A result file that cannot be read, or is not a result of this schema."""
+
+    path: Path
+    why: str
+
+    def line(self) -> str:
+        """``path: why``."""
+        return f"{self.path}: {self.why}"
+
+
+@dataclass(frozen=True)
 class Merged:
     """Results gathered from several directories (CI jobs' artifacts, say).
 
     Attributes:
         results: One per template, the newest where several were found, in cascade order.
-        problems: One line per unreadable or foreign result file: ``path: why``.
+        problems: Every unreadable or foreign result file.
         notes: One line per template found more than once, saying which result was kept.
     """
 
     results: list[Result]
-    problems: list[str]
+    problems: list[Problem]
     notes: list[str]
 
 
@@ -212,7 +224,7 @@ def read_all(*directories: Path) -> Merged:
     store's files in ``artifacts/``, say) is ignored unless it is a result.
     """
     by_template: dict[str, list[tuple[Result, Path]]] = {}
-    problems: list[str] = []
+    problems: list[Problem] = []
     for directory in directories:
         for path in sorted(directory.rglob("*.json")):
             expected = path.parent == directory or "results" in path.relative_to(directory).parts
@@ -220,7 +232,7 @@ def read_all(*directories: Path) -> Merged:
                 result = Result.from_json(json.loads(path.read_text(encoding="utf-8")))
             except (OSError, ValueError) as exc:
                 if expected:
-                    problems.append(f"{path}: {exc}")
+                    problems.append(Problem(path, str(exc)))
                 continue
             by_template.setdefault(result.template, []).append((result, path))
     kept, notes = [], []
@@ -235,6 +247,36 @@ def read_all(*directories: Path) -> Merged:
                 f"over {others}"
             )
     return Merged(cascade_order(kept), problems, notes)
+
+
+def reconcile(merged: Merged, config: Config | None, where: str) -> list[Result]:
+    """The results a report judges by: the merged ones, and an error for each gap.
+
+    A damaged result file of a template the config knows stands for it as an error
+    (it has no verdict); a required template of the config with no result at all is an
+    error too. Damaged files are also :attr:`Merged.problems`, which fail a report
+    whatever the config says.
+
+    Args:
+        merged: What was read.
+        config: The templates file, when there is one (which templates are required).
+        where: The directories read, for the reasons.
+    """
+    found = list(merged.results)
+    known = dict(config.templates) if config else {}
+    have = {r.template for r in found}
+    for problem in merged.problems:
+        name = problem.path.stem
+        if name in known and name not in have:
+            template = known[name]
+            reason = f"unreadable result file {problem.path}: {problem.why}"
+            found.append(missing_result(name, template.gate, template.wave, reason))
+            have.add(name)
+    for template in config.matrix_templates() if config else []:
+        if template.gate == "required" and template.name not in have:
+            reason = f"no result in {where} (required by {config.path.name if config else ''})"
+            found.append(missing_result(template.name, template.gate, template.wave, reason))
+    return cascade_order(found)
 
 
 def not_run(results: Iterable[Result]) -> list[Result]:

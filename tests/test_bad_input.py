@@ -15,7 +15,7 @@ import pytest
 
 from harness import results
 from harness.results import Result, Status
-from tests.conftest import ROOT, run_cli, write_config
+from tests.support.runs import ROOT, run_cli, write_config
 
 REFERENCE = 'command = ["python", "-m", "templates.reference"]'
 
@@ -149,3 +149,34 @@ def test_a_skipped_required_template_is_loud_and_fails_only_when_strict(tmp_path
     assert "CANARY_UNSET_KEY" in relaxed.stderr
     assert run_cli(*args, "--strict", env={"CI": "false"}).returncode == 1
     assert run_cli(*args, env={"CI": "true"}).returncode == 1
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["{not json", json.dumps({"schema": 1, "template": "alpha", "canaries": {}}),
+     json.dumps({"schema": 1, "template": "alpha", "gate": "required", "status": "passed",
+                 "canaries": "all good"})],
+    ids=["truncated", "no-status", "canaries-a-string"],
+)  # fmt: skip
+def test_report_fails_on_a_damaged_result_from_any_working_directory(
+    tmp_path: Path, content: str
+) -> None:
+    # No templates file says alpha is required here: a damaged file is still no verdict.
+    folder = tmp_path / "downloaded"
+    _results(folder, Result("beta", "advisory", 0, Status.PASSED))
+    (folder / "alpha.json").write_text(content)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    completed = run_cli("report", str(folder), cwd=elsewhere)
+    assert completed.returncode == 1, completed.stdout + completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert f"unreadable or foreign result file {folder / 'alpha.json'}" in completed.stderr
+
+
+def test_judge_refuses_a_transcript_of_another_schema_in_one_line(tmp_path: Path) -> None:
+    stored = tmp_path / "artifacts" / "old"
+    stored.mkdir(parents=True)
+    header = {"t": 0, "type": "header", "schema": 1, "template": "old", "selected": []}
+    (stored / "transcript.jsonl").write_text(json.dumps(header) + "\n")
+    completed = run_cli("judge", str(tmp_path / "artifacts"), "--results", str(tmp_path / "r"))
+    one_line_error(completed, 2, "a schema-1 transcript", "reads schema 2")

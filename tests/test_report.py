@@ -6,9 +6,10 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+from canary import registry
 from harness import report, results
 from harness.results import CanaryResult, Result, Status
-from tests.conftest import run_cli
+from tests.support.runs import run_cli
 
 
 def result(
@@ -56,7 +57,7 @@ def test_results_from_separate_jobs_merge_into_one_matrix(tmp_path: Path) -> Non
     merged = found.results
     assert [r.template for r in merged] == ["alpha", "zeta"]
     assert len(found.problems) == 1
-    assert "notes.json" in found.problems[0]
+    assert found.problems[0].path.name == "notes.json"
     text = report.render(merged, "markdown")
     assert text.index("alpha") < text.index("zeta")
     assert "FAIL" in text
@@ -121,3 +122,34 @@ def test_report_of_two_job_directories_says_which_result_it_kept(tmp_path: Path)
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert "kept the newest" in completed.stderr
     assert "FAIL" not in completed.stdout
+
+
+def test_the_terminal_matrix_of_every_project_template_fits_120_columns() -> None:
+    from harness.config import load
+    from tests.support.runs import ROOT
+
+    config = load(ROOT / "templates.toml")
+    everything = [*registry.canary_ids(), *registry.diagnostic_ids()]
+    rows = []
+    for template in config.matrix_templates():
+        canaries = {cid: CanaryResult(Status.PASSED, observed=registry.specs()[cid].usual)
+                    for cid in everything}  # fmt: skip
+        rows.append(Result(template.name, template.gate, template.wave, Status.PASSED,
+                           reason="docker image unavailable (" + "x" * 200 + ")",
+                           timings={"boot_s": 123.45}, driver="process", canaries=canaries,
+                           warnings=("the agent card advertises 1.0, not 0.3",)))  # fmt: skip
+    table = report.render(rows, "terminal").split("\n\n")[0]
+    assert max(len(line) for line in table.splitlines()) <= 120, table
+    assert "docker image unavailable" not in table  # reasons are notes below it
+    wide = report.render(rows, "terminal", wide=True).split("\n\n")[0]
+    assert "name_recall" in wide  # --wide keeps the long column names
+
+
+def test_a_bracket_shows_only_an_unusual_observation() -> None:
+    usual = CanaryResult(Status.PASSED, observed="context")
+    shared = CanaryResult(Status.PASSED, observed="shared")
+    plain = Result("a", "required", 0, Status.PASSED, canaries={"session_scope": usual})
+    odd = Result("b", "required", 0, Status.PASSED, canaries={"session_scope": shared})
+    text = report.render([plain, odd], "terminal")
+    assert "(context)" not in text
+    assert "ok (shared)" in text
