@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import ROOT, project_templates_text, run_cli, write_config
+from tests.support.runs import ROOT, project_templates_text, run_cli, write_config
 
 SAMPLE = """
 [templates.ref]

@@ -8,7 +8,7 @@ import pytest
 
 from harness.config import DEFAULT_DROPPED_MARKERS, load
 from harness.errors import ConfigError
-from tests.conftest import ROOT, run_cli, write_config
+from tests.support.runs import ROOT, run_cli, write_config
 
 MINIMAL = """
 [templates.alpha]

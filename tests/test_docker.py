@@ -23,8 +23,8 @@ import pytest
 from harness.config import CANARY_IDS
 from harness.drivers.docker import LABEL_PID, LABEL_RUN
 from harness.drivers.images import LABEL_TOOL, TOOL
-from tests.conftest import ROOT, project_templates_text, run_cli
-from tests.frameworks import BROKEN_BY_SWITCH, SWITCHES, broken, run_frameworks
+from tests.support.frameworks import BROKEN_BY_SWITCH, SWITCHES, broken, run_frameworks
+from tests.support.runs import ROOT, SUPPORT, project_templates_text, run_cli
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -283,7 +283,7 @@ def test_clean_removes_every_container_image_and_local_venv_of_the_tool(
     assert "removed 1 local copies and venvs" in completed.stdout
 
 
-PROD = ROOT / "tests" / "prod_runtime"
+PROD = SUPPORT / "prod_runtime"
 
 
 def test_production_shaped_image_without_workspace_passes(

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from harness.config import CANARY_IDS
-from tests.conftest import ROOT, pids_with, run_cli, run_template
+from tests.support.runs import ROOT, pids_with, run_cli, run_template
 
 pytestmark = pytest.mark.slow
 

@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 
 from harness.drivers import isolation
-from tests.conftest import ROOT, run_cli
+from tests.support.runs import ROOT, SUPPORT, run_cli
 
 pytestmark = pytest.mark.slow
 
-SNOOP_RUNTIME = Path(__file__).resolve().parent / "snoop_runtime.py"
+SNOOP_RUNTIME = SUPPORT / "snoop_runtime.py"
 PROBE = '{ session_store = "{workspace}/.sessions", key = "{workspace_id}:{context_id}" }'
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.frameworks import BROKEN_BY_SWITCH, SWITCHES, broken, run_frameworks
+from tests.support.frameworks import BROKEN_BY_SWITCH, SWITCHES, broken, run_frameworks
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from harness.config import load
 from harness.drivers.images import _pull_event, _split, build_tag
-from tests.conftest import ROOT
+from tests.support.runs import ROOT
 
 
 def test_build_tag_changes_with_context_and_args_only(tmp_path: Path) -> None:

@@ -1,8 +1,9 @@
 """The canaries judge the contract, not the reference: a second runtime, written apart, passes.
 
-``tests/alt_runtime.py`` differs from ``templates/reference`` wherever DESIGN §3 allows (Task
-replies with ``type`` parts, legacy card path only, no registration, a SQLite session store,
-its own wording), so a canary that leaned on the reference's habits would fail here.
+``tests/support/alt_runtime.py`` differs from ``templates/reference`` wherever DESIGN §3
+allows (Task replies with ``type`` parts, legacy card path only, no registration, a SQLite
+session store, its own wording), so a canary that leaned on the reference's habits would
+fail here.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ import pytest
 
 from canary import registry
 from harness.config import CANARY_IDS
-from tests.conftest import run_template, write_config
+from tests.support.runs import SUPPORT, run_template, write_config
 
 pytestmark = pytest.mark.slow
 
-ALT_RUNTIME = Path(__file__).resolve().parent / "alt_runtime.py"
+ALT_RUNTIME = SUPPORT / "alt_runtime.py"
 
 
 def run_alt(tmp_path: Path, fault: str = "") -> tuple[int, dict[str, Any], str]:

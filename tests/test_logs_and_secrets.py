@@ -12,7 +12,7 @@ import pytest
 from harness.drivers.isolation import kept_paths
 from harness.drivers.logs import RuntimeLog, decisive_line
 from harness.masking import secret_shaped
-from tests.conftest import ROOT, run_cli, write_config
+from tests.support.runs import ROOT, run_cli, write_config
 
 SECRET = "sk-canary-test-value-0123456789"
 

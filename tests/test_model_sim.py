@@ -20,7 +20,7 @@ import pytest
 from harness.events import ModelCall, ModelMessage, ModelUnserved
 from harness.model_sim.oracle import Conversation, Message, Tool, decide
 from harness.model_sim.server import ModelServer
-from tests.conftest import run_template, write_config
+from tests.support.runs import SUPPORT, run_template, write_config
 
 SEARCH = {
     "type": "function",
@@ -363,7 +363,7 @@ def test_every_request_is_recorded_with_the_answer(
     assert "don't know" in (entry.answer or "")
 
 
-MODEL_RUNTIME = Path(__file__).resolve().parent / "model_runtime.py"
+MODEL_RUNTIME = SUPPORT / "model_runtime.py"
 
 
 @pytest.mark.slow

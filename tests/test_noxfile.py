@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import ROOT, write_config
+from tests.support.runs import ROOT, write_config
 
 
 def nox(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -1,6 +1,6 @@
 """A runtime shaped like production's passes when the harness provisions as production does.
 
-``tests/prod_runtime/runtime.py`` reads its port from ``/configs/config.yaml``, saves its
+``tests/support/prod_runtime/runtime.py`` reads its port from ``/configs/config.yaml``, saves its
 token under ``/configs``, refuses attachments outside ``/workspace``, iterates the memory
 search's list and makes production's other platform calls. It passes only if the harness
 gives it what production gives it (DESIGN §3).
@@ -17,11 +17,11 @@ from canary import registry
 from harness.config import CANARY_IDS, load
 from harness.drivers import RunContext, isolation
 from harness.drivers.process import ProcessDriver
-from tests.conftest import run_template, write_config
+from tests.support.runs import SUPPORT, run_template, write_config
 
 pytestmark = pytest.mark.slow
 
-PROD = Path(__file__).resolve().parent / "prod_runtime"
+PROD = SUPPORT / "prod_runtime"
 
 
 def prod_config(tmp_path: Path, extra: str = "") -> Path:

@@ -1,6 +1,6 @@
 """Runtimes shaped like the platform's real templates get their right verdicts, both drivers.
 
-``tests/shaped_runtime/`` never imports the harness and does what the real templates
+``tests/support/shaped_runtime/`` never imports the harness and does what the real templates
 do, not what the harness's adapters do: one ``memory`` tool with an ``action``
 argument and the memory injected into the next session's system prompt, attachments
 listed as paths with a ``read_file`` tool, history embedded in the user message, and
@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, run_cli
+from tests.support.runs import SUPPORT, run_cli
 
 pytestmark = pytest.mark.slow
 
-SHAPED = ROOT / "tests" / "shaped_runtime"
+SHAPED = SUPPORT / "shaped_runtime"
 P, F, S = "passed", "failed", "skipped"
 HEALTHY = {
     "name_recall": P, "file_only": P, "file_caption": P, "memory_recall": P, "wire": P,

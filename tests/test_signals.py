@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, pids_with
+from tests.support.runs import ROOT, pids_with
 
 pytestmark = pytest.mark.slow
 
@@ -41,3 +41,47 @@ def test_sigterm_to_nox_stops_the_harness_within_its_grace(tmp_path: Path) -> No
     assert time.monotonic() - started < 20
     result = json.loads((tmp_path / "r" / "reference.json").read_text())
     assert (result["status"], result["reason"]) == ("error", "interrupted")
+
+
+@pytest.mark.parametrize("driver", ["process", "docker"])
+def test_a_sigkill_after_a_template_finished_keeps_its_result(
+    tmp_path: Path, driver: str, request: pytest.FixtureRequest
+) -> None:
+    # A slow template still boots; the fast one's verdict must already be on disk.
+    env = {**os.environ}
+    if driver == "docker":
+        env["CANARY_BASE_IMAGE"] = request.getfixturevalue("base_image")
+    config = tmp_path / "templates.toml"
+    build = (f'[templates.{{name}}.build]\ncontext = "{ROOT / "templates" / "reference"}"\n'
+             'args = { BASE_IMAGE = "${CANARY_BASE_IMAGE:-python:3.11-slim}" }\n'
+             'wheelhouse = { requirements = "requirements.txt", python = "3.11" }\n')  # fmt: skip
+    text = "schema = 1\n"
+    for name, faults in (("fast", ""), ("slow", "slow_boot=120")):
+        text += (f'[templates.{name}]\ncommand = ["python", "-m", "templates.reference"]\n'
+                 f'env = {{ PYTHONPATH = "{ROOT}", REFERENCE_FAULTS = "{faults}" }}\n'
+                 'boot_timeout = 300\n' + build.replace("{name}", name))  # fmt: skip
+    config.write_text(text)
+    harness = subprocess.Popen(
+        [sys.executable, "-m", "harness", "--config", str(config), "matrix", "--driver", driver,
+         "--results", str(tmp_path / "r"), "--artifacts", str(tmp_path / "a")],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    fast = tmp_path / "r" / "fast.json"
+    deadline = time.monotonic() + 240
+    while not fast.exists():
+        assert harness.poll() is None, "the harness ended before the fast template's verdict"
+        assert time.monotonic() < deadline, "no result for the fast template"
+        time.sleep(0.1)
+    assert harness.poll() is None, "the slow template should still be booting"
+    harness.kill()  # SIGKILL: no cleanup code of the harness runs
+    harness.wait()
+    result = json.loads(fast.read_text())
+    assert (result["status"], result["driver"]) == ("passed", driver)
+    assert not (tmp_path / "r" / "slow.json").exists()
+    if driver == "docker":  # and the reaper still removes the slow one's container
+        client = request.getfixturevalue("client")
+        label = {"label": "io.canary-matrix.tool=canary-matrix"}
+        deadline = time.monotonic() + 15
+        while client.containers.list(all=True, filters=label):
+            assert time.monotonic() < deadline, "the reaper left a container"
+            time.sleep(0.2)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, run_cli
+from tests.support.runs import ROOT, run_cli
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from harness.config import load
-from tests.conftest import ROOT
+from tests.support.runs import ROOT
 
 WORKFLOWS = [ROOT / ".github" / "workflows" / "canary-matrix.yml",
              ROOT / "ci" / "template-repository.yml"]  # fmt: skip

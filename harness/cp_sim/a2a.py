@@ -289,15 +289,22 @@ class A2AClient:
         base_url: Where the runtime's HTTP port answers, e.g. ``http://127.0.0.1:8000``.
         a2a_path: The JSON-RPC endpoint's path.
         timeout: Seconds one turn may take.
+        transport: Where requests go instead of the network (a test's scripted runtime,
+            e.g. ``httpx.MockTransport``).
     """
 
-    def __init__(self, base_url: str, a2a_path: str, timeout: float) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        a2a_path: str,
+        timeout: float,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self.base_url = base_url
         self.a2a_path = a2a_path
         self.timeout = timeout
-        self._client = httpx.AsyncClient(
-            timeout=timeout, limits=httpx.Limits(max_connections=None, max_keepalive_connections=8)
-        )
+        limits = httpx.Limits(max_connections=None, max_keepalive_connections=8)
+        self._client = httpx.AsyncClient(timeout=timeout, limits=limits, transport=transport)
 
     async def aclose(self) -> None:
         """Release the connection pool."""

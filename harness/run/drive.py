@@ -43,10 +43,10 @@ async def drive(runtime: Runtime, header: Header, transcript: Transcript) -> Non
             )  # fmt: skip
 
         async def one(canary: str) -> None:
-            await _converse(transcript, talk(canary), "converse")
+            await run_step(transcript, talk(canary), "converse")
             for spec in specs.values():
                 if spec.explains == canary and spec.id in header.selected:
-                    await _converse(transcript, talk(spec.id), "follow_up")
+                    await run_step(transcript, talk(spec.id), "follow_up")
 
         async def all_conversations() -> None:
             if header.concurrent:
@@ -103,7 +103,7 @@ async def _watch(runtime: Runtime, transcript: Transcript) -> None:
         await asyncio.sleep(EXIT_POLL_S)
 
 
-async def _converse(transcript: Transcript, talk: Conversation, step: str) -> None:
+async def run_step(transcript: Transcript, talk: Conversation, step: str) -> None:
     """Run one module's script (``converse`` or ``follow_up``) between start and end marks."""
     transcript.write(CanaryStart(canary=talk.canary, step=step))
     script = getattr(registry.specs()[talk.canary].module(), step, None)

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import ROOT, run_cli
+from tests.support.runs import ROOT, run_cli
 
 FRAMEWORKS = ("langgraph-sim", "smolagents-sim", "autogen-sim", "google-adk-sim", "hermes-sim")
 SWITCHES = {
