@@ -108,6 +108,7 @@ def findings(results: list[Result]) -> list[str]:
 
 # --- the compact terminal matrix: fits 120 columns ----------------------------------
 
+NOTE_WIDTH = 118  # with its indent, a note fits 120 columns
 _MARKS = {Status.PASSED: "ok", Status.FAILED: "FAIL", Status.ERROR: "ERR", Status.SKIPPED: "skip"}
 _GATES = {"required": "req", "advisory": "adv", "off": "off"}
 
@@ -137,7 +138,8 @@ def compact(results: list[Result], today: datetime.date | None = None) -> str:
     for r in ordered:
         numbers = []
         for remark in ([r.reason.splitlines()[0]] if r.reason else []) + _remarks(r):
-            notes.append(f"[{len(notes) + 1}] {r.template}: {remark}")
+            # Whole in the result file and under --wide; here, one line of the terminal.
+            notes.append(_short(f"[{len(notes) + 1}] {r.template}: {remark}", NOTE_WIDTH))
             numbers.append(str(len(notes)))
         boot = r.timings.get("boot_s") or 0.0
         gate = gate_cell(r, today).replace("required", "req")
