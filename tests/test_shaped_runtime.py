@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from tests.support.runs import SUPPORT, run_cli
+from tests.support.verdicts import Expected, differences
 
 pytestmark = pytest.mark.slow
 
@@ -29,7 +30,6 @@ HEALTHY = {
     "session_scope": P, "session_store": S, "memory_layers": P, "model_history": P,
     "model_files": P,
 }  # fmt: skip
-Expected = dict[str, str | tuple[str, str]]
 
 
 def healthy(**changes: str | tuple[str, str]) -> Expected:
@@ -101,25 +101,6 @@ def shapes_file(directory: Path) -> Path:
     return path
 
 
-def problems(shape: Shape, result: dict[str, Any]) -> list[str]:
-    wrong = []
-    if result["status"] != shape.status:
-        wrong.append(f"status {result['status']} ({result['reason']}), expected {shape.status}")
-    if shape.reason and shape.reason not in (result["reason"] or ""):
-        wrong.append(f"reason {result['reason']!r} lacks {shape.reason!r}")
-    canaries = result["canaries"]
-    for cid, expected in shape.canaries.items():
-        outcome, layer = expected if isinstance(expected, tuple) else (expected, None)
-        got = canaries.get(cid, {})
-        if got.get("outcome") != outcome or (layer and got.get("layer") != layer):
-            wrong.append(f"{cid}: {got.get('outcome')}/{got.get('layer')} ({got.get('message')})"
-                         f", expected {expected}")  # fmt: skip
-    for cid, observed in shape.observed.items():
-        if canaries.get(cid, {}).get("observed") != observed:
-            wrong.append(f"{cid} observed {canaries.get(cid, {}).get('observed')}, not {observed}")
-    return wrong
-
-
 @pytest.fixture(scope="module", params=["process", "docker"])
 def shaped(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -147,7 +128,7 @@ def test_a_shaped_runtime_gets_its_verdict(
     shape = SHAPES[index]
     result = found[shape.name]
     assert result["driver"] == driver
-    assert problems(shape, result) == [], result
+    assert differences(result, shape.status, shape.canaries, shape.observed, shape.reason) == []
 
 
 def test_the_rejected_send_and_the_internal_error_say_why(

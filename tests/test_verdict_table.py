@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.support.runs import ROOT, run_cli
+from tests.support.verdicts import Expected, differences
 
 pytestmark = pytest.mark.slow
 
@@ -35,7 +36,6 @@ def turns_fail(layer: str) -> Expected:
 
 
 SECRET = "sk-canary-test-value-9f8e7d6c"
-Expected = dict[str, str | tuple[str, str]]
 
 
 @dataclass(frozen=True)
@@ -134,20 +134,8 @@ def run_table(
 
 def problems(row: Row, result: dict[str, Any]) -> list[str]:
     """Where a result differs from the row's verdict (empty: right)."""
-    wrong = []
-    if result["status"] != row.status:
-        wrong.append(f"status {result['status']} ({result['reason']}), expected {row.status}")
-    if row.reason and row.reason not in (result["reason"] or ""):
-        wrong.append(f"reason {result['reason']!r} lacks {row.reason!r}")
+    wrong = differences(result, row.status, row.canaries, row.observed, row.reason)
     canaries = result["canaries"]
-    for cid, expected in row.canaries.items():
-        outcome, layer = expected if isinstance(expected, tuple) else (expected, None)
-        got = canaries.get(cid, {})
-        if got.get("outcome") != outcome or (layer and got.get("layer") != layer):
-            wrong.append(f"{cid}: {got.get('outcome')}/{got.get('layer')}, expected {expected}")
-    for cid, observed in row.observed.items():
-        if canaries.get(cid, {}).get("observed") != observed:
-            wrong.append(f"{cid} observed {canaries.get(cid, {}).get('observed')}")
     if row.faults == "crash_mid_run":
         failed = {c: e for c, e in canaries.items() if e["outcome"] == F}
         blamed = all(e["layer"] == "runtime" and "code 4" in e["message"] for e in failed.values())

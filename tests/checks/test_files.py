@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -82,16 +83,22 @@ def test_a_refused_upload_fails_at_files(tmp_path: Path, canary: str) -> None:
 
 def test_the_file_part_is_a_workspace_uri_under_the_uploads_directory(tmp_path: Path) -> None:
     seen: list[Got] = []
-
-    def runtime(got: Got) -> str:
-        seen.append(got)
-        return "I received it."
-
+    runtime = _seeing(seen)
     record(tmp_path, ["file_only"], runtime)
     (file_part,) = seen[0].files
     assert seen[0].message["parts"] == [{"kind": "file", "file": file_part}]  # no text part
     assert file_part["uri"].startswith("workspace:/workspace/.molecule/chat-uploads/")
     assert file_part["mimeType"] == "text/plain"
+
+
+def _seeing(seen: list[Got]) -> Callable[[Got], str]:
+    """A runtime that keeps every request it gets and answers "ok"."""
+
+    def runtime(got: Got) -> str:
+        seen.append(got)
+        return "ok"
+
+    return runtime
 
 
 # --- file_caption ------------------------------------------------------------------
@@ -148,11 +155,7 @@ def test_file_caption_fails_at_files_when_the_file_did_not_reach_it(
 
 def test_the_caption_is_the_text_part_beside_the_file(tmp_path: Path) -> None:
     seen: list[Got] = []
-
-    def runtime(got: Got) -> str:
-        seen.append(got)
-        return "ok"
-
+    runtime = _seeing(seen)
     record(tmp_path, ["file_caption"], runtime)
     kinds = [part["kind"] for part in seen[0].message["parts"]]
     assert kinds == ["text", "file"]

@@ -160,22 +160,23 @@ def test_session_store_passes_when_the_store_is_one_file(tmp_path: Path) -> None
 
 
 def test_session_store_fails_when_the_copy_failed(tmp_path: Path) -> None:
-    script = Script()
-    script.start("name_recall")
-    script.token("name_recall", "name", "Mababim")
-    script.turn("name_recall", "Hi! My name is Mababim.", "Hello", context_id="ctx-a")
-    script.turn("name_recall", ASKS_NAME, "Mababim", context_id="ctx-a")
-    script.end("name_recall")
+    script = _name_recalled()
     line = script.snapshot("session_store", STORE, None, error="OSError: disk full")
     fails(session_store.check, script.evidence(tmp_path), "session", line, "OSError: disk full")
 
 
 def test_session_scope_has_no_evidence_without_the_fresh_question(tmp_path: Path) -> None:
+    script = _name_recalled()
+    with pytest.raises(NoEvidence, match="not asked"):
+        session_scope.check(script.evidence(tmp_path))
+
+
+def _name_recalled() -> Script:
+    """A transcript by hand where name_recall passed and nothing after it was recorded."""
     script = Script()
     script.start("name_recall")
     script.token("name_recall", "name", "Mababim")
     script.turn("name_recall", "Hi! My name is Mababim.", "Hello", context_id="ctx-a")
     script.turn("name_recall", ASKS_NAME, "Mababim", context_id="ctx-a")
     script.end("name_recall")
-    with pytest.raises(NoEvidence, match="not asked"):
-        session_scope.check(script.evidence(tmp_path))
+    return script
