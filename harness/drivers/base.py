@@ -182,6 +182,9 @@ class Running(abc.ABC):
 
     def died(self, code: int, when: str = "during boot") -> TemplateError:
         """The error for a runtime that exited on its own: its code and decisive line."""
+        if self._log_pump is not None:
+            # It exited: its output ends; what it printed last may still be in the pipe.
+            self._log_pump.join(timeout=LOG_DRAIN_S)
         return TemplateError(
             f"runtime exited with code {code} {when}: {self.decisive_line()}\n"
             f"last lines:\n{tail(self.logs(), 20)}"

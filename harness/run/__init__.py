@@ -28,7 +28,7 @@ from harness.run.options import Live, RunOptions, progress
 
 __all__ = ["Judging", "RunOptions", "judge_transcripts", "run"]
 
-BATCH_LINGER_S = 0.1
+BATCH_LINGER_S = 0.3
 """How long a batch waits for templates finishing at nearly the same moment."""
 
 

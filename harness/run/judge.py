@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from harness.results import CanaryResult, Result, Status, template_status
 from harness.run.lifecycle import Driven
 
 JUDGE_TIMEOUT_S = 600.0
+JUDGE_NICENESS = 10
 
 Verdicts = dict[str, dict[str, CanaryResult]]
 """Outcomes by template, then by canary or diagnostic id."""
@@ -84,8 +86,11 @@ def judge(transcripts: list[Path], *, workers: int, output_dir: Path) -> Verdict
 
 def _command(transcripts: list[Path], workers: int, outcomes: Path, junit: Path) -> list[str]:
     root = Path(os.path.commonpath([p.resolve().parent for p in transcripts]))
+    # Below the runtimes' priority: judging while other templates still run must not slow
+    # their turns (a turn has a timeout; a verdict only waits).
+    nice = [found, "-n", str(JUDGE_NICENESS)] if (found := shutil.which("nice")) else []
     command = [
-        sys.executable, "-m", "pytest", *map(str, transcripts),
+        *nice, sys.executable, "-m", "pytest", *map(str, transcripts),
         "-p", "canary.plugin", f"--canary-outcomes={outcomes}", f"--junitxml={junit}",
         "-p", "no:cacheprovider", f"--rootdir={root.parent}", "-c", os.devnull, "-q", "-rN",
     ]  # fmt: skip
