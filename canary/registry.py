@@ -19,7 +19,7 @@ from types import ModuleType
 
 KINDS = ("canary", "diagnostic")
 _PACKAGE_DIR = Path(__file__).parent
-_CONSTANTS = ("KIND", "ORDER", "EXPLAINS", "NEEDS", "SHORT", "USUAL")
+_CONSTANTS = ("KIND", "ORDER", "EXPLAINS", "NEEDS", "SHORT", "USUAL", "DEFAULT", "ALONE")
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,10 @@ class Spec:
         needs: What a template must have for it to apply (``model_sim``: ``model = "sim"``).
         short: Its column head in the compact matrix.
         usual: What a diagnostic observes on a healthy runtime: not worth a bracket.
+        default: A canary a template runs when it names none (new canaries are off until
+            they are green on the reference).
+        alone: Its conversation runs after every other one has ended: it times its own
+            turns against each other, and another conversation's turns would blur that.
     """
 
     id: str
@@ -43,6 +47,8 @@ class Spec:
     needs: str | None = None
     short: str = ""
     usual: str | None = None
+    default: bool = True
+    alone: bool = False
 
     def module(self) -> ModuleType:
         """Import the module (conversation and checks)."""
@@ -81,6 +87,8 @@ def specs() -> dict[str, Spec]:
                 needs=None if needs is None else str(needs),
                 short=str(constants.get("SHORT") or info.name),
                 usual=None if usual is None else str(usual),
+                default=bool(constants.get("DEFAULT", True)),
+                alone=bool(constants.get("ALONE", False)),
             )
         )
     found.sort(key=lambda s: (KINDS.index(s.kind), s.order, s.id))
@@ -90,6 +98,11 @@ def specs() -> dict[str, Spec]:
 def canary_ids() -> tuple[str, ...]:
     """Ids of the canaries (what ``templates.toml``'s ``canaries`` lists)."""
     return tuple(s.id for s in specs().values() if s.kind == "canary")
+
+
+def default_canary_ids() -> tuple[str, ...]:
+    """The canaries a template runs when neither it nor ``[defaults]`` names any."""
+    return tuple(s.id for s in specs().values() if s.kind == "canary" and s.default)
 
 
 def diagnostic_ids() -> tuple[str, ...]:

@@ -83,3 +83,12 @@ def document(code: str) -> str:
         "End of notes.",
     ]
     return "\n".join(filler) + "\n"
+
+
+_CITY_ENDINGS = ("vik", "grad", "stad", "mora", "heim", "polis", "burg", "ova")
+
+
+def random_city() -> str:
+    """A city no runtime can know in advance, e.g. 'Tosamagrad' (one capitalized word)."""
+    syllables = [secrets.choice(_CONSONANTS) + secrets.choice(_VOWELS) for _ in range(2)]
+    return ("".join(syllables) + secrets.choice(_CITY_ENDINGS)).capitalize()

@@ -28,6 +28,8 @@ CONFIG_ENV = "CANARY_TEMPLATES"
 DEFAULT_FILE = "templates.toml"
 
 CANARY_IDS = registry.canary_ids()
+DEFAULT_CANARY_IDS = registry.default_canary_ids()
+"""What a template runs when neither it nor ``[defaults]`` names its canaries."""
 DIAGNOSTIC_IDS = registry.diagnostic_ids()
 
 Gate = Literal["required", "advisory", "off"]
@@ -378,7 +380,7 @@ class Template:
     ready_path: str = key("/.well-known/agent-card.json", _path)
     boot_timeout: float = key(180.0, _seconds)
     turn_timeout: float = key(120.0, _seconds)
-    canaries: tuple[str, ...] = key(list(CANARY_IDS), _canaries)
+    canaries: tuple[str, ...] = key(list(DEFAULT_CANARY_IDS), _canaries)
     session_scope: SessionScope = key("context", _one_of(SESSION_SCOPES))
     gate: Gate = key("advisory", _one_of(GATES))
     wave: int = key(0, _wave)

@@ -20,7 +20,7 @@ from typing import Any
 import docker
 import pytest
 
-from harness.config import CANARY_IDS
+from harness.config import DEFAULT_CANARY_IDS
 from harness.drivers.docker import LABEL_PID, LABEL_RUN
 from harness.drivers.images import LABEL_TOOL, TOOL
 from tests.support.frameworks import BROKEN_BY_SWITCH, SWITCHES, broken, run_frameworks
@@ -104,9 +104,9 @@ def test_each_fault_breaks_the_same_canary_through_docker(
 ) -> None:
     completed = run_docker(tmp_path, "reference", env={**docker_env, "REFERENCE_FAULTS": fault})
     result = result_of(tmp_path, "reference")
-    canaries = {cid: result["canaries"][cid]["outcome"] for cid in CANARY_IDS}
+    canaries = {cid: result["canaries"][cid]["outcome"] for cid in DEFAULT_CANARY_IDS}
     broken = FAULT_BREAKS[fault]
-    assert canaries == {cid: "failed" if cid == broken else "passed" for cid in CANARY_IDS}
+    assert canaries == {cid: "failed" if cid == broken else "passed" for cid in DEFAULT_CANARY_IDS}
     # The declared session store is copied out of the container, as evidence.
     snapshots = tmp_path / "artifacts" / "reference" / "snapshots"
     assert list(snapshots.glob("session_store-*/.sessions/*.json"))
@@ -298,7 +298,9 @@ def test_production_shaped_image_without_workspace_passes(
     completed = run_docker(tmp_path, "prod", env=docker_env, config=config)
     result = result_of(tmp_path, "prod")
     outcomes = {cid: entry["outcome"] for cid, entry in result["canaries"].items()}
-    assert {cid: outcomes[cid] for cid in CANARY_IDS} == dict.fromkeys(CANARY_IDS, "passed"), result
+    assert {cid: outcomes[cid] for cid in DEFAULT_CANARY_IDS} == dict.fromkeys(
+        DEFAULT_CANARY_IDS, "passed"
+    ), result
     assert result["status"] == "passed", completed.stdout
     assert result["unserved_calls"] == []
     # The image itself has no /workspace: the harness gave it one, as production does.

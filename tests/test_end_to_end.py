@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from harness.config import CANARY_IDS
+from harness.config import DEFAULT_CANARY_IDS
 from tests.support.runs import ROOT, pids_with, run_cli, run_template
 
 pytestmark = pytest.mark.slow
@@ -65,8 +65,10 @@ def test_each_fault_breaks_exactly_its_canary(
 ) -> None:
     broken, layer = FAULT_BREAKS[fault]
     code, result, stdout = run_reference(reference_config, tmp_path, fault)
-    canaries = {cid: result["canaries"][cid]["outcome"] for cid in CANARY_IDS}
-    assert canaries == {cid: "failed" if cid == broken else "passed" for cid in CANARY_IDS}, result
+    canaries = {cid: result["canaries"][cid]["outcome"] for cid in DEFAULT_CANARY_IDS}
+    assert canaries == {
+        cid: "failed" if cid == broken else "passed" for cid in DEFAULT_CANARY_IDS
+    }, result
     assert code == 1
     assert result["status"] == "failed"
     failure = result["canaries"][broken]

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from canary import registry
-from harness.config import CANARY_IDS
+from harness.config import DEFAULT_CANARY_IDS
 from tests.support.runs import SUPPORT, run_template, write_config
 
 pytestmark = pytest.mark.slow
@@ -42,7 +42,7 @@ def run_alt(tmp_path: Path, fault: str = "") -> tuple[int, dict[str, Any], str]:
 def test_independent_runtime_passes_every_canary_and_diagnostic(tmp_path: Path) -> None:
     code, result, stdout = run_alt(tmp_path)
     outcomes = {cid: entry["outcome"] for cid, entry in result["canaries"].items()}
-    assert outcomes == dict.fromkeys(registry.selected(CANARY_IDS, None), "passed"), result
+    assert outcomes == dict.fromkeys(registry.selected(DEFAULT_CANARY_IDS, None), "passed"), result
     assert result["canaries"]["session_scope"]["observed"] == "context"
     assert result["status"] == "passed"
     assert code == 0, stdout
@@ -53,7 +53,7 @@ def test_independent_runtime_passes_every_canary_and_diagnostic(tmp_path: Path) 
 
 def test_independent_runtime_that_forgets_fails_name_recall(tmp_path: Path) -> None:
     code, result, stdout = run_alt(tmp_path, fault="forget")
-    canaries = {cid: result["canaries"][cid]["outcome"] for cid in CANARY_IDS}
+    canaries = {cid: result["canaries"][cid]["outcome"] for cid in DEFAULT_CANARY_IDS}
     assert canaries == {
         "name_recall": "failed",
         "file_only": "passed",
@@ -72,7 +72,7 @@ def test_a_server_that_ignores_blocking_fails_with_the_answer_it_would_have_give
 ) -> None:
     code, result, _ = run_alt(tmp_path, fault="nonblocking")
     assert code == 1
-    for cid in CANARY_IDS:
+    for cid in DEFAULT_CANARY_IDS:
         entry = result["canaries"][cid]
         assert (entry["outcome"], entry["layer"]) == ("failed", "wire"), (cid, entry)
         assert "ignored `blocking`" in entry["message"]

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from canary import registry
-from harness.config import CANARY_IDS, load
+from harness.config import DEFAULT_CANARY_IDS, load
 from harness.drivers import RunContext, isolation
 from harness.drivers.process import ProcessDriver
 from tests.support.runs import SUPPORT, run_template, write_config
@@ -54,7 +54,7 @@ needs_isolation = pytest.mark.skipif(
 def test_production_shaped_runtime_passes_under_the_process_driver(tmp_path: Path) -> None:
     code, result, stdout = run_prod(tmp_path)
     outcomes = {cid: entry["outcome"] for cid, entry in result["canaries"].items()}
-    expected = dict.fromkeys(registry.selected(CANARY_IDS, None), "passed")
+    expected = dict.fromkeys(registry.selected(DEFAULT_CANARY_IDS, None), "passed")
     expected["session_store"] = "skipped"  # it declares no store
     assert outcomes == expected, result
     assert code == 0, stdout

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from harness.config import CANARY_IDS
 from tests.support.runs import ROOT, run_cli
 from tests.support.verdicts import Expected, differences
 
@@ -21,8 +22,8 @@ pytestmark = pytest.mark.slow
 
 P, F, S = "passed", "failed", "skipped"
 HEALTHY = {
-    "name_recall": P, "file_only": P, "file_caption": P, "memory_recall": P,
-    "wire": P, "session_scope": P, "session_store": P, "memory_layers": P,
+    "name_recall": P, "file_only": P, "file_caption": P, "memory_recall": P, "memory_deep": P,
+    "interleaved": P, "wire": P, "session_scope": P, "session_store": P, "memory_layers": P,
 }  # fmt: skip
 
 
@@ -30,7 +31,8 @@ def turns_fail(layer: str) -> Expected:
     """Every turn fails at ``layer``; the wire diagnostic agrees (fails only for ``wire``)."""
     return {
         "name_recall": (F, layer), "file_only": (F, layer), "file_caption": (F, layer),
-        "memory_recall": (F, layer), "wire": (F, "wire") if layer == "wire" else P,
+        "memory_recall": (F, layer), "memory_deep": (F, layer), "interleaved": (F, layer),
+        "wire": (F, "wire") if layer == "wire" else P,
         "session_scope": S, "session_store": S, "memory_layers": (F, layer),
     }  # fmt: skip
 
@@ -60,17 +62,21 @@ def healthy(**changes: str | tuple[str, str]) -> Expected:
 
 ROWS = [
     Row("", P, HEALTHY, observed={"session_scope": "context", "memory_layers": "platform"}),
-    Row("forget_context", F, healthy(name_recall=(F, "session"), session_scope=S)),
+    Row("forget_context", F,
+        healthy(name_recall=(F, "session"), session_scope=S, interleaved=(F, "session"))),
     Row("empty_prompt", F, healthy(file_only=(F, "files"))),
     Row("ignore_caption", F, healthy(file_caption=(F, "caption"))),
-    Row("no_memory", F, healthy(memory_recall=(F, "memory"), memory_layers=(F, "memory:commit"))),
+    Row("no_memory", F, healthy(memory_recall=(F, "memory"), memory_layers=(F, "memory:commit"),
+                                memory_deep=(F, "memory"))),
     # One session for every context: the colour reaches the new context through it, not
     # through memory, whatever the template declares (DESIGN §4 memory_recall).
     Row("shared_sessions", F,
         healthy(session_scope=(F, "session"), session_store=(F, "session"),
-                memory_recall=(F, "session"), memory_layers=(F, "session"))),
+                memory_recall=(F, "session"), memory_layers=(F, "session"),
+                memory_deep=(F, "session"), interleaved=(F, "session"))),
     Row("shared_sessions", F,
-        healthy(memory_recall=(F, "session"), memory_layers=(F, "session")),
+        healthy(memory_recall=(F, "session"), memory_layers=(F, "session"),
+                memory_deep=(F, "session"), interleaved=S),
         observed={"session_scope": "shared"},
         extra='session_scope = "workspace"\nprobe = { session_store = "{workspace}/.sessions", '
               'key = "{workspace_id}" }\n'),
@@ -83,14 +89,18 @@ ROWS = [
     Row("no_card", "error", reason="not ready after 5s", extra="boot_timeout = 5\n"),
     # A turn with no reply in time is the runtime's: it took the turn and never answered.
     Row("hang_turn=name_recall", F,
-        healthy(name_recall=(F, "runtime"), session_scope=S, session_store=S)),
+        healthy(name_recall=(F, "runtime"), session_scope=S, session_store=S,
+                interleaved=(F, "runtime"))),
     Row("hang_turn=file_caption", F, healthy(file_caption=(F, "runtime"))),
     Row("slow_turn=1", P, HEALTHY),
     Row("jsonrpc_error", F, turns_fail("runtime")),  # -32603: it took the turn and failed it
     Row("bad_json", F, turns_fail("wire")),
     Row("http_500", F, turns_fail("runtime")),
     Row("search_unused", F,
-        healthy(memory_recall=(F, "memory"), memory_layers=(F, "memory:reply"))),
+        healthy(memory_recall=(F, "memory"), memory_layers=(F, "memory:reply"),
+                memory_deep=(F, "memory:reply"))),
+    Row("stale_memory", F, healthy(memory_deep=(F, "memory:update"))),
+    Row("global_session", F, healthy(interleaved=(F, "session"))),
     Row("leak_env", P, HEALTHY, extra='secrets = ["CANARY_TABLE_API_KEY"]\n'),
     # Which turns are cut off depends on timing; every failure must blame the exit.
     Row("crash_mid_run", F, reason=None),
@@ -104,7 +114,8 @@ def table_file(directory: Path) -> Path:
     # only the hang_turn rows should meet the timeout.
     lines = ["schema = 1", "[defaults]", "boot_timeout = 60", "turn_timeout = 12",
              'probe = { session_store = "{workspace}/.sessions", '
-             'key = "{workspace_id}:{context_id}" }']  # fmt: skip
+             'key = "{workspace_id}:{context_id}" }',
+             f"canaries = {list(CANARY_IDS)}"]  # fmt: skip
     for name, row in zip(TEMPLATES, ROWS, strict=True):
         lines += [
             f"[templates.{name}]",

@@ -24,8 +24,13 @@ from typing import Any
 NAME_RE = re.compile(r"\bmy name is ([A-Z][\w-]*)", re.IGNORECASE)
 ASKS_NAME_RE = re.compile(r"\bwhat(?:'s| is) my name\b", re.IGNORECASE)
 REMEMBER_RE = re.compile(r"\bremember\b.*?:\s*(.+)$", re.IGNORECASE | re.DOTALL)
-COLOUR_RE = re.compile(r"\bfavou?rite colou?r is ([a-z]+(?: [a-z]+)?)", re.IGNORECASE)
-ASKS_COLOUR_RE = re.compile(r"\bwhat(?:'s| is) my favou?rite colou?r\b", re.IGNORECASE)
+# A fact the user states, and asks for again: "my favourite colour is misty saffron", "my
+# favourite city is now Tosamagrad" (an update: "now").
+FACT_RE = re.compile(
+    r"\bfavou?rite (colou?r|city) is (now )?([A-Za-z]+(?: [a-z]+)?)", re.IGNORECASE
+)
+ASKS_FACT_RE = re.compile(r"\bwhat(?:'s| is) my favou?rite (colou?r|city)\b", re.IGNORECASE)
+UPDATE_RE = re.compile(r"\bupdate your memory\b", re.IGNORECASE)
 CODE_RE = re.compile(r"reference code:\s*([A-Za-z0-9]+)")
 ASKS_CODE_RE = re.compile(r"\bwhat(?:'s| is) the (?:reference )?code\b", re.IGNORECASE)
 # A file the request points at without its text: a workspace: URI, an uploads path, or a
@@ -273,6 +278,20 @@ def decide(conversation: Conversation) -> Decision:
     return decision
 
 
+def _subject(word: str) -> str:
+    return "city" if word.lower() == "city" else "colour"
+
+
+def _fact(subject: str, texts: tuple[str, ...]) -> str | None:
+    """What the texts say the user's favourite ``subject`` is: an update ("now") wins, then
+    the newest statement (a memory search may list its results newest first)."""
+    found = [(bool(now), value) for text in texts for word, now, value in FACT_RE.findall(text)
+             if _subject(word) == subject]  # fmt: skip
+    updated = [value for now, value in found if now]
+    latest: list[str | None] = [*(updated or [value for _, value in found])] or [None]
+    return latest[-1]
+
+
 def _find(pattern: re.Pattern[str], texts: tuple[str, ...]) -> str | None:
     """The last match of ``pattern`` among ``texts``: the newest statement wins."""
     for text in reversed(texts):
@@ -299,12 +318,17 @@ def _think(conversation: Conversation) -> Decision:
     if (remember := REMEMBER_RE.search(task)) and len(remember.group(1).split()) > 1:
         call = _use_memory(tools, _WRITE_WORDS, remember.group(1).strip())
         return call or Decision(text="I have no way to remember that beyond this conversation.")
-    if ASKS_COLOUR_RE.search(task):
-        colour = _find(COLOUR_RE, turn.context)
-        if colour:
-            return Decision(text=f"Your favourite colour is {colour}.")
-        call = _use_memory(tools, _READ_WORDS, "favourite colour")
-        return call or Decision(text="I don't know your favourite colour.")
+    if UPDATE_RE.search(task) and (stated := FACT_RE.search(task)):
+        word, _, value = stated.groups()
+        call = _use_memory(tools, _WRITE_WORDS, f"my favourite {_subject(word)} is now {value}.")
+        return call or Decision(text="I have no way to update a memory beyond this conversation.")
+    if asked := ASKS_FACT_RE.search(task):
+        subject = _subject(asked.group(1))
+        known = _fact(subject, turn.context)
+        if known:
+            return Decision(text=f"Your favourite {subject} is {known}.")
+        call = _use_memory(tools, _READ_WORDS, f"favourite {subject}")
+        return call or Decision(text=f"I don't know your favourite {subject}.")
     return Decision(text=NOTHING_TO_ANSWER)
 
 
@@ -337,12 +361,13 @@ def _from_results(turn: _Turn) -> str:
     task, results = turn.task, turn.results
     if code := _find(CODE_RE, results):
         return _file_answer(task, code)
-    if ASKS_COLOUR_RE.search(task):
-        colour = _find(COLOUR_RE, results) or _find(COLOUR_RE, turn.context)
-        if colour:
-            return f"Your favourite colour is {colour}."
-        return "I looked in my memory and found nothing about your favourite colour."
-    if REMEMBER_RE.search(task):
+    if asked := ASKS_FACT_RE.search(task):
+        subject = _subject(asked.group(1))
+        known = _fact(subject, results) or _fact(subject, turn.context)
+        if known:
+            return f"Your favourite {subject} is {known}."
+        return f"I looked in my memory and found nothing about your favourite {subject}."
+    if REMEMBER_RE.search(task) or UPDATE_RE.search(task):
         return "Done: I'll remember that for future conversations."
     if FILE_PATH_RE.search(task) or ASKS_CODE_RE.search(task):
         first = next((line for r in results for line in r.splitlines() if line.strip()), "")

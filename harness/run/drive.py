@@ -49,10 +49,14 @@ async def drive(runtime: Runtime, header: Header, transcript: Transcript) -> Non
                     await run_step(transcript, talk(spec.id), "follow_up")
 
         async def all_conversations() -> None:
+            together = [c for c in header.conversations if not specs[c].alone]
             if header.concurrent:
-                await asyncio.gather(*(one(c) for c in header.conversations))
+                await asyncio.gather(*(one(c) for c in together))
             else:
-                for canary in header.conversations:
+                for canary in together:
+                    await one(canary)
+            for canary in header.conversations:  # those that time their own turns, one by one
+                if specs[canary].alone:
                     await one(canary)
 
         watcher = asyncio.create_task(_watch(runtime, transcript))

@@ -18,7 +18,13 @@ _REMEMBER_RE = re.compile(
     r"\bremember(?:\s+(?:this|that|for future conversations|for later))?\s*[:,]?\s*(.+)$",
     re.IGNORECASE | re.DOTALL,
 )
-_FACT_RE = re.compile(r"\bmy\s+(favou?rite\s+\w+)\s+is\s+(.+?)\s*[.!]?\s*$", re.IGNORECASE)
+_FACT_RE = re.compile(
+    r"\bmy\s+(favou?rite\s+\w+)\s+is\s+(?:now\s+)?(.+?)\s*[.!]?\s*$", re.IGNORECASE
+)
+_UPDATE_RE = re.compile(
+    r"\bchanged my mind\b.*?\b(my\s+favou?rite\s+\w+\s+is\s+.+?)\.\s*please update your memory",
+    re.IGNORECASE | re.DOTALL,
+)
 _ASK_FACT_RE = re.compile(r"\bwhat(?:'s| is)\s+my\s+(favou?rite\s+\w+)\b", re.IGNORECASE)
 _CODE_RE = re.compile(r"reference code\s*[:=]\s*([A-Za-z0-9_-]+)", re.IGNORECASE)
 
@@ -128,6 +134,17 @@ def _converse(
         if "no_memory" not in faults:
             memory.commit(f"The user said: {statement}")
         return f"I'll remember that for future conversations: {statement}"
+
+    update = _UPDATE_RE.search(text)
+    if update:
+        fact = _FACT_RE.search(update.group(1))
+        if fact:
+            session.setdefault("facts", {})[_normalize(fact.group(1))] = fact.group(2)
+        if "stale_memory" in faults:  # it says so, and keeps the old memory
+            return "Noted, but I will keep what I already remember."
+        if "no_memory" not in faults and fact:
+            memory.commit(f"The user said: my {_normalize(fact.group(1))} is {fact.group(2)}")
+        return f"Updated my memory: {update.group(1)}"
 
     if _ASK_NAME_RE.search(text):
         if session.get("name"):

@@ -9,6 +9,8 @@
 ``no_memory``       never stores memories through the platform
 ``search_unused``   searches memories and finds the colour, but does not use it
 ``shared_sessions`` keys sessions by workspace, not by context
+``stale_memory``    says it updated a memory, and keeps the old one
+``global_session``  one "current conversation" per process, taken by each name turn
 ``task_reply``      answers with a Task (text in artifacts[0], a note in the status)
 ``type_parts``      marks parts with ``type`` instead of ``kind``
 ``slow_boot=S``     serves only after S seconds
@@ -35,9 +37,9 @@ from typing import Any
 
 SWITCHES = frozenset({
     "forget_context", "empty_prompt", "ignore_caption", "no_memory", "search_unused",
-    "shared_sessions", "task_reply", "type_parts", "slow_boot", "crash_on_boot", "no_card",
-    "hang_turn", "slow_turn", "jsonrpc_error", "bad_json", "http_500", "leak_env",
-    "crash_mid_run",
+    "shared_sessions", "stale_memory", "global_session", "task_reply", "type_parts",
+    "slow_boot", "crash_on_boot", "no_card", "hang_turn", "slow_turn", "jsonrpc_error",
+    "bad_json", "http_500", "leak_env", "crash_mid_run",
 })  # fmt: skip
 WITH_VALUE = frozenset({"slow_boot", "hang_turn", "slow_turn"})
 CANARY_TURNS = {

@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import sys
 import threading
 import time
@@ -40,6 +41,8 @@ WORKSPACE_URI_PREFIX = "workspace:"
 HEARTBEAT_INTERVAL_S = 15.0
 HANG_S = 86_400.0
 CRASH_AFTER_TURNS = 2
+GLOBAL_SESSION_THINK_S = 0.3
+NAME_TURN_RE = re.compile(r"\bmy name\b", re.IGNORECASE)
 log = logging.getLogger("reference")
 
 
@@ -212,6 +215,7 @@ class ReferenceExecutor(AgentExecutor):
         self.registration = registration
         self.sessions = SessionStore(settings.workspace)
         self.turns = 0
+        self.current_context: str | None = None
 
     async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:
         message = context.message
@@ -243,7 +247,13 @@ class ReferenceExecutor(AgentExecutor):
         delay = self.settings.latency_s + faults.seconds("slow_turn")
         if delay:
             await asyncio.sleep(delay)  # a model thinking, without the CPU
-        reply = await asyncio.to_thread(self._turn, context_id, text, attachments)
+        session_context = context_id
+        if "global_session" in faults and NAME_TURN_RE.search(text):
+            # One "current conversation" per process: the turn that started last owns it.
+            self.current_context = context_id
+            await asyncio.sleep(GLOBAL_SESSION_THINK_S)
+            session_context = self.current_context or context_id
+        reply = await asyncio.to_thread(self._turn, session_context, text, attachments)
         if "leak_env" in faults:
             reply += leaked(os.environ)
         log.info("turn context=%s text_parts=%d files=%d", context_id, len(texts), len(attachments))
