@@ -14,7 +14,7 @@ from harness.cp_sim import Conversation, file_part, text_part, trim
 
 KIND = "canary"
 ORDER = 3
-SHORT = "caption"
+SHORT = "capt"
 CAPTION = "What is the reference code in this file? Answer with the code in uppercase."
 
 

@@ -17,7 +17,7 @@ from harness.cp_sim import Conversation, trim
 
 KIND = "canary"
 ORDER = 6
-SHORT = "inter"
+SHORT = "intr"
 DEFAULT = False
 ALONE = True
 

@@ -18,7 +18,7 @@ from harness.events import PlatformCall
 
 KIND = "diagnostic"
 ORDER = 4
-SHORT = "layers"
+SHORT = "lay"
 USUAL = "platform"
 EXPLAINS = "memory_recall"
 

@@ -15,7 +15,7 @@ from harness.cp_sim import Conversation, trim
 
 KIND = "canary"
 ORDER = 4
-SHORT = "memory"
+SHORT = "mem"
 QUESTION = "What is my favourite colour?"
 
 

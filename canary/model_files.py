@@ -21,7 +21,7 @@ from harness.events import Upload
 
 KIND = "diagnostic"
 ORDER = 6
-SHORT = "m.files"
+SHORT = "mfil"
 USUAL = "text"
 EXPLAINS = "file_only"
 NEEDS = "model_sim"

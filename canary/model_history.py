@@ -15,7 +15,7 @@ from harness.cp_sim import trim
 
 KIND = "diagnostic"
 ORDER = 5
-SHORT = "m.hist"
+SHORT = "hist"
 USUAL = "history"
 EXPLAINS = "name_recall"
 NEEDS = "model_sim"

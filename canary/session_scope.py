@@ -17,7 +17,7 @@ from harness.cp_sim import Conversation, trim
 
 KIND = "diagnostic"
 ORDER = 2
-SHORT = "scope"
+SHORT = "scop"
 USUAL = "context"
 EXPLAINS = "name_recall"
 

@@ -16,7 +16,7 @@ from harness.events import Snapshot
 
 KIND = "diagnostic"
 ORDER = 3
-SHORT = "store"
+SHORT = "stor"
 EXPLAINS = "name_recall"
 
 

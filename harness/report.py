@@ -111,6 +111,7 @@ def findings(results: list[Result]) -> list[str]:
 NOTE_WIDTH = 118  # with its indent, a note fits 120 columns
 _MARKS = {Status.PASSED: "ok", Status.FAILED: "FAIL", Status.ERROR: "ERR", Status.SKIPPED: "skip"}
 _GATES = {"required": "req", "advisory": "adv", "off": "off"}
+_DRIVERS = {"process": "proc", "docker": "dock"}
 
 
 def _compact_cell(result: Result, canary: str) -> str:
@@ -131,8 +132,8 @@ def compact(results: list[Result], today: datetime.date | None = None) -> str:
     ordered = cascade_order(results)
     canaries = columns(ordered)
     specs = registry.specs()
-    header = ["template", "gate", "w", "status", *(specs[c].short if c in specs else c
-              for c in canaries), "boot", "driver", "notes"]  # fmt: skip
+    header = ["template", "gate", "status", *(specs[c].short if c in specs else c
+              for c in canaries), "boot", "drv", "notes"]  # fmt: skip
     body: list[list[str]] = []
     notes: list[str] = []
     for r in ordered:
@@ -144,10 +145,11 @@ def compact(results: list[Result], today: datetime.date | None = None) -> str:
         boot = r.timings.get("boot_s") or 0.0
         gate = gate_cell(r, today).replace("required", "req")
         body.append([
-            r.template, _GATES.get(gate, gate), str(r.wave),
+            r.template, f"{_GATES.get(gate, gate)}:{r.wave}",
             str(r.status).upper() if r.status in _LOUD else str(r.status),
             *(_compact_cell(r, c) for c in canaries),
-            f"{boot:.1f}" if boot else "-", r.driver or "-", ",".join(numbers),
+            (f"{boot:.1f}" if boot < 10 else f"{boot:.0f}") if boot else "-",
+            _DRIVERS.get(r.driver or "", r.driver or "-"), ",".join(numbers),
         ])  # fmt: skip
     widths = [max(len(row[i]) for row in (header, *body)) for i in range(len(header))]
     lines = [" ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
