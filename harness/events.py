@@ -196,6 +196,20 @@ class Upload(_Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Placed(_Event):
+    """A file the harness provisioned in the runtime (a skill): ``placed`` None if refused."""
+
+    type: ClassVar[str] = "placed"
+    canary: str
+    path: str
+    """As the conversation named it (``{workspace}`` unexpanded)."""
+    size: int
+    placed: str | None
+    """The path as the runtime sees it."""
+    error: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class Snapshot(_Event):
     """A runtime path copied into the artifacts (``copy`` None: it does not exist)."""
 
@@ -315,7 +329,8 @@ class RuntimeExit(_Event):
 
 Event: TypeAlias = (
     Header | Footer | CanaryStart | CanaryEnd | HarnessFault | Token | A2ACall | A2APoll
-    | HttpGet | Upload | Snapshot | PlatformCall | ModelCall | ModelUnserved | Card | RuntimeExit
+    | HttpGet | Upload | Placed | Snapshot | PlatformCall | ModelCall | ModelUnserved | Card
+    | RuntimeExit
 )  # fmt: skip
 EVENT_TYPES: dict[str, type[Event]] = {cls.type: cls for cls in typing.get_args(Event)}
 

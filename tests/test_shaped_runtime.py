@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from harness.config import CANARY_IDS
 from tests.support.runs import SUPPORT, run_cli
 from tests.support.verdicts import Expected, differences
 
@@ -26,9 +27,9 @@ pytestmark = pytest.mark.slow
 SHAPED = SUPPORT / "shaped_runtime"
 P, F, S = "passed", "failed", "skipped"
 HEALTHY = {
-    "name_recall": P, "file_only": P, "file_caption": P, "memory_recall": P, "wire": P,
-    "session_scope": P, "session_store": S, "memory_layers": P, "model_history": P,
-    "model_files": P,
+    "name_recall": P, "file_only": P, "file_caption": P, "memory_recall": P, "memory_deep": P,
+    "interleaved": P, "tool_use": P, "wire": P, "session_scope": P, "session_store": S,
+    "memory_layers": P, "model_history": P, "model_files": P,
 }  # fmt: skip
 
 
@@ -39,7 +40,8 @@ def healthy(**changes: str | tuple[str, str]) -> Expected:
 def every_turn_fails(layer: str) -> Expected:
     return {
         "name_recall": (F, layer), "file_only": (F, layer), "file_caption": (F, layer),
-        "memory_recall": (F, layer), "wire": (F, "wire") if layer == "wire" else P,
+        "memory_recall": (F, layer), "memory_deep": (F, layer), "interleaved": (F, layer),
+        "tool_use": (F, layer), "wire": (F, "wire") if layer == "wire" else P,
         "session_scope": S, "session_store": S, "memory_layers": (F, layer),
         "model_history": S, "model_files": S,
     }  # fmt: skip
@@ -62,15 +64,18 @@ SHAPES = [
     # Memory by an action tool + injection, files by path + read_file, history embedded.
     Shape("platform-shaped", "", P, HEALTHY,
           observed={"memory_layers": "runtime", "model_files": "tool", "model_history": "history",
-                    "session_scope": "context"}),
+                    "session_scope": "context", "memory_deep": "runtime", "tool_use": "tool"}),
     # claude-code's real bug: one session resumed for every conversation.
     Shape("shared-session", "shared_session,no_memory_tool", F,
           healthy(session_scope=(F, "session"), memory_recall=(F, "session"),
-                  memory_layers=(F, "session"))),
+                  memory_layers=(F, "session"), memory_deep=(F, "session"),
+                  interleaved=(F, "session"))),
     # Text parts only: the model still gets called, with nothing about the file.
     Shape("drops-file", "drop_file", F,
           healthy(file_only=(F, "files"), file_caption=(F, "files"),
                   model_files=(F, "model:files"))),
+    # Skills provisioned, never listed to the model.
+    Shape("ignore-skills", "ignore_skills", F, healthy(tool_use=(F, "skills:loaded"))),
     # a2a-sdk 1.x without 0.3 compatibility: the platform's message/send is unknown.
     Shape("method-not-found", "method_not_found", F, every_turn_fails("wire")),
     Shape("internal-error", "internal_error", F, every_turn_fails("runtime")),
@@ -85,7 +90,8 @@ SHAPES = [
 
 def shapes_file(directory: Path) -> Path:
     lines = ["schema = 1", "[defaults]", "boot_timeout = 60", "turn_timeout = 30",
-             'model = "sim"', 'secrets = ["OPENAI_API_KEY"]']  # fmt: skip
+             'model = "sim"', 'secrets = ["OPENAI_API_KEY"]',
+             f"canaries = {list(CANARY_IDS)}"]  # fmt: skip
     for shape in SHAPES:
         lines += [
             f"[templates.{shape.name}]",

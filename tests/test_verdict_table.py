@@ -23,7 +23,8 @@ pytestmark = pytest.mark.slow
 P, F, S = "passed", "failed", "skipped"
 HEALTHY = {
     "name_recall": P, "file_only": P, "file_caption": P, "memory_recall": P, "memory_deep": P,
-    "interleaved": P, "wire": P, "session_scope": P, "session_store": P, "memory_layers": P,
+    "interleaved": P, "tool_use": P, "wire": P, "session_scope": P, "session_store": P,
+    "memory_layers": P,
 }  # fmt: skip
 
 
@@ -32,12 +33,13 @@ def turns_fail(layer: str) -> Expected:
     return {
         "name_recall": (F, layer), "file_only": (F, layer), "file_caption": (F, layer),
         "memory_recall": (F, layer), "memory_deep": (F, layer), "interleaved": (F, layer),
-        "wire": (F, "wire") if layer == "wire" else P,
+        "tool_use": (F, layer), "wire": (F, "wire") if layer == "wire" else P,
         "session_scope": S, "session_store": S, "memory_layers": (F, layer),
     }  # fmt: skip
 
 
 SECRET = "sk-canary-test-value-9f8e7d6c"
+HANG = "turn_timeout = 15\n"
 
 
 @dataclass(frozen=True)
@@ -90,8 +92,8 @@ ROWS = [
     # A turn with no reply in time is the runtime's: it took the turn and never answered.
     Row("hang_turn=name_recall", F,
         healthy(name_recall=(F, "runtime"), session_scope=S, session_store=S,
-                interleaved=(F, "runtime"))),
-    Row("hang_turn=file_caption", F, healthy(file_caption=(F, "runtime"))),
+                interleaved=(F, "runtime")), extra=HANG),
+    Row("hang_turn=file_caption", F, healthy(file_caption=(F, "runtime")), extra=HANG),
     Row("slow_turn=1", P, HEALTHY),
     Row("jsonrpc_error", F, turns_fail("runtime")),  # -32603: it took the turn and failed it
     Row("bad_json", F, turns_fail("wire")),
@@ -101,6 +103,7 @@ ROWS = [
                 memory_deep=(F, "memory:reply"))),
     Row("stale_memory", F, healthy(memory_deep=(F, "memory:update"))),
     Row("global_session", F, healthy(interleaved=(F, "session"))),
+    Row("ignore_skills", F, healthy(tool_use=(F, "skills"))),
     Row("leak_env", P, HEALTHY, extra='secrets = ["CANARY_TABLE_API_KEY"]\n'),
     # Which turns are cut off depends on timing; every failure must blame the exit.
     Row("crash_mid_run", F, reason=None),
@@ -110,9 +113,10 @@ ACCURACY: dict[str, list[bool]] = {}
 
 
 def table_file(directory: Path) -> Path:
-    # 23 runtimes start at once on 2 cores: a healthy turn may wait seconds for a CPU, and
-    # only the hang_turn rows should meet the timeout.
-    lines = ["schema = 1", "[defaults]", "boot_timeout = 60", "turn_timeout = 12",
+    # 27 runtimes start at once on 2 cores: a healthy turn may wait many seconds for a CPU
+    # (a shared session serializes every turn), so only the hang_turn rows have a short
+    # timeout, long enough for their healthy turns.
+    lines = ["schema = 1", "[defaults]", "boot_timeout = 90", "turn_timeout = 40",
              'probe = { session_store = "{workspace}/.sessions", '
              'key = "{workspace_id}:{context_id}" }',
              f"canaries = {list(CANARY_IDS)}"]  # fmt: skip

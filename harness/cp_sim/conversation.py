@@ -27,7 +27,17 @@ from harness.cp_sim.a2a import (
     text_part,
 )
 from harness.cp_sim.transcript import Transcript
-from harness.events import A2ACall, A2APoll, Header, HttpGet, Snapshot, Token, Upload, body_fields
+from harness.events import (
+    A2ACall,
+    A2APoll,
+    Header,
+    HttpGet,
+    Placed,
+    Snapshot,
+    Token,
+    Upload,
+    body_fields,
+)
 
 
 class FileAccess(Protocol):
@@ -35,6 +45,9 @@ class FileAccess(Protocol):
 
     def upload(self, name: str, content: bytes) -> str:
         """Place a file in the chat uploads; returns its ``workspace:`` URI."""
+
+    def place(self, path: str, content: bytes) -> str:
+        """Write a file into the runtime's filesystem; returns the path as it sees it."""
 
     def snapshot(self, path: str, destination: Path) -> Path | None:
         """Copy a runtime path to ``destination``; None when it does not exist."""
@@ -155,6 +168,21 @@ class Conversation:
             return None
         self._transcript.write(Upload(canary=self.canary, name=name, size=len(content), uri=uri))
         return uri
+
+    async def place(self, path: str, content: bytes) -> str | None:
+        """Provision a file in the runtime (a skill, say); its path there, None on failure."""
+        try:
+            placed = await asyncio.to_thread(self._files.place, path, content)
+        except Exception as exc:  # the runtime's filesystem refused: a finding, not a crash
+            self._transcript.write(
+                Placed(canary=self.canary, path=path, size=len(content), placed=None,
+                       error=f"{type(exc).__name__}: {exc}")
+            )  # fmt: skip
+            return None
+        self._transcript.write(
+            Placed(canary=self.canary, path=path, size=len(content), placed=placed)
+        )
+        return placed
 
     async def snapshot(self, path: str) -> None:
         """Copy a path out of the runtime into the artifacts and record where it went."""

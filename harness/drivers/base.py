@@ -213,6 +213,11 @@ class Running(abc.ABC):
         """Place a file in the chat uploads directory; returns its ``workspace:`` URI."""
 
     @abc.abstractmethod
+    def place(self, path: str, content: bytes) -> str:
+        """Write a file into the runtime's filesystem (its workspace or ``/configs``), making
+        its directories; ``{workspace}`` expands. Returns the path as the runtime sees it."""
+
+    @abc.abstractmethod
     def snapshot(self, path: str, destination: Path) -> Path | None:
         """Copy a path of the runtime's filesystem to ``destination``; None if absent."""
 

@@ -199,22 +199,30 @@ class _Container(Running):
     # --- files ------------------------------------------------------------------
 
     def upload(self, name: str, content: bytes) -> str:
-        uploads = PurePosixPath(UPLOADS_DIR)
-        filename = upload_name(name)
+        path = PurePosixPath(self.workspace) / UPLOADS_DIR / upload_name(name)
+        return f"workspace:{self.place(str(path), content)}"
+
+    def place(self, path: str, content: bytes) -> str:
+        target = PurePosixPath(self.resolve_path(path))
+        # Below the root it is under (the workspace volume, /configs), as the platform copies:
+        # put_archive needs a directory that exists, so the archive makes the rest.
+        root = next((PurePosixPath(r) for r in (self.workspace, CONFIGS_DIR)
+                     if target.is_relative_to(r)), PurePosixPath("/"))  # fmt: skip
+        relative = target.relative_to(root)
         buffer = io.BytesIO()
         with tarfile.open(fileobj=buffer, mode="w") as archive:
-            for directory in (uploads.parent, uploads):
+            for directory in reversed(relative.parents[:-1]):
                 info = tarfile.TarInfo(str(directory))
                 info.type, info.mode = tarfile.DIRTYPE, 0o755
                 info.uid = info.gid = RUNTIME_UID
                 archive.addfile(info)
-            info = tarfile.TarInfo(str(uploads / filename))
+            info = tarfile.TarInfo(str(relative))
             info.size, info.mode, info.mtime = len(content), 0o644, int(time.time())
             info.uid = info.gid = RUNTIME_UID
             archive.addfile(info, io.BytesIO(content))
-        if not self.container.put_archive(self.workspace, buffer.getvalue()):
-            raise TemplateError(f"could not copy {name} into {self.workspace}")
-        return f"workspace:{PurePosixPath(self.workspace) / uploads / filename}"
+        if not self.container.put_archive(str(root), buffer.getvalue()):
+            raise TemplateError(f"could not copy {target.name} into {root}")
+        return str(target)
 
     def snapshot(self, path: str, destination: Path) -> Path | None:
         source = self.resolve_path(path)

@@ -199,11 +199,15 @@ class _Process(Running):
         return None if self.process is None else self.process.poll()
 
     def upload(self, name: str, content: bytes) -> str:
-        filename = upload_name(name)
-        uploads = self.dirs.host_workspace / UPLOADS_DIR
-        uploads.mkdir(parents=True, exist_ok=True)  # mkdir -p, then copy: the platform's way
-        (uploads / filename).write_bytes(content)
-        return f"workspace:{Path(self.workspace) / UPLOADS_DIR / filename}"
+        path = Path(self.workspace) / UPLOADS_DIR / upload_name(name)
+        return f"workspace:{self.place(str(path), content)}"
+
+    def place(self, path: str, content: bytes) -> str:
+        runtime_path = self.resolve_path(path)
+        host = self.dirs.host_path(runtime_path)
+        host.parent.mkdir(parents=True, exist_ok=True)  # mkdir -p, then copy: the platform's way
+        host.write_bytes(content)
+        return runtime_path
 
     def snapshot(self, path: str, destination: Path) -> Path | None:
         source = self.dirs.host_path(self.resolve_path(path))

@@ -39,6 +39,12 @@ FILE_PATH_RE = re.compile(
     r"(?:workspace:)?(/[^\s'\"()<>\]]*/\.molecule/chat-uploads/[^\s'\"()<>\]]+"
     r"|/workspace/[^\s'\"()<>\]]+\.\w+)"
 )
+# A skill (skills/<name>/SKILL.md) the runtime lists, and the procedure it gives.
+ASKS_ACCESS_WORD_RE = re.compile(r"\bcanary access word\b", re.IGNORECASE)
+SKILL_PATH_RE = re.compile(r"(/[^\s'\"()<>\]]*/SKILL\.md)\b")
+SKILL_STEP_RE = re.compile(r"\bRead the file (\S+?) and\b", re.IGNORECASE)
+ACCESS_WORD_RE = re.compile(r"access word:\s*(\w+)", re.IGNORECASE)
+SKILL_READS = 2  # its SKILL.md, then the file it names
 FINAL_ANSWER = "final_answer"
 NOTHING_TO_ANSWER = "There is nothing in this message for me to answer."
 
@@ -304,6 +310,8 @@ def _find(pattern: re.Pattern[str], texts: tuple[str, ...]) -> str | None:
 def _think(conversation: Conversation) -> Decision:
     turn = _read(conversation)
     task, tools = turn.task, conversation.tools
+    if ASKS_ACCESS_WORD_RE.search(task):
+        return _use_skill(turn, tools)
     if turn.results:
         return Decision(text=_from_results(turn))
     if file := _about_file(turn, tools):
@@ -330,6 +338,24 @@ def _think(conversation: Conversation) -> Decision:
         call = _use_memory(tools, _READ_WORDS, f"favourite {subject}")
         return call or Decision(text=f"I don't know your favourite {subject}.")
     return Decision(text=NOTHING_TO_ANSWER)
+
+
+def _use_skill(turn: _Turn, tools: tuple[Tool, ...]) -> Decision:
+    """Follow a skill the request lists, as a capable agent does: read its SKILL.md, then
+    the file it names, then answer with the word it holds."""
+    if word := _find(ACCESS_WORD_RE, turn.results):
+        return Decision(text=f"The canary access word is {word}.")
+    if len(turn.results) >= SKILL_READS:
+        return Decision(text="I could not find the access word where the skill says it is.")
+    reader = next((t for t in tools if _file_tool(t)), None)
+    everything = turn.everything()
+    step = _find(SKILL_STEP_RE, everything)
+    listed = _find(SKILL_PATH_RE, everything)
+    if reader is not None and (step or listed):
+        return _call(reader, step or listed or "", _PATH_ARGUMENTS, None)
+    if step or listed:
+        return Decision(text="A skill says where the access word is, but I cannot read files.")
+    return Decision(text="I don't know the canary access word: no skill I have mentions it.")
 
 
 def _about_file(turn: _Turn, tools: tuple[Tool, ...]) -> Decision | None:

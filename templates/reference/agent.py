@@ -29,6 +29,41 @@ _ASK_FACT_RE = re.compile(r"\bwhat(?:'s| is)\s+my\s+(favou?rite\s+\w+)\b", re.IG
 _CODE_RE = re.compile(r"reference code\s*[:=]\s*([A-Za-z0-9_-]+)", re.IGNORECASE)
 
 
+@dataclass(frozen=True)
+class Skill:
+    """A skill the runtime found (``skills/<name>/SKILL.md``): its front matter and body."""
+
+    name: str
+    description: str
+    body: str
+
+
+class FilePort(Protocol):
+    """Reads a file the runtime may read (in its workspace or configs); None if it may not."""
+
+    def __call__(self, path: str) -> str | None: ...
+
+
+_WORD_RE = re.compile(r"[a-z]{4,}")
+_SKILL_FILE_RE = re.compile(r"\bRead the file (\S+?) and\b", re.IGNORECASE)
+_ACCESS_WORD_RE = re.compile(r"access word:\s*(\S+)", re.IGNORECASE)
+
+
+def _use_skill(text: str, skills: list[Skill], read: FilePort) -> str | None:
+    """Follow the skill whose description matches the question, as an agent would."""
+    asked = set(_WORD_RE.findall(text.lower()))
+    for skill in skills:
+        if len(asked & set(_WORD_RE.findall(skill.description.lower()))) < 2:
+            continue
+        path = _SKILL_FILE_RE.search(skill.body)
+        content = read(path.group(1)) if path else None
+        word = _ACCESS_WORD_RE.search(content or "")
+        if word:
+            return f"Following the skill {skill.name}: the canary access word is {word.group(1)}."
+        return f"The skill {skill.name} points at a file I cannot read."
+    return None
+
+
 class MemoryPort(Protocol):
     """The platform's memory API as the agent sees it."""
 
@@ -60,6 +95,9 @@ def respond(
     session: dict[str, Any],
     memory: MemoryPort,
     faults: frozenset[str] = frozenset(),
+    *,
+    skills: list[Skill] | None = None,
+    read: FilePort | None = None,
 ) -> str:
     """Answer one user turn.
 
@@ -69,6 +107,8 @@ def respond(
         session: This conversation's state; updated in place.
         memory: Long-term memory through the platform.
         faults: Fault switches that each break one behaviour on purpose.
+        skills: The skills provisioned in its workspace and configs.
+        read: Reads a file a skill names.
 
     Returns:
         The reply text.
@@ -87,6 +127,10 @@ def respond(
         return _answer_about_files(text, attachments)
     if not text:
         return EMPTY_PROMPT_REPLY
+    if skills and read is not None and "ignore_skills" not in faults:
+        used = _use_skill(text, skills, read)
+        if used:
+            return used
     return _converse(text, session, memory, faults)
 
 

@@ -11,6 +11,7 @@
 ``shared_sessions`` keys sessions by workspace, not by context
 ``stale_memory``    says it updated a memory, and keeps the old one
 ``global_session``  one "current conversation" per process, taken by each name turn
+``ignore_skills``   never reads the skills provisioned in its workspace and configs
 ``task_reply``      answers with a Task (text in artifacts[0], a note in the status)
 ``type_parts``      marks parts with ``type`` instead of ``kind``
 ``slow_boot=S``     serves only after S seconds
@@ -37,7 +38,8 @@ from typing import Any
 
 SWITCHES = frozenset({
     "forget_context", "empty_prompt", "ignore_caption", "no_memory", "search_unused",
-    "shared_sessions", "stale_memory", "global_session", "task_reply", "type_parts",
+    "shared_sessions", "stale_memory", "global_session", "ignore_skills", "task_reply",
+    "type_parts",
     "slow_boot", "crash_on_boot", "no_card", "hang_turn", "slow_turn", "jsonrpc_error",
     "bad_json", "http_500", "leak_env", "crash_mid_run",
 })  # fmt: skip

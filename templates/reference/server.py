@@ -34,7 +34,7 @@ from a2a.server.tasks import InMemoryTaskStore
 from a2a.types.a2a_pb2 import AgentCapabilities, AgentCard, AgentInterface, AgentSkill
 from starlette.applications import Starlette
 
-from templates.reference.agent import Attachment, respond
+from templates.reference.agent import Attachment, Skill, respond
 from templates.reference.faults import Faults, WireFaults, leaked
 
 WORKSPACE_URI_PREFIX = "workspace:"
@@ -54,6 +54,7 @@ class Settings:
     port: int
     workspace_id: str
     workspace: Path
+    configs: Path
     platform_url: str | None
     faults: Faults
     latency_s: float = 0.0
@@ -65,6 +66,7 @@ class Settings:
             port=int(os.environ.get("PORT", "8000")),
             workspace_id=os.environ.get("WORKSPACE_ID", "local"),
             workspace=Path(os.environ.get("WORKSPACE_DIR", "/workspace")).resolve(),
+            configs=Path(os.environ.get("CONFIGS_DIR", "/configs")).resolve(),
             platform_url=os.environ.get("PLATFORM_URL") or None,
             faults=Faults.parse(os.environ.get("REFERENCE_FAULTS", "")),
             latency_s=_latency(os.environ.get("REFERENCE_LATENCY", "")),
@@ -207,6 +209,31 @@ def read_attachment(settings: Settings, name: str, uri: str) -> Attachment:
         return Attachment(name, None, exc.strerror or str(exc))
 
 
+def load_skills(settings: Settings) -> list[Skill]:
+    """The skills provisioned as the platform does: ``skills/*/SKILL.md`` in the workspace and
+    in the configs directory."""
+    found = []
+    for root in (settings.workspace / "skills", settings.configs / "skills"):
+        for path in sorted(root.glob("*/SKILL.md")):
+            text = path.read_text(encoding="utf-8", errors="replace")
+            front = dict(re.findall(r"^(\w+):\s*(.+)$", text.split("---")[1], re.MULTILINE)
+                         if text.startswith("---") else [])  # fmt: skip
+            found.append(Skill(front.get("name", path.parent.name),
+                               front.get("description", ""), text))  # fmt: skip
+    return found
+
+
+def read_allowed(settings: Settings, path: str) -> str | None:
+    """A file's text when it is in the workspace or the configs directory."""
+    resolved = Path(path).resolve()
+    if not any(resolved.is_relative_to(root) for root in (settings.workspace, settings.configs)):
+        return None
+    try:
+        return resolved.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+
+
 class ReferenceExecutor(AgentExecutor):
     """Turns an A2A message into one agent reply."""
 
@@ -266,8 +293,12 @@ class ReferenceExecutor(AgentExecutor):
         memory = PlatformMemory(self.settings, self.registration.token)
         with self.sessions.lock(key):
             session = {} if "forget_context" in faults else self.sessions.load(key)
+            skills = load_skills(self.settings)
             try:
-                reply = respond(text, attachments, session, memory, faults.names)
+                reply = respond(
+                    text, attachments, session, memory, faults.names, skills=skills,
+                    read=lambda path: read_allowed(self.settings, path),
+                )  # fmt: skip
             except httpx.HTTPError as exc:
                 reply = f"My memory service failed: {exc}"
             self.sessions.save(key, session)

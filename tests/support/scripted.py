@@ -152,9 +152,10 @@ FAILED_TURN_LAYERS = {
 class _Files:
     """Uploads into a directory standing for the runtime's /workspace; snapshots from it."""
 
-    def __init__(self, root: Path, refuse: str | None) -> None:
+    def __init__(self, root: Path, refuse: str | None, refuse_places: str | None = None) -> None:
         self.root = root
         self.refuse = refuse
+        self.refuse_places = refuse_places
 
     def upload(self, name: str, content: bytes) -> str:
         if self.refuse:
@@ -164,6 +165,15 @@ class _Files:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(content)
         return f"workspace:{UPLOADS}/{filename}"
+
+    def place(self, path: str, content: bytes) -> str:
+        if self.refuse_places:
+            raise PermissionError(self.refuse_places)
+        runtime = path.replace("{workspace}", "/workspace")
+        target = self.root / runtime.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+        return runtime
 
     def snapshot(self, path: str, destination: Path) -> Path | None:
         source = self.root / "workspace" / path.replace("{workspace}", "").lstrip("/")
@@ -186,6 +196,7 @@ def record(
     runtime: Runtime,
     *,
     refuse_uploads: str | None = None,
+    refuse_places: str | None = None,
     **header: Any,
 ) -> Evidence:
     """Drive the canaries' real conversations against ``runtime``; the evidence they left.
@@ -196,16 +207,18 @@ def record(
             diagnostics that explain it.
         runtime: Answers each request (see :data:`Reply`).
         refuse_uploads: Uploads fail with this error.
+        refuse_places: Provisioned files (skills) fail with this error.
         header: Header fields to change (``session_scope``, ``probe_store``, …).
     """
-    return asyncio.run(_record(directory, canaries, runtime, refuse_uploads, header))
+    files = _Files(directory, refuse_uploads, refuse_places)
+    return asyncio.run(_record(directory, canaries, runtime, files, header))
 
 
 async def _record(
     directory: Path,
     canaries: Sequence[str],
     runtime: Runtime,
-    refuse_uploads: str | None,
+    files: _Files,
     changes: dict[str, Any],
 ) -> Evidence:
     directory.mkdir(parents=True, exist_ok=True)
@@ -229,7 +242,6 @@ async def _record(
         return httpx.Response(200, json={"jsonrpc": "2.0", "id": envelope.get("id"),
                                          "result": result})  # fmt: skip
 
-    files = _Files(directory, refuse_uploads)
     transport = httpx.MockTransport(handle)
     specs = registry.specs()
     async with A2AClient("http://scripted", "/", header.turn_timeout, transport) as client:

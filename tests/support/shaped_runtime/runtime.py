@@ -11,6 +11,7 @@ harness's own adapters do:
   tool (``path``, ``offset``, ``limit``) that reads files under the workspace;
 - history embedded in the current user message ("Conversation so far: … Current
   request: …"), per context;
+- skills from ``skills/*/SKILL.md`` (workspace and configs) listed in the system prompt;
 - its state under ``/tmp/shaped``, as real images keep theirs under ``/tmp``: at boot
   it claims that directory and ``$HOME/.shaped`` for its workspace, and refuses to
   start on one another runtime claimed.
@@ -19,7 +20,8 @@ harness's own adapters do:
 ``shared_session`` (one history for every context), ``no_memory_tool``, ``drop_file``
 (forwards text parts only, and still calls the model), ``method_not_found`` (-32601
 for the platform's 0.3 ``message/send``: a 1.x server without 0.3 compatibility),
-``internal_error`` (-32603, with data, on every turn), ``boot_fail_hint`` (prints a
+``internal_error`` (-32603, with data, on every turn), ``ignore_skills`` (never lists the
+skills provisioned in its workspace), ``boot_fail_hint`` (prints a
 ``[FAIL]`` line, a warning and a ``Fix:`` hint, and exits), ``boot_log_file`` (writes
 its only useful error to ``/tmp/shaped/boot.log`` and exits).
 """
@@ -38,6 +40,7 @@ from typing import Any
 
 FAULTS = {f.strip() for f in os.environ.get("SHAPED_FAULTS", "").split(",") if f.strip()}
 WORKSPACE = Path(os.environ.get("WORKSPACE_DIR", "/workspace")).resolve()
+CONFIGS = Path(os.environ.get("CONFIGS_DIR", "/configs")).resolve()
 WORKSPACE_ID = os.environ.get("WORKSPACE_ID", "shaped")
 MODEL_URL = os.environ.get("OPENAI_BASE_URL", "").rstrip("/")
 STATE = Path("/tmp/shaped")
@@ -102,7 +105,8 @@ def use_tool(name: str, arguments: dict[str, Any]) -> str:
         return json.dumps({"success": True, "message": "Entry added."})
     if name == "read_file":
         path = Path(str(arguments.get("path", ""))).resolve()
-        if not path.is_relative_to(WORKSPACE) or not path.is_file():
+        readable = path.is_relative_to(WORKSPACE) or path.is_relative_to(CONFIGS)
+        if not readable or not path.is_file():
             return json.dumps({"error": f"File not found: {path}"})
         lines = path.read_text(errors="replace").splitlines()
         return "\n".join(f"{n}|{line}" for n, line in enumerate(lines, start=1))
@@ -144,6 +148,24 @@ def user_text(parts: list[dict[str, Any]]) -> str:
     return text
 
 
+def skills_block() -> str:
+    """The skills provisioned in the workspace and configs, as a system prompt lists them."""
+    if "ignore_skills" in FAULTS:
+        return ""
+    lines = []
+    for root in (WORKSPACE / "skills", CONFIGS / "skills"):
+        for path in sorted(root.glob("*/SKILL.md")):
+            text = path.read_text(errors="replace")
+            described = next((line.split(":", 1)[1].strip() for line in text.splitlines()
+                              if line.startswith("description:")), "")  # fmt: skip
+            lines.append(f"- {path.parent.name}: {described} (read {path})")
+    if not lines:
+        return ""
+    return "Skills (read a skill's SKILL.md when its description fits the request):\n" + (
+        "\n".join(lines)
+    )
+
+
 def turn(context_id: str, parts: list[dict[str, Any]]) -> str:
     key = "all" if "shared_session" in FAULTS else context_id
     text = user_text(parts)
@@ -155,7 +177,7 @@ def turn(context_id: str, parts: list[dict[str, Any]]) -> str:
     if earlier:
         transcript = "\n".join(f"{'User' if r == 'user' else 'Agent'}: {t}" for r, t in earlier)
         prompt = f"Conversation so far:\n{transcript}\n\nCurrent request: {text}"
-    system = f"{SYSTEM}\n\n{snapshot}" if snapshot else SYSTEM
+    system = "\n\n".join(part for part in (SYSTEM, snapshot, skills_block()) if part)
     tools = [READ_FILE_TOOL] + ([] if "no_memory_tool" in FAULTS else [MEMORY_TOOL])
     answer = complete([{"role": "system", "content": system},
                        {"role": "user", "content": prompt}], tools)  # fmt: skip
