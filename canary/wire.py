@@ -31,7 +31,7 @@ UNKNOWN_METHOD = "canary/noSuchMethod"
 async def converse(talk: Conversation) -> None:
     """Fetch the card (falling back to the legacy path), then call an unknown method."""
     for path in dict.fromkeys((talk.settings.ready_path, LEGACY_CARD_PATH)):
-        if await talk.get(path) == 200:
+        if (await talk.get(path)).status == 200:
             break
     envelope = {"jsonrpc": "2.0", "id": f"canary-{uuid.uuid4()}", "method": UNKNOWN_METHOD,
                 "params": {}}  # fmt: skip

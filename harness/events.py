@@ -164,6 +164,28 @@ class A2ACall(_Response):
 
 
 @dataclass(frozen=True, kw_only=True)
+class StreamCall(_Event):
+    """One ``message/stream`` exchange of a conversation: the server-sent events it read."""
+
+    type: ClassVar[str] = "a2a_stream"
+    canary: str
+    turn: int
+    context_id: str | None
+    sent: str
+    request: dict[str, Any]
+    started: float = 0.0
+    status: int | None
+    events: tuple[str, ...] = ()
+    """Each event's ``data`` (a JSON-RPC response), in order."""
+    body: str | None = None
+    """The body, when the answer was not an event stream."""
+    error: str | None = None
+    elapsed_s: float = 0.0
+    disconnected: bool = False
+    """The harness stopped reading after the events it wanted (as a closed chat tab does)."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class A2APoll(_Response):
     """A ``tasks/get`` the harness made only to keep evidence of a turn that ignored blocking."""
 
@@ -328,9 +350,9 @@ class RuntimeExit(_Event):
 
 
 Event: TypeAlias = (
-    Header | Footer | CanaryStart | CanaryEnd | HarnessFault | Token | A2ACall | A2APoll
-    | HttpGet | Upload | Placed | Snapshot | PlatformCall | ModelCall | ModelUnserved | Card
-    | RuntimeExit
+    Header | Footer | CanaryStart | CanaryEnd | HarnessFault | Token | A2ACall | StreamCall
+    | A2APoll | HttpGet | Upload | Placed | Snapshot | PlatformCall | ModelCall | ModelUnserved
+    | Card | RuntimeExit
 )  # fmt: skip
 EVENT_TYPES: dict[str, type[Event]] = {cls.type: cls for cls in typing.get_args(Event)}
 

@@ -28,7 +28,8 @@ SHAPED = SUPPORT / "shaped_runtime"
 P, F, S = "passed", "failed", "skipped"
 HEALTHY = {
     "name_recall": P, "file_only": P, "file_caption": P, "memory_recall": P, "memory_deep": P,
-    "interleaved": P, "tool_use": P, "wire": P, "session_scope": P, "session_store": S,
+    "interleaved": P, "tool_use": P, "stream_cancel": S, "wire": P, "session_scope": P,
+    "session_store": S,
     "memory_layers": P, "model_history": P, "model_files": P,
 }  # fmt: skip
 
@@ -41,7 +42,7 @@ def every_turn_fails(layer: str) -> Expected:
     return {
         "name_recall": (F, layer), "file_only": (F, layer), "file_caption": (F, layer),
         "memory_recall": (F, layer), "memory_deep": (F, layer), "interleaved": (F, layer),
-        "tool_use": (F, layer), "wire": (F, "wire") if layer == "wire" else P,
+        "tool_use": (F, layer), "stream_cancel": S, "wire": (F, "wire") if layer == "wire" else P,
         "session_scope": S, "session_store": S, "memory_layers": (F, layer),
         "model_history": S, "model_files": S,
     }  # fmt: skip

@@ -23,8 +23,8 @@ pytestmark = pytest.mark.slow
 P, F, S = "passed", "failed", "skipped"
 HEALTHY = {
     "name_recall": P, "file_only": P, "file_caption": P, "memory_recall": P, "memory_deep": P,
-    "interleaved": P, "tool_use": P, "wire": P, "session_scope": P, "session_store": P,
-    "memory_layers": P,
+    "interleaved": P, "tool_use": P, "stream_cancel": P, "wire": P, "session_scope": P,
+    "session_store": P, "memory_layers": P,
 }  # fmt: skip
 
 
@@ -33,7 +33,8 @@ def turns_fail(layer: str) -> Expected:
     return {
         "name_recall": (F, layer), "file_only": (F, layer), "file_caption": (F, layer),
         "memory_recall": (F, layer), "memory_deep": (F, layer), "interleaved": (F, layer),
-        "tool_use": (F, layer), "wire": (F, "wire") if layer == "wire" else P,
+        "tool_use": (F, layer), "stream_cancel": (F, layer),
+        "wire": (F, "wire") if layer == "wire" else P,
         "session_scope": S, "session_store": S, "memory_layers": (F, layer),
     }  # fmt: skip
 
@@ -65,7 +66,8 @@ def healthy(**changes: str | tuple[str, str]) -> Expected:
 ROWS = [
     Row("", P, HEALTHY, observed={"session_scope": "context", "memory_layers": "platform"}),
     Row("forget_context", F,
-        healthy(name_recall=(F, "session"), session_scope=S, interleaved=(F, "session"))),
+        healthy(name_recall=(F, "session"), session_scope=S, interleaved=(F, "session"),
+                stream_cancel=(F, "stream:next"))),
     Row("empty_prompt", F, healthy(file_only=(F, "files"))),
     Row("ignore_caption", F, healthy(file_caption=(F, "caption"))),
     Row("no_memory", F, healthy(memory_recall=(F, "memory"), memory_layers=(F, "memory:commit"),
@@ -104,6 +106,8 @@ ROWS = [
     Row("stale_memory", F, healthy(memory_deep=(F, "memory:update"))),
     Row("global_session", F, healthy(interleaved=(F, "session"))),
     Row("ignore_skills", F, healthy(tool_use=(F, "skills"))),
+    Row("cancel_on_disconnect", F, healthy(stream_cancel=(F, "stream:disconnect"))),
+    Row("wedge_after_cancel", F, healthy(stream_cancel=(F, "stream:wedged")), extra=HANG),
     Row("leak_env", P, HEALTHY, extra='secrets = ["CANARY_TABLE_API_KEY"]\n'),
     # Which turns are cut off depends on timing; every failure must blame the exit.
     Row("crash_mid_run", F, reason=None),

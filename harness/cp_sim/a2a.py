@@ -324,6 +324,41 @@ class A2AClient:
         """GET a path of the runtime (its agent card, say)."""
         return await self._request("GET", path, None)
 
+    async def stream(self, envelope: dict[str, Any], *, events: int | None = None) -> Streamed:
+        """POST a streaming JSON-RPC envelope and read its server-sent events.
+
+        Args:
+            envelope: ``message/stream``, as the platform sends it.
+            events: Disconnect after this many events (None: read to the stream's end).
+        """
+        started = time.monotonic()
+        read: list[str] = []
+        status: int | None = None
+        try:
+            async with asyncio.timeout(self.timeout):
+                headers = {"Accept": "text/event-stream"}
+                url = self.base_url + self.a2a_path
+                async with self._client.stream(
+                    "POST", url, json=envelope, headers=headers
+                ) as reply:
+                    status = reply.status_code
+                    if "text/event-stream" not in reply.headers.get("content-type", ""):
+                        body = await reply.aread()
+                        return Streamed(status, (), body, None, _since(started))
+                    async for line in reply.aiter_lines():
+                        if line.startswith("data:"):
+                            read.append(line[len("data:") :].strip())
+                            if events is not None and len(read) >= events:
+                                return Streamed(status, tuple(read), b"", None,
+                                                _since(started), disconnected=True)  # fmt: skip
+        except (TimeoutError, httpx.TimeoutException):
+            return Streamed(status, tuple(read), b"", f"no end of the stream within "
+                            f"{self.timeout:g}s", _since(started))  # fmt: skip
+        except httpx.HTTPError as exc:
+            error = f"transport error: {type(exc).__name__}: {exc}"
+            return Streamed(status, tuple(read), b"", error, _since(started))
+        return Streamed(status, tuple(read), b"", None, _since(started))
+
     async def _request(self, method: str, path: str, payload: dict[str, Any] | None) -> Exchange:
         started = time.monotonic()
         try:
@@ -338,6 +373,31 @@ class A2AClient:
             elapsed = round(time.monotonic() - started, 4)
             return Exchange(response.status_code, response.content, None, elapsed)
         return Exchange(None, b"", error, round(time.monotonic() - started, 4))
+
+
+@dataclass(frozen=True)
+class Streamed:
+    """One ``message/stream`` exchange: the SSE events read (their ``data``), or why none.
+
+    Attributes:
+        status: The HTTP status, or None when no response came.
+        events: Each event's ``data``, in order, as far as it was read.
+        body: The body, when the answer was not an event stream.
+        error: Why the exchange ended without a response, or before the stream ended.
+        elapsed_s: Seconds from the request to the last event read.
+        disconnected: The client stopped reading after the events it wanted.
+    """
+
+    status: int | None
+    events: tuple[str, ...]
+    body: bytes
+    error: str | None
+    elapsed_s: float
+    disconnected: bool = False
+
+
+def _since(started: float) -> float:
+    return round(time.monotonic() - started, 4)
 
 
 def protocol_versions(card: dict[str, Any]) -> list[str]:

@@ -34,6 +34,7 @@ from harness.events import (
     HttpGet,
     Placed,
     Snapshot,
+    StreamCall,
     Token,
     Upload,
     body_fields,
@@ -86,6 +87,8 @@ class Conversation:
         self._transcript = transcript
         self._files = files
         self._artifacts = artifacts
+        self.last_state: str | None = None
+        """The task state the last JSON-RPC reply named (``tasks/get`` polling reads it)."""
 
     def token(self, name: str, value: str) -> str:
         """Record a randomized value the checks will look for; returns it."""
@@ -110,10 +113,54 @@ class Conversation:
         """
         await self.rpc(message_envelope(parts, context_id), sent=sent, context_id=context_id)
 
+    async def stream(
+        self, context_id: str, text: str, *, events: int | None = None
+    ) -> tuple[str, ...]:
+        """Send one user turn with ``message/stream``; returns the events' data as read.
+
+        Args:
+            context_id: The conversation thread.
+            text: What the user says.
+            events: Disconnect after this many events (None: read to the stream's end).
+        """
+        envelope = message_envelope([text_part(text)], context_id)
+        envelope["method"] = "message/stream"
+        turn = self._transcript.begin_turn(self.canary)
+        started = self._transcript.now()
+        try:
+            streamed = await self._client.stream(envelope, events=events)
+        finally:
+            self._transcript.end_turn(turn)
+        body = streamed.body.decode("utf-8", errors="replace") if streamed.body else None
+        self._transcript.write(
+            StreamCall(canary=self.canary, turn=turn, context_id=context_id, sent=text,
+                       request=envelope, started=started, status=streamed.status,
+                       events=streamed.events, body=body, error=streamed.error,
+                       elapsed_s=streamed.elapsed_s, disconnected=streamed.disconnected)
+        )  # fmt: skip
+        return streamed.events
+
+    async def call(self, method: str, params: dict[str, Any], *, sent: str) -> None:
+        """One JSON-RPC call that is no user turn (``tasks/get``, ``tasks/cancel``), recorded."""
+        envelope = {"jsonrpc": "2.0", "id": str(uuid.uuid4()), "method": method, "params": params}
+        await self.rpc(envelope, sent=sent, poll=False)
+
     async def rpc(
-        self, envelope: dict[str, Any], *, sent: str, context_id: str | None = None
+        self,
+        envelope: dict[str, Any],
+        *,
+        sent: str,
+        context_id: str | None = None,
+        poll: bool = True,
     ) -> None:
-        """POST any JSON-RPC envelope to the runtime and record the exchange."""
+        """POST any JSON-RPC envelope to the runtime and record the exchange.
+
+        Args:
+            envelope: The JSON-RPC request.
+            sent: What was sent, in words, for failure messages.
+            context_id: The conversation thread it belongs to, if any.
+            poll: Record what ``tasks/get`` says of a task the reply left pending.
+        """
         turn = self._transcript.begin_turn(self.canary)
         started = self._transcript.now()
         deadline = time.monotonic() + self._client.timeout
@@ -127,7 +174,10 @@ class Conversation:
             A2ACall(canary=self.canary, turn=turn, context_id=context_id, sent=sent,
                     request=envelope, started=started, **_response(exchange))
         )  # fmt: skip
-        pending = _pending_task(exchange)
+        self.last_state = (
+            parse_reply(exchange.status, exchange.body).task_state if exchange.status else None
+        )
+        pending = _pending_task(exchange) if poll else None
         if pending is not None:
             await self._poll(turn, pending, deadline)
 
@@ -150,11 +200,11 @@ class Conversation:
             if _pending_task(exchange) is None:
                 return
 
-    async def get(self, path: str) -> int | None:
-        """GET a path of the runtime (not a turn), record the answer, return its status."""
+    async def get(self, path: str) -> Exchange:
+        """GET a path of the runtime (not a turn), record the answer, return it."""
         exchange = await self._client.get(path)
         self._transcript.write(HttpGet(canary=self.canary, path=path, **_response(exchange)))
-        return exchange.status
+        return exchange
 
     async def upload(self, name: str, content: bytes) -> str | None:
         """Place a file in the runtime's chat uploads; returns its URI, None on failure."""

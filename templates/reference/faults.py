@@ -12,6 +12,8 @@
 ``stale_memory``    says it updated a memory, and keeps the old one
 ``global_session``  one "current conversation" per process, taken by each name turn
 ``ignore_skills``   never reads the skills provisioned in its workspace and configs
+``cancel_on_disconnect`` cancels a streamed task instead of finishing it
+``wedge_after_cancel`` never answers again once a task was cancelled
 ``task_reply``      answers with a Task (text in artifacts[0], a note in the status)
 ``type_parts``      marks parts with ``type`` instead of ``kind``
 ``slow_boot=S``     serves only after S seconds
@@ -29,6 +31,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import json
 import re
 import uuid
@@ -38,7 +41,8 @@ from typing import Any
 
 SWITCHES = frozenset({
     "forget_context", "empty_prompt", "ignore_caption", "no_memory", "search_unused",
-    "shared_sessions", "stale_memory", "global_session", "ignore_skills", "task_reply",
+    "shared_sessions", "stale_memory", "global_session", "ignore_skills",
+    "cancel_on_disconnect", "wedge_after_cancel", "task_reply",
     "type_parts",
     "slow_boot", "crash_on_boot", "no_card", "hang_turn", "slow_turn", "jsonrpc_error",
     "bad_json", "http_500", "leak_env", "crash_mid_run",
@@ -49,6 +53,9 @@ CANARY_TURNS = {
     "name_recall": re.compile(r"my name is", re.IGNORECASE),
     "memory_recall": re.compile(r"remember for future conversations|favou?rite colou?r", re.I),
 }
+STREAMING: contextvars.ContextVar[bool] = contextvars.ContextVar("streaming", default=False)
+"""Whether the request being served is a ``message/stream`` (the executor answers it as a
+task whose lifecycle the stream shows)."""
 SECRET_NAME_RE = re.compile(r"(^|_)(KEY|TOKEN|SECRET|PASSWORD)($|_)", re.IGNORECASE)
 
 Scope = MutableMapping[str, Any]
@@ -127,16 +134,26 @@ class WireFaults:
             if not message.get("more_body"):
                 break
         request = _json(body)
-        if isinstance(request, dict) and request.get("method") == "message/send":
+        method = request.get("method") if isinstance(request, dict) else None
+        STREAMING.set(method == "message/stream")
+        if method == "message/send":
             broken = self._broken(request.get("id"))
             if broken is not None:
                 await _respond(send, *broken)
                 return
 
+        replayed = False
+
         async def replay() -> Message:
+            # The body once; then the real channel, where a disconnect arrives (a streaming
+            # response listens for it: answering it with the body again would spin forever).
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
             return {"type": "http.request", "body": body, "more_body": False}
 
-        if not ({"task_reply", "type_parts"} & self.faults.names):
+        if method == "message/stream" or not ({"task_reply", "type_parts"} & self.faults.names):
             await self.app(scope, replay, send)
             return
         status, headers, answer = await _capture(self.app, scope, replay)

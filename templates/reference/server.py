@@ -25,23 +25,32 @@ from typing import Any
 
 import httpx
 import uvicorn
-from a2a.helpers.proto_helpers import new_text_message
+from a2a.helpers.proto_helpers import new_task, new_text_message, new_text_part
 from a2a.server.agent_execution import AgentExecutor, RequestContext
 from a2a.server.events import EventQueue
 from a2a.server.request_handlers import DefaultRequestHandler
 from a2a.server.routes import create_agent_card_routes, create_jsonrpc_routes
-from a2a.server.tasks import InMemoryTaskStore
-from a2a.types.a2a_pb2 import AgentCapabilities, AgentCard, AgentInterface, AgentSkill
+from a2a.server.tasks import InMemoryTaskStore, TaskUpdater
+from a2a.types.a2a_pb2 import (
+    AgentCapabilities,
+    AgentCard,
+    AgentInterface,
+    AgentSkill,
+    TaskState,
+)
 from starlette.applications import Starlette
 
 from templates.reference.agent import Attachment, Skill, respond
-from templates.reference.faults import Faults, WireFaults, leaked
+from templates.reference.faults import STREAMING, Faults, WireFaults, leaked
 
 WORKSPACE_URI_PREFIX = "workspace:"
 HEARTBEAT_INTERVAL_S = 15.0
 HANG_S = 86_400.0
 CRASH_AFTER_TURNS = 2
 GLOBAL_SESSION_THINK_S = 0.3
+STREAM_WORK_S = 0.3
+SLOW_TASK_S = 8.0
+SLOW_RE = re.compile(r"\btake your time\b", re.IGNORECASE)
 NAME_TURN_RE = re.compile(r"\bmy name\b", re.IGNORECASE)
 log = logging.getLogger("reference")
 
@@ -243,6 +252,7 @@ class ReferenceExecutor(AgentExecutor):
         self.sessions = SessionStore(settings.workspace)
         self.turns = 0
         self.current_context: str | None = None
+        self.wedged = False
 
     async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:
         message = context.message
@@ -264,6 +274,12 @@ class ReferenceExecutor(AgentExecutor):
         faults = self.settings.faults
         text = "\n".join(texts)
         self.turns += 1
+        if self.wedged:
+            log.info("wedge_after_cancel: not answering context=%s", context_id)
+            await asyncio.sleep(HANG_S)
+        if STREAMING.get():
+            await self._streamed(context, event_queue, text, attachments)
+            return
         if "crash_mid_run" in faults and self.turns > CRASH_AFTER_TURNS:
             # Dies as the next turn arrives, so that turn (at least) is never answered.
             print(f"crash_mid_run: exiting at turn {self.turns}", flush=True)
@@ -286,6 +302,27 @@ class ReferenceExecutor(AgentExecutor):
         log.info("turn context=%s text_parts=%d files=%d", context_id, len(texts), len(attachments))
         await event_queue.enqueue_event(new_text_message(reply, context_id=context_id))
 
+    async def _streamed(
+        self, context: RequestContext, event_queue: EventQueue, text: str, files: list[Attachment]
+    ) -> None:
+        """A streamed turn is a task: submitted, working, its answer as an artifact, completed."""
+        task_id, context_id = context.task_id or "", context.context_id or ""
+        history = [context.message] if context.message else []
+        await event_queue.enqueue_event(
+            new_task(task_id, context_id, TaskState.TASK_STATE_SUBMITTED, history=history)
+        )
+        updater = TaskUpdater(event_queue, task_id, context_id)
+        await updater.start_work()
+        await asyncio.sleep(STREAM_WORK_S)  # work in progress: a client may leave meanwhile
+        if "cancel_on_disconnect" in self.settings.faults:
+            await updater.cancel()  # the bug: a closed stream taken for a cancel
+            return
+        if SLOW_RE.search(text):
+            await asyncio.sleep(SLOW_TASK_S)  # long enough to be cancelled
+        reply = await asyncio.to_thread(self._turn, context.context_id or "", text, files)
+        await updater.add_artifact([new_text_part(reply)])
+        await updater.complete()
+
     def _turn(self, context_id: str, text: str, attachments: list[Attachment]) -> str:
         faults = self.settings.faults
         shared = "shared_sessions" in faults  # keyed by workspace: every context is one session
@@ -305,7 +342,11 @@ class ReferenceExecutor(AgentExecutor):
         return reply
 
     async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
-        """Turns finish in milliseconds; there is nothing to cancel."""
+        """Cancel a task in progress (the request handler stops its execution)."""
+        if "wedge_after_cancel" in self.settings.faults:
+            self.wedged = True
+        updater = TaskUpdater(event_queue, context.task_id or "", context.context_id or "")
+        await updater.cancel()
 
 
 def agent_card(settings: Settings) -> AgentCard:
@@ -321,7 +362,7 @@ def agent_card(settings: Settings) -> AgentCard:
                 protocol_version="0.3",
             )
         ],
-        capabilities=AgentCapabilities(streaming=False),
+        capabilities=AgentCapabilities(streaming=True),
         default_input_modes=["text/plain"],
         default_output_modes=["text/plain"],
         skills=[

@@ -95,6 +95,16 @@ class Answer:
     status: int = 200
     body: str = ""
     lost: str | None = None
+    content_type: str = "application/json"
+
+
+def events(*results: dict[str, Any], request_id: Any = "r") -> Answer:
+    """A ``message/stream`` answer: one server-sent event per JSON-RPC result."""
+    body = "".join(
+        f"data: {json.dumps({'jsonrpc': '2.0', 'id': request_id, 'result': r})}\n\n"
+        for r in results
+    )
+    return Answer(body=body, content_type="text/event-stream")
 
 
 Reply = str | dict[str, Any] | Answer
@@ -197,6 +207,7 @@ def record(
     *,
     refuse_uploads: str | None = None,
     refuse_places: str | None = None,
+    card: dict[str, Any] | None = None,
     **header: Any,
 ) -> Evidence:
     """Drive the canaries' real conversations against ``runtime``; the evidence they left.
@@ -208,17 +219,22 @@ def record(
         runtime: Answers each request (see :data:`Reply`).
         refuse_uploads: Uploads fail with this error.
         refuse_places: Provisioned files (skills) fail with this error.
+        card: The agent card it serves (default: a 0.3 card without streaming).
         header: Header fields to change (``session_scope``, ``probe_store``, …).
     """
     files = _Files(directory, refuse_uploads, refuse_places)
-    return asyncio.run(_record(directory, canaries, runtime, files, header))
+    served = card or {"name": "scripted", "protocolVersion": "0.3.0"}
+    return asyncio.run(_record(directory, canaries=canaries, runtime=runtime, files=files,
+                               card=served, changes=header))  # fmt: skip
 
 
 async def _record(
     directory: Path,
+    *,
     canaries: Sequence[str],
     runtime: Runtime,
     files: _Files,
+    card: dict[str, Any],
     changes: dict[str, Any],
 ) -> Evidence:
     directory.mkdir(parents=True, exist_ok=True)
@@ -232,12 +248,14 @@ async def _record(
         seen += 1
         envelope = json.loads(request.content) if request.content else {}
         if request.method == "GET":
-            return httpx.Response(200, json={"name": "scripted", "protocolVersion": "0.3.0"})
+            return httpx.Response(200, json=card)
         answer = runtime(Got(envelope, transcript, seen))
         if isinstance(answer, Answer):
             if answer.lost is not None:
                 raise httpx.ConnectError(answer.lost, request=request)
-            return httpx.Response(answer.status, text=answer.body)
+            return httpx.Response(
+                answer.status, text=answer.body, headers={"content-type": answer.content_type}
+            )
         result = message(answer) if isinstance(answer, str) else answer
         return httpx.Response(200, json={"jsonrpc": "2.0", "id": envelope.get("id"),
                                          "result": result})  # fmt: skip

@@ -1,0 +1,197 @@
+"""stream_cancel: streams survive a closed tab, and a cancel cancels (DESIGN §4.1).
+
+On a runtime whose agent card advertises streaming, in one context: a ``message/stream``
+read to its end (events in a valid order: a task, status or message first, a terminal
+state last); a second one the harness disconnects from after its first event, whose task
+must still reach ``completed`` (``tasks/get``: not stuck, not canceled); then a
+``message/send`` in the same context must answer and remember the first turn. In another
+context a slow request is streamed, its task cancelled with ``tasks/cancel {id}``: it must
+end ``canceled``, no model request for it may start after the cancel, and the runtime must
+still answer a turn there. The empty-params ``tasks/cancel`` the platform's Stop button
+sends is recorded, not judged. It runs alone, so model requests after the cancel are its
+task's. Layers: ``stream:order``, ``stream:disconnect``, ``stream:next``, ``stream:cancel``,
+``stream:wedged``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+from canary.evidence import Evidence, NoEvidence, fail
+from canary.name_recall import QUESTION
+from canary.tokens import random_name
+from canary.wire import LEGACY_CARD_PATH
+from harness.cp_sim import Conversation, trim
+from harness.cp_sim.a2a import FAILED_TASK_STATES
+from harness.events import A2ACall, CanaryEnd, HttpGet, ModelCall, StreamCall
+
+KIND = "canary"
+ORDER = 8
+SHORT = "strm"
+USUAL = "task"
+DEFAULT = False
+ALONE = True
+SLOW = "Please take your time over this one: think it through slowly, then say done."
+AGAIN = "Are you still there?"
+TERMINAL = frozenset({"completed", *FAILED_TASK_STATES})
+POLL_S = 0.2
+
+
+def streams(card: Any) -> bool:
+    """Whether an agent card advertises streaming."""
+    capabilities = card.get("capabilities") if isinstance(card, dict) else None
+    return isinstance(capabilities, dict) and capabilities.get("streaming") is True
+
+
+def result_of(data: str) -> dict[str, Any] | None:
+    """The ``result`` of one event's JSON-RPC response (None: an error or no object)."""
+    try:
+        payload = json.loads(data)
+    except ValueError:
+        return None
+    result = payload.get("result") if isinstance(payload, dict) else None
+    return result if isinstance(result, dict) else None
+
+
+def kind(result: dict[str, Any]) -> str:
+    return str(result.get("kind") or result.get("type") or "")
+
+
+def state(result: dict[str, Any]) -> str | None:
+    """A task's or status update's state, in 0.3's words."""
+    status = result.get("status")
+    if not isinstance(status, dict) or not isinstance(status.get("state"), str):
+        return None
+    return str(status["state"]).lower().removeprefix("task_state_").replace("_", "-")
+
+
+def task_id(result: dict[str, Any] | None) -> str | None:
+    if result is None:
+        return None
+    found = result.get("id") if kind(result) == "task" else result.get("taskId")
+    return str(found) if isinstance(found, str) and found else None
+
+
+async def converse(talk: Conversation) -> None:
+    """Stream, disconnect, send; then stream a slow request and cancel it."""
+    card = None
+    for path in dict.fromkeys((talk.settings.ready_path, LEGACY_CARD_PATH)):
+        exchange = await talk.get(path)
+        if exchange.status == 200:
+            card = json.loads(exchange.body or b"null")
+            break
+    if not streams(card):
+        return
+    name = talk.token("name", random_name())
+    chat = talk.new_context()
+    await talk.stream(chat, f"Hi! My name is {name}. Please remember it.")
+    first = await talk.stream(chat, QUESTION, events=1)
+    await _until_done(talk, task_id(result_of(first[0])) if first else None)
+    await talk.say(chat, QUESTION)
+    slow = talk.new_context()
+    started = await talk.stream(slow, SLOW, events=1)
+    task = task_id(result_of(started[0])) if started else None
+    if task is not None:
+        await talk.call("tasks/cancel", {"id": task}, sent=f"tasks/cancel of {task}")
+        await _until_done(talk, task)
+    await talk.say(slow, AGAIN)
+    await talk.call("tasks/cancel", {}, sent="tasks/cancel with empty params (the Stop button)")
+
+
+async def _until_done(talk: Conversation, task: str | None) -> None:
+    """Ask ``tasks/get`` until the task is in a terminal state, or the turn timeout passed."""
+    if task is None:
+        return
+    deadline = time.monotonic() + talk.settings.turn_timeout
+    while time.monotonic() < deadline:
+        await talk.call("tasks/get", {"id": task}, sent=f"tasks/get of {task}")
+        if talk.last_state in TERMINAL:
+            return
+        await asyncio.sleep(POLL_S)
+
+
+def check(evidence: Evidence) -> str:
+    """Each step as the docstring says; observes ``task`` (a task lifecycle) or ``message``."""
+    cards = [line for line in evidence.events("stream_cancel", HttpGet) if line.event.status == 200]
+    if not cards:
+        raise NoEvidence("no agent card (the wire diagnostic says why)")
+    if not streams(json.loads(cards[0].event.body or "null")):
+        raise NoEvidence("the agent card does not advertise streaming")
+    streamed = evidence.events("stream_cancel", StreamCall)
+    calls = evidence.events("stream_cancel", A2ACall)
+    if len(streamed) < 3:
+        raise NoEvidence("the stream_cancel conversation recorded fewer than three streams")
+    full, dropped, slow = streamed[:3]
+    results = _read(full)
+    if not results:
+        fail("stream:order", f"{_said(full)}: no event ({full.event.error or full.event.body!r}; "
+             f"{full.where})")  # fmt: skip
+    if kind(results[0]) not in ("task", "status-update", "message"):
+        fail("stream:order", f"{_said(full)}: the first event is a {kind(results[0])!r}, not a "
+             f"task, status or message ({full.where})")  # fmt: skip
+    last = results[-1]
+    if kind(last) != "message" and state(last) not in TERMINAL:
+        fail("stream:order", f"{_said(full)}: the stream ended in state {state(last)!r}, not a "
+             f"terminal one ({full.where})")  # fmt: skip
+    observed = "message"
+    dropped_results = _read(dropped)
+    dropped_task = task_id(dropped_results[0]) if dropped_results else None
+    if dropped_task is not None:
+        observed = "task"
+        final = _final_state(calls, dropped_task)
+        if final != "completed":
+            fail("stream:disconnect", f"after the harness closed the stream of {_said(dropped)} "
+                 f"({dropped.where}), tasks/get says {dropped_task} is {final!r}, not "
+                 "'completed'")  # fmt: skip
+    sends = [c for c in evidence.turns("stream_cancel") if c.method == "message/send"]
+    if len(sends) < 2:
+        raise NoEvidence("the stream_cancel conversation recorded fewer than two sends")
+    name = evidence.token("stream_cancel", "name")
+    after = sends[0]
+    text = after.answer()
+    if name.lower() not in text.lower():
+        fail("stream:next", f"asked {after.sent!r} in context {after.context_id} after the "
+             f"streams; got {trim(text)!r}; expected {name!r} ({after.where})")  # fmt: skip
+    slow_results = _read(slow)
+    slow_task = task_id(slow_results[0]) if slow_results else None
+    if slow_task is not None:
+        final = _final_state(calls, slow_task)
+        if final != "canceled":
+            fail("stream:cancel", f"{_said(slow)}, then tasks/cancel {slow_task}: tasks/get says "
+                 f"{final!r}, not 'canceled' ({slow.where})")  # fmt: skip
+        cancel = next(c for c in calls if c.event.request.get("method") == "tasks/cancel")
+        ends = evidence.events("stream_cancel", CanaryEnd)
+        late = [m for m in evidence.of(ModelCall)
+                if m.number > cancel.number and (not ends or m.number < ends[-1].number)
+                and AGAIN not in m.event.last_user_text()]  # fmt: skip
+        if late:
+            fail("stream:cancel", f"a model request started after tasks/cancel {slow_task} "
+                 f"({cancel.where}): {late[0].where}")  # fmt: skip
+    again = sends[1]
+    failed = again.failure()
+    if failed is not None:
+        fail("stream:wedged", f"after the cancel, {failed[1]}")
+    return observed
+
+
+def _read(line: Any) -> list[dict[str, Any]]:
+    return [r for r in (result_of(data) for data in line.event.events) if r is not None]
+
+
+def _said(line: Any) -> str:
+    return f"streamed {trim(line.event.sent)!r} in context {line.event.context_id}"
+
+
+def _final_state(calls: list[Any], task: str) -> str | None:
+    """The state the last ``tasks/get`` of a task answered."""
+    found = None
+    for line in calls:
+        request = line.event.request
+        if request.get("method") != "tasks/get" or (request.get("params") or {}).get("id") != task:
+            continue
+        result = result_of(line.event.body or "")
+        found = state(result) if result else f"no task ({trim(line.event.body or '', 120)})"
+    return found
