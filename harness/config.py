@@ -400,6 +400,8 @@ class Template:
     """``sim``: the harness serves a scripted model and points the runtime at it."""
     model_env: Mapping[str, str] = key({}, _table)
     """More variables for the runtime when ``model = "sim"`` (``${OPENAI_BASE_URL}`` etc.)."""
+    peer: str = key("reference", _text)
+    """The template whose runtime is this one's peer in ``peer_call`` (another instance)."""
     logs: tuple[str, ...] = key([], _logs)
     """Log files in the runtime's filesystem (globs, ``{workspace}`` allowed): copied into
     the artifacts, masked and capped, and searched for why the runtime failed."""
@@ -576,6 +578,19 @@ def _validate(file: Path, data: dict[str, Any], environ: Mapping[str, str]) -> C
         checker.unknown_keys(table, _TEMPLATE_KEYS)
         merged = {**defaults, **checker.expand("", table)}
         templates[name] = _template(checker, file.parent, name, merged)
+    for template in templates.values():
+        if "peer_call" not in template.canaries:
+            continue
+        peer = templates.get(template.peer)
+        if peer is None:
+            raise _Checker(file, template.name, environ).fail(
+                "peer", f"no template named {template.peer!r} to be the peer of peer_call"
+            )
+        if peer.model == "sim":
+            raise _Checker(file, template.name, environ).fail(
+                "peer", f"the peer {peer.name!r} runs on the scripted model, which serves the "
+                "template under test only: name a template with a model of its own"
+            )  # fmt: skip
     return Config(path=file, templates=templates, defaults=defaults)
 
 

@@ -196,6 +196,15 @@ class A2APoll(_Response):
 
 
 @dataclass(frozen=True, kw_only=True)
+class PeerTold(_Response):
+    """What the harness told a template's peer directly (a word only the peer is to know)."""
+
+    type: ClassVar[str] = "peer_told"
+    canary: str
+    sent: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class HttpGet(_Response):
     """A plain GET the harness made (the agent card)."""
 
@@ -351,8 +360,8 @@ class RuntimeExit(_Event):
 
 Event: TypeAlias = (
     Header | Footer | CanaryStart | CanaryEnd | HarnessFault | Token | A2ACall | StreamCall
-    | A2APoll | HttpGet | Upload | Placed | Snapshot | PlatformCall | ModelCall | ModelUnserved
-    | Card | RuntimeExit
+    | A2APoll | PeerTold | HttpGet | Upload | Placed | Snapshot | PlatformCall | ModelCall
+    | ModelUnserved | Card | RuntimeExit
 )  # fmt: skip
 EVENT_TYPES: dict[str, type[Event]] = {cls.type: cls for cls in typing.get_args(Event)}
 

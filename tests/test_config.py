@@ -273,3 +273,23 @@ def test_a_log_pattern_outside_a_named_directory_is_an_error(
     message = error_of(tmp_path, MINIMAL + f'logs = ["{pattern}"]\n')
     assert "template 'alpha', key 'logs'" in message
     assert says in message
+
+
+def test_peer_call_needs_a_peer_that_exists(tmp_path: Path) -> None:
+    message = error_of(tmp_path, MINIMAL + 'canaries = ["peer_call"]\npeer = "nobody"\n')
+    assert "template 'alpha'" in message
+    assert "key 'peer'" in message
+    assert "no template named 'nobody'" in message
+
+
+def test_peer_call_needs_a_peer_with_a_model_of_its_own(tmp_path: Path) -> None:
+    body = MINIMAL + 'canaries = ["peer_call"]\npeer = "beta"\n'
+    body += '[templates.beta]\nimage = "example/beta:1"\nmodel = "sim"\n'
+    message = error_of(tmp_path, body)
+    assert "key 'peer'" in message
+    assert "scripted model" in message
+
+
+def test_the_peer_key_is_not_checked_without_peer_call(tmp_path: Path) -> None:
+    path = write_config(tmp_path, MINIMAL + 'peer = "nobody"\n')
+    assert load(path, {}).templates["alpha"].peer == "nobody"

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
 
 from harness.cp_sim import PlatformServer, search_memories
-from harness.cp_sim.platform import Memory
+from harness.cp_sim.platform import Memory, Peer
+from harness.cp_sim.serving import ThreadedServer
 from harness.events import PlatformCall
 
 WORKSPACE = "ws-123"
@@ -201,3 +203,72 @@ def test_no_harness_side_door(server: PlatformServer, method: str, path: str) ->
     # Nothing a runtime can reach grants it a harness action.
     response = httpx.request(method, f"{server.url}{path}", json={"path": "/etc/passwd"})
     assert response.status_code == 404
+
+
+# --- peers (peer_call): listed, discovered, and proxied as production does ---------------
+
+
+class _PeerApp:
+    """A peer's A2A endpoint: answers with what it got, headers included."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        from starlette.requests import Request
+        from starlette.responses import JSONResponse
+
+        request = Request(scope, receive)
+        got = await request.json()
+        answer = {"jsonrpc": "2.0", "id": got.get("id"), "result": {
+            "kind": "message", "parts": [{"kind": "text", "text": "pong"}],
+            "got": got, "caller": request.headers.get("x-workspace-id")}}  # fmt: skip
+        await JSONResponse(answer)(scope, receive, send)
+
+
+@pytest.fixture
+def with_peer(server: PlatformServer) -> Iterator[tuple[PlatformServer, Peer]]:
+    with ThreadedServer(_PeerApp(), "127.0.0.1", "peer") as peer_server:
+        peer = Peer("ws-peer", "the peer", f"{peer_server.url}/", {"name": "the peer"}, 10.0)
+        server.state.peers[peer.workspace_id] = peer
+        server.state.platform_url = server.url
+        yield server, peer
+
+
+def test_peers_are_listed_and_discovered_at_the_platforms_proxy(
+    with_peer: tuple[PlatformServer, Peer],
+) -> None:
+    server, peer = with_peer
+    proxy = f"{server.url}/workspaces/{peer.workspace_id}/a2a"
+    listed = httpx.get(f"{server.url}/registry/{WORKSPACE}/peers").json()
+    assert [(p["id"], p["name"], p["url"]) for p in listed] == [("ws-peer", "the peer", proxy)]
+    discover = f"{server.url}/registry/discover/ws-peer"
+    found = httpx.get(discover, headers={"X-Workspace-ID": WORKSPACE})
+    assert (found.status_code, found.json()["url"]) == (200, proxy)
+    # As production: the caller must say who it is, and an unknown peer is not found.
+    assert httpx.get(discover).status_code == 400
+    unknown = httpx.get(f"{server.url}/registry/discover/ws-nobody",
+                        headers={"X-Workspace-ID": WORKSPACE})  # fmt: skip
+    assert unknown.status_code == 404
+    assert server.state.unserved() == []
+
+
+def test_a_call_to_the_peer_is_forwarded_whole_with_the_callers_workspace(
+    with_peer: tuple[PlatformServer, Peer],
+) -> None:
+    server, peer = with_peer
+    register(server)  # registered: the proxy still takes calls without the token
+    ping = {"role": "user", "parts": [{"kind": "text", "text": "ping"}]}
+    sent = {"jsonrpc": "2.0", "id": "7", "method": "message/send", "params": {"message": ping}}
+    answer = httpx.post(f"{server.url}/workspaces/{peer.workspace_id}/a2a", json=sent)
+    assert answer.status_code == 200
+    result = answer.json()["result"]
+    assert (result["got"], result["caller"]) == (sent, WORKSPACE)
+    recorded = [c for c in server.state.calls if c.path.endswith("/a2a")]
+    assert [(c.method, c.body, c.response["result"]["parts"]) for c in recorded] == [
+        ("POST", sent, [{"kind": "text", "text": "pong"}])
+    ]
+
+
+def test_a_peer_that_is_gone_is_a_bad_gateway(server: PlatformServer) -> None:
+    server.state.peers["ws-gone"] = Peer("ws-gone", "gone", "http://127.0.0.1:9/", {}, 2.0)
+    answer = httpx.post(f"{server.url}/workspaces/ws-gone/a2a", json={"jsonrpc": "2.0"})
+    assert answer.status_code == 502
+    assert "peer unreachable" in answer.json()["error"]

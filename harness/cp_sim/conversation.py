@@ -32,6 +32,7 @@ from harness.events import (
     A2APoll,
     Header,
     HttpGet,
+    PeerTold,
     Placed,
     Snapshot,
     StreamCall,
@@ -69,6 +70,7 @@ class Conversation:
         files: Uploads and snapshots (the driver, behind a narrow interface).
         artifacts: The template's artifacts directory (snapshots go below it).
         settings: The template's facts (the transcript's header).
+        peer: A client for the template's peer, when one was started.
     """
 
     def __init__(
@@ -80,6 +82,7 @@ class Conversation:
         files: FileAccess,
         artifacts: Path,
         settings: Header,
+        peer: A2AClient | None = None,
     ) -> None:
         self.canary = canary
         self.settings = settings
@@ -87,6 +90,7 @@ class Conversation:
         self._transcript = transcript
         self._files = files
         self._artifacts = artifacts
+        self._peer = peer
         self.last_state: str | None = None
         """The task state the last JSON-RPC reply named (``tasks/get`` polling reads it)."""
 
@@ -139,6 +143,18 @@ class Conversation:
                        elapsed_s=streamed.elapsed_s, disconnected=streamed.disconnected)
         )  # fmt: skip
         return streamed.events
+
+    @property
+    def has_peer(self) -> bool:
+        """A peer runtime was started for this template (``peer_call``)."""
+        return self._peer is not None
+
+    async def tell_peer(self, text: str) -> None:
+        """Say something to the peer directly, in a fresh context of its own (recorded)."""
+        if self._peer is None:
+            raise RuntimeError("this template has no peer")
+        exchange = await self._peer.post(message_envelope([text_part(text)], new_context_id()))
+        self._transcript.write(PeerTold(canary=self.canary, sent=text, **_response(exchange)))
 
     async def call(self, method: str, params: dict[str, Any], *, sent: str) -> None:
         """One JSON-RPC call that is no user turn (``tasks/get``, ``tasks/cancel``), recorded."""

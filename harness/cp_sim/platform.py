@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 
+import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -117,11 +118,34 @@ def _kinds(kind: type | tuple[type, ...]) -> tuple[type, ...]:
     return kind if isinstance(kind, tuple) else (kind,)
 
 
+@dataclass(frozen=True)
+class Peer:
+    """Another workspace this one may delegate to, as the platform lists it.
+
+    Attributes:
+        workspace_id: Its workspace.
+        name: What its agent card calls it.
+        a2a_url: Where the platform (here: the harness) reaches its JSON-RPC endpoint.
+        card: Its agent card.
+        turn_timeout: How long a turn of it may take (the proxy's and the harness's wait).
+    """
+
+    workspace_id: str
+    name: str
+    a2a_url: str
+    card: dict[str, Any]
+    turn_timeout: float = 120.0
+
+
 class PlatformState:
     """The platform's memory of one workspace, shared by the server and the harness."""
 
     def __init__(self, workspace_id: str, recorder: Recorder | None = None) -> None:
         self.workspace_id = workspace_id
+        self.peers: dict[str, Peer] = {}
+        """Workspaces listed under ``/registry/{id}/peers``; their ``/a2a`` is proxied."""
+        self.platform_url = ""
+        """This server's URL as the runtime reaches it (the peers' URLs are under it)."""
         self.auth_token: str | None = None
         self.memories: list[Memory] = []
         self.calls: list[PlatformCall] = []
@@ -198,9 +222,38 @@ class PlatformState:
         # The platform's handler answers with the list itself (DESIGN §3).
         return HTTPStatus.OK, [asdict(m) for m in found]
 
+    def peer_list(self) -> tuple[int, Any]:
+        """The peers, as the platform lists them: each reached through the platform's proxy."""
+        listed = [
+            {"id": p.workspace_id, "name": p.name, "role": "peer", "status": "online",
+             "agent_card": p.card, "url": self.peer_url(p)}
+            for p in self.peers.values()
+        ]  # fmt: skip
+        return HTTPStatus.OK, listed
+
+    def discover(self, target: str) -> tuple[int, Any]:
+        """Where a peer is reached (``GET /registry/discover/{id}``), as production answers.
+
+        Production hands out the peer's internal URL; this one is the platform's proxy to
+        it, so the call the runtime then makes is in the transcript.
+        """
+        peer = self.peers.get(target)
+        if peer is None:
+            return HTTPStatus.NOT_FOUND, {"error": "workspace not found"}
+        return HTTPStatus.OK, {"id": peer.workspace_id, "url": self.peer_url(peer),
+                               "name": peer.name}  # fmt: skip
+
+    def peer_url(self, peer: Peer) -> str:
+        """The URL the runtime reaches ``peer`` at: the platform's proxy."""
+        return f"{self.platform_url}/workspaces/{peer.workspace_id}/a2a"
+
     def _same_workspace(self, claimed: str) -> None:
         if claimed != self.workspace_id:
             raise _Refused(HTTPStatus.NOT_FOUND, f"unknown workspace {claimed!r}")
+
+
+def _is_discovery(path: str) -> bool:
+    return path.strip("/").startswith("registry/discover/")
 
 
 class _Routes:
@@ -239,11 +292,20 @@ class _Routes:
                 body = {"_unparsed": raw[:500].decode("utf-8", errors="replace")}
         auth = self._auth(request)
         handler = self._route(request.method, path)
+        peer = self._proxied(request.method, path)
+        status: int
+        payload: Any
         if handler is None:
-            status: int = HTTPStatus.NOT_FOUND
+            status = HTTPStatus.NOT_FOUND
             payload = {"error": f"not served: {request.method} {path}"}
+        elif peer is not None:
+            # Stands for the peer's own URL, which production's discovery hands out and
+            # runtimes call without the platform's token.
+            status, payload = await self._forward(peer, raw)
         elif auth in ("missing", "invalid") and path != "/registry/register":
             status, payload = HTTPStatus.UNAUTHORIZED, {"error": f"authorization {auth}"}
+        elif _is_discovery(path) and not request.headers.get("x-workspace-id"):
+            status, payload = HTTPStatus.BAD_REQUEST, {"error": "X-Workspace-ID header is required"}
         else:
             try:
                 status, payload = handler(body, query)
@@ -262,6 +324,26 @@ class _Routes:
         )  # fmt: skip
         return JSONResponse(payload, status_code=int(status))
 
+    def _proxied(self, method: str, path: str) -> Peer | None:
+        """The peer a ``POST /workspaces/{peer}/a2a`` goes to, when it is one."""
+        parts = path.strip("/").split("/")
+        if method == "POST" and len(parts) == 3 and parts[0] == "workspaces" and parts[2] == "a2a":
+            return self.state.peers.get(parts[1])
+        return None
+
+    async def _forward(self, peer: Peer, body: bytes) -> tuple[int, Any]:
+        """Hand the JSON-RPC body on to the peer as the platform does, the caller named."""
+        headers = {"Content-Type": "application/json", "X-Workspace-ID": self.state.workspace_id}
+        try:
+            async with httpx.AsyncClient(timeout=peer.turn_timeout) as client:
+                answer = await client.post(peer.a2a_url, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            return HTTPStatus.BAD_GATEWAY, {"error": f"peer unreachable: {type(exc).__name__}"}
+        try:
+            return answer.status_code, answer.json()
+        except ValueError:
+            return HTTPStatus.BAD_GATEWAY, {"error": "the peer's answer is not JSON"}
+
     def _route(
         self, method: str, path: str
     ) -> Callable[[Any, dict[str, str]], tuple[int, Any]] | None:
@@ -272,9 +354,11 @@ class _Routes:
             ("POST", "registry/register"): lambda body, query: state.register(body),
             ("POST", "registry/heartbeat"): lambda body, query: state.heartbeat(body),
         }
+        if parts[:2] == ["registry", "discover"] and len(parts) == 3:
+            return lambda body, query: state.discover(parts[2])
         if own:
             table.update({
-                ("GET", f"registry/{state.workspace_id}/peers"): lambda b, q: (HTTPStatus.OK, []),
+                ("GET", f"registry/{state.workspace_id}/peers"): lambda b, q: state.peer_list(),
                 ("GET", f"workspaces/{state.workspace_id}/delegations"):
                     lambda b, q: (HTTPStatus.OK, []),
                 ("POST", f"workspaces/{state.workspace_id}/activity"):

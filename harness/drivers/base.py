@@ -62,12 +62,14 @@ class RunContext:
         config_root: Directory of the templates file; relative paths resolve here.
         artifacts: This template's artifacts directory.
         hidden: Secret values masked in everything the driver writes.
+        instance: Tells apart two runtimes of one template in one run (a peer's).
     """
 
     run_id: str
     config_root: Path
     artifacts: Path
     hidden: tuple[str, ...] = ()
+    instance: str = ""
 
 
 def sanitize_filename(name: str) -> str:

@@ -338,7 +338,7 @@ class DockerDriver(Driver):
         if self.image is None:
             raise TemplateError("the docker driver has no image to start (prepare first)")
         port = f"{self.template.port}/tcp"
-        name = f"canary-{self.template.name}-{self.context.run_id}"
+        name = f"canary-{self.template.name}{self.context.instance}-{self.context.run_id}"
         workspace = self.template.workspace
         options: dict[str, Any] = {
             "name": name,

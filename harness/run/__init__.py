@@ -10,6 +10,7 @@ harness killed later keeps the results of the templates that had finished.
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import threading
 import uuid
@@ -23,8 +24,9 @@ from harness.errors import UsageError
 from harness.events import Footer, Header, TranscriptError
 from harness.results import Result, as_gate, write
 from harness.run.judge import JudgeError, conclude, judge
-from harness.run.lifecycle import Driven, run_template
+from harness.run.lifecycle import Driven, Shared, run_template
 from harness.run.options import Live, RunOptions, progress
+from harness.run.peers import Peers
 
 __all__ = ["Judging", "RunOptions", "judge_transcripts", "run"]
 
@@ -76,9 +78,12 @@ def _run(
     config: Config, templates: list[Template], options: RunOptions, run_id: str, live: Live
 ) -> list[Result]:
     judging = Judging(options)
-    with ThreadPoolExecutor(max_workers=max(1, len(templates))) as pool:
+    peers = Peers(config, options, live, run_id)
+    shared = Shared(config, options, live, peers)
+    with contextlib.ExitStack() as stack, ThreadPoolExecutor(max(1, len(templates))) as pool:
+        stack.callback(peers.stop_all)  # after the pool: no template talks to a peer any more
         futures: dict[Future[Driven], Template] = {
-            pool.submit(run_template, config, t, options, run_id, live): t for t in templates
+            pool.submit(run_template, shared, t, run_id): t for t in templates
         }
         pending = set(futures)
         try:

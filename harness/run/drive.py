@@ -15,6 +15,7 @@ from typing import Protocol
 
 from canary import registry
 from harness.cp_sim import A2AClient, Conversation, FileAccess, Transcript, trim
+from harness.cp_sim.platform import Peer
 from harness.drivers.base import TemplateError
 from harness.events import CanaryEnd, CanaryStart, HarnessFault, Header, RuntimeExit
 
@@ -22,7 +23,9 @@ EXIT_POLL_S = 0.5
 EXIT_GRACE_S = 2.0
 
 
-async def drive(runtime: Runtime, header: Header, transcript: Transcript) -> None:
+async def drive(
+    runtime: Runtime, header: Header, transcript: Transcript, peer: Peer | None = None
+) -> None:
     """Run the conversations the header names; every step goes to the transcript.
 
     Args:
@@ -31,15 +34,17 @@ async def drive(runtime: Runtime, header: Header, transcript: Transcript) -> Non
         header: The template's facts: what is judged and conversed, the turn timeout,
             whether conversations overlap.
         transcript: The template's transcript (artifacts go next to it).
+        peer: The template's peer (``peer_call``), if it has one.
     """
     specs = registry.specs()
     artifacts = transcript.path.parent
+    peer_client = A2AClient(peer.a2a_url, "", peer.turn_timeout) if peer else None
     async with A2AClient(runtime.base_url, header.a2a_path, header.turn_timeout) as client:
 
         def talk(canary: str) -> Conversation:
             return Conversation(
                 canary, client=client, transcript=transcript, files=runtime,
-                artifacts=artifacts, settings=header,
+                artifacts=artifacts, settings=header, peer=peer_client,
             )  # fmt: skip
 
         async def one(canary: str) -> None:
@@ -63,6 +68,8 @@ async def drive(runtime: Runtime, header: Header, transcript: Transcript) -> Non
         try:
             await all_conversations()
         finally:
+            if peer_client is not None:
+                await peer_client.aclose()
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher

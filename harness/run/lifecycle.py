@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import time
 import traceback
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from harness import drivers, secrets
 from harness.config import Config, Template
 from harness.cp_sim import PlatformServer, Transcript
 from harness.cp_sim.a2a import protocol_versions
+from harness.cp_sim.platform import Peer
 from harness.cp_sim.transcript import FILE_NAME
 from harness.drivers import Driver, RunContext, TemplateError, TemplateSkipped
 from harness.drivers.base import LEGACY_READY_PATH, Running
@@ -33,7 +33,9 @@ from harness.events import Card, Footer, Header
 from harness.model_sim import ModelServer, model_env
 from harness.results import TIMINGS, Result, Status
 from harness.run.drive import drive
+from harness.run.environment import runtime_env
 from harness.run.options import Live, RunOptions, progress
+from harness.run.peers import Peers
 
 
 class PrepareFailed(TemplateError):
@@ -56,6 +58,16 @@ class Driven:
     transcript: Path | None = None
     selected: tuple[str, ...] = ()
     hidden: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Shared:
+    """What every template's run in one harness run shares."""
+
+    config: Config
+    options: RunOptions
+    live: Live
+    peers: Peers
 
 
 @dataclass
@@ -84,16 +96,15 @@ class _Facts:
         )  # fmt: skip
 
 
-def run_template(
-    config: Config, template: Template, options: RunOptions, run_id: str, live: Live
-) -> Driven:
+def run_template(shared: Shared, template: Template, run_id: str) -> Driven:
     """Run one template up to (not including) the judge; never raises for the template."""
+    options = shared.options
     artifacts = options.artifacts_dir.resolve() / template.name
     hidden = tuple(secrets.values(template, options.extra_env))
-    context = RunContext(run_id, config.root, artifacts, hidden=hidden)
+    context = RunContext(run_id, shared.config.root, artifacts, hidden=hidden)
     facts = _Facts(image=template.image)
     try:
-        _run(template, context, options, live, facts)
+        _run(shared, template, context, facts)
     except TemplateSkipped as skip:
         facts.status, facts.reason = Status.SKIPPED, str(skip)
     except TemplateError as exc:
@@ -116,9 +127,8 @@ def run_template(
     return Driven(result, facts.writer.path, facts.header.selected, hidden)
 
 
-def _run(
-    template: Template, context: RunContext, options: RunOptions, live: Live, facts: _Facts
-) -> None:
+def _run(shared: Shared, template: Template, context: RunContext, facts: _Facts) -> None:
+    options, live = shared.options, shared.live
     missing = secrets.missing(template)
     if missing:
         raise TemplateSkipped(f"secret {missing[0]} is not set in the environment")
@@ -137,7 +147,7 @@ def _run(
     except Exception as exc:  # e.g. the engine went away between probe and use
         raise TemplateError(f"cannot set up a driver: {type(exc).__name__}: {exc}") from None
     try:
-        _run_driver(driver, judged, options, live, facts)
+        _run_driver(shared, driver, judged, facts)
     except PrepareFailed as exc:
         if not _can_fall_back(template, driver, options, live):
             raise
@@ -149,7 +159,7 @@ def _run(
         )
         facts.image = facts.image_id = None
         facts.warnings.append(note)
-        _run_driver(driver, judged, options, live, facts)
+        _run_driver(shared, driver, judged, facts)
 
 
 def artifact_list(artifacts: Path, base: Path) -> tuple[str, ...]:
@@ -195,9 +205,8 @@ def header(template: Template, judged: tuple[str, ...], workspace_id: str) -> He
     )  # fmt: skip
 
 
-def _run_driver(
-    driver: Driver, judged: tuple[str, ...], options: RunOptions, live: Live, facts: _Facts
-) -> None:
+def _run_driver(shared: Shared, driver: Driver, judged: tuple[str, ...], facts: _Facts) -> None:
+    live = shared.live
     template = driver.template
     artifacts = driver.context.artifacts
     artifacts.mkdir(parents=True, exist_ok=True)
@@ -216,22 +225,16 @@ def _run_driver(
         raise TemplateError(f"cannot serve the platform API for the runtime: {exc}") from None
     with live.lock:
         live.drivers.add(driver)
-    stack = contextlib.ExitStack()  # the model simulator, when the template uses one
+    stack = contextlib.ExitStack()  # the model simulator and the peer, when there are
     try:
         with _timed(facts, "prepare_s"):
             _prepare(driver, facts)
         with _timed(facts, "boot_s"):
-            platform_url = driver.platform_url(platform.host, platform.port)
-            env = _runtime_env(template, workspace_id, platform_url, options.extra_env)
-            if template.model == "sim":
-                env.update(_serve_model(driver, transcript, stack))
-            running = driver.start(env)
-            facts.warnings += driver.notes
-            running.wait_ready(registered=platform.state.registered)
+            running, peer = _boot(shared, driver, platform, stack, facts)
         progress(template.name, f"ready in {facts.timings['boot_s']:.2f}s; driving the canaries")
         facts.warnings += _card_warnings(running, transcript)
         with _timed(facts, "canaries_s"):
-            asyncio.run(drive(running, facts.header, transcript))
+            asyncio.run(drive(running, facts.header, transcript, peer))
         facts.driven = True
     finally:
         with _timed(facts, "teardown_s"):
@@ -246,6 +249,32 @@ def _run_driver(
                 facts.unserved = platform.state.unserved()
                 with live.lock:
                     live.drivers.discard(driver)
+
+
+def _boot(
+    shared: Shared,
+    driver: Driver,
+    platform: PlatformServer,
+    stack: contextlib.ExitStack,
+    facts: _Facts,
+) -> tuple[Running, Peer | None]:
+    """Start the runtime (its model and peer first, when it has them) until it is ready."""
+    template, header = driver.template, facts.header
+    assert header is not None
+    assert facts.writer is not None
+    platform_url = driver.platform_url(platform.host, platform.port)
+    env = runtime_env(template, header.workspace_id, platform_url, shared.options.extra_env)
+    if template.model == "sim":
+        env.update(_serve_model(driver, facts.writer, stack))
+    peer = None
+    if "peer_call" in header.selected:
+        peer = shared.peers.get(template.peer)
+        platform.state.peers[peer.workspace_id] = peer
+        platform.state.platform_url = platform_url
+    running = driver.start(env)
+    facts.warnings += driver.notes
+    running.wait_ready(registered=platform.state.registered)
+    return running, peer
 
 
 def _prepare(driver: Driver, facts: _Facts) -> None:
@@ -292,15 +321,3 @@ def _card_warnings(running: Running, transcript: Transcript) -> list[str]:
         return []
     advertised = ", ".join(versions) if versions else "no protocol version"
     return [f"the agent card advertises {advertised}, not 0.3 (the platform speaks 0.3)"]
-
-
-def _runtime_env(
-    template: Template, workspace_id: str, platform_url: str, extra: Mapping[str, str]
-) -> dict[str, str]:
-    env = {**template.env, **extra}
-    if template.model != "sim":
-        env.update({s: os.environ[s] for s in template.secrets})
-    env.update(
-        {"WORKSPACE_ID": workspace_id, "PLATFORM_URL": platform_url, "PORT": str(template.port)}
-    )
-    return env
