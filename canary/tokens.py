@@ -92,3 +92,8 @@ def random_city() -> str:
     """A city no runtime can know in advance, e.g. 'Tosamagrad' (one capitalized word)."""
     syllables = [secrets.choice(_CONSONANTS) + secrets.choice(_VOWELS) for _ in range(2)]
     return ("".join(syllables) + secrets.choice(_CITY_ENDINGS)).capitalize()
+
+
+def random_word() -> str:
+    """A lowercase nonsense word of four syllables, e.g. 'tovasemi', known to no model."""
+    return "".join(secrets.choice(_CONSONANTS) + secrets.choice(_VOWELS) for _ in range(4))

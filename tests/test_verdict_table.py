@@ -23,8 +23,8 @@ pytestmark = pytest.mark.slow
 P, F, S = "passed", "failed", "skipped"
 HEALTHY = {
     "name_recall": P, "file_only": P, "file_caption": P, "memory_recall": P, "memory_deep": P,
-    "interleaved": P, "tool_use": P, "stream_cancel": P, "wire": P, "session_scope": P,
-    "session_store": P, "memory_layers": P,
+    "interleaved": P, "tool_use": P, "stream_cancel": P, "peer_call": P, "wire": P,
+    "session_scope": P, "session_store": P, "memory_layers": P,
 }  # fmt: skip
 
 
@@ -33,7 +33,7 @@ def turns_fail(layer: str) -> Expected:
     return {
         "name_recall": (F, layer), "file_only": (F, layer), "file_caption": (F, layer),
         "memory_recall": (F, layer), "memory_deep": (F, layer), "interleaved": (F, layer),
-        "tool_use": (F, layer), "stream_cancel": (F, layer),
+        "tool_use": (F, layer), "stream_cancel": (F, layer), "peer_call": (F, layer),
         "wire": (F, "wire") if layer == "wire" else P,
         "session_scope": S, "session_store": S, "memory_layers": (F, layer),
     }  # fmt: skip
@@ -108,6 +108,7 @@ ROWS = [
     Row("ignore_skills", F, healthy(tool_use=(F, "skills"))),
     Row("cancel_on_disconnect", F, healthy(stream_cancel=(F, "stream:disconnect"))),
     Row("wedge_after_cancel", F, healthy(stream_cancel=(F, "stream:wedged")), extra=HANG),
+    Row("drop_peer_context", F, healthy(peer_call=(F, "peer:context"))),
     Row("leak_env", P, HEALTHY, extra='secrets = ["CANARY_TABLE_API_KEY"]\n'),
     # Which turns are cut off depends on timing; every failure must blame the exit.
     Row("crash_mid_run", F, reason=None),
@@ -123,7 +124,8 @@ def table_file(directory: Path) -> Path:
     lines = ["schema = 1", "[defaults]", "boot_timeout = 90", "turn_timeout = 40",
              'probe = { session_store = "{workspace}/.sessions", '
              'key = "{workspace_id}:{context_id}" }',
-             f"canaries = {list(CANARY_IDS)}"]  # fmt: skip
+             f"canaries = {list(CANARY_IDS)}",
+             f'peer = "{TEMPLATES[0]}"']  # every row's peer is healthy  # fmt: skip
     for name, row in zip(TEMPLATES, ROWS, strict=True):
         lines += [
             f"[templates.{name}]",

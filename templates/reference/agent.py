@@ -27,6 +27,12 @@ _UPDATE_RE = re.compile(
 )
 _ASK_FACT_RE = re.compile(r"\bwhat(?:'s| is)\s+my\s+(favou?rite\s+\w+)\b", re.IGNORECASE)
 _CODE_RE = re.compile(r"reference code\s*[:=]\s*([A-Za-z0-9_-]+)", re.IGNORECASE)
+_SECRET_RE = re.compile(r"\bthe secret word(?: for (\w+))? is\s+([^\s.,!?;]+)", re.IGNORECASE)
+_ASK_SECRET_RE = re.compile(r"\bwhat(?:'s| is)? the secret word(?: for (\w+))?", re.IGNORECASE)
+_ASK_PEER_RE = re.compile(
+    r"\bask your peer(?: agent)?\s+(.+?)(?:,?\s+and tell me\b.*)?[.?!]?\s*$",
+    re.IGNORECASE | re.DOTALL,
+)
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,13 @@ class MemoryPort(Protocol):
         """Contents of memories matching a query, best first."""
 
 
+class PeerPort(Protocol):
+    """Delegation to a peer workspace through the platform, as the agent sees it."""
+
+    def ask(self, text: str) -> str | None:
+        """Send ``text`` to the first peer the platform lists; its reply, or None if none."""
+
+
 @dataclass(frozen=True)
 class Attachment:
     """A file the user attached, as the runtime could read it.
@@ -98,6 +111,7 @@ def respond(
     *,
     skills: list[Skill] | None = None,
     read: FilePort | None = None,
+    peer: PeerPort | None = None,
 ) -> str:
     """Answer one user turn.
 
@@ -109,6 +123,7 @@ def respond(
         faults: Fault switches that each break one behaviour on purpose.
         skills: The skills provisioned in its workspace and configs.
         read: Reads a file a skill names.
+        peer: Asks a peer workspace.
 
     Returns:
         The reply text.
@@ -127,11 +142,25 @@ def respond(
         return _answer_about_files(text, attachments)
     if not text:
         return EMPTY_PROMPT_REPLY
+    ask_peer = _ASK_PEER_RE.search(text)
+    if ask_peer and peer is not None:
+        return _delegate(ask_peer.group(1), peer, faults)
     if skills and read is not None and "ignore_skills" not in faults:
         used = _use_skill(text, skills, read)
         if used:
             return used
     return _converse(text, session, memory, faults)
+
+
+def _delegate(request: str, peer: PeerPort, faults: frozenset[str]) -> str:
+    # The peer knows nothing of this conversation: the request must travel whole.
+    sent = f"Please tell me {request}."
+    if "drop_peer_context" in faults:
+        sent = "Hello, can you help me?"
+    answer = peer.ask(sent)
+    if answer is None:
+        return "I have no peer to ask: the platform lists none."
+    return f"I asked my peer; it says: {answer}"
 
 
 def _acknowledge(attachments: list[Attachment]) -> str:
@@ -189,6 +218,16 @@ def _converse(
         if "no_memory" not in faults and fact:
             memory.commit(f"The user said: my {_normalize(fact.group(1))} is {fact.group(2)}")
         return f"Updated my memory: {update.group(1)}"
+
+    ask_secret = _ASK_SECRET_RE.search(text)
+    if ask_secret:
+        whose = ask_secret.group(1) or ""
+        query = f"secret word for {whose}" if whose else "secret word"
+        for content in memory.search(query):
+            found = _SECRET_RE.search(content)
+            if found and (found.group(1) or "").lower() == whose.lower():
+                return f"The {query} is {found.group(2)}."
+        return f"I don't know the {query}: nothing in my memory says."
 
     if _ASK_NAME_RE.search(text):
         if session.get("name"):

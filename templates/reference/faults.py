@@ -14,6 +14,7 @@
 ``ignore_skills``   never reads the skills provisioned in its workspace and configs
 ``cancel_on_disconnect`` cancels a streamed task instead of finishing it
 ``wedge_after_cancel`` never answers again once a task was cancelled
+``drop_peer_context`` delegates to its peer without the user's request
 ``task_reply``      answers with a Task (text in artifacts[0], a note in the status)
 ``type_parts``      marks parts with ``type`` instead of ``kind``
 ``slow_boot=S``     serves only after S seconds
@@ -42,7 +43,7 @@ from typing import Any
 SWITCHES = frozenset({
     "forget_context", "empty_prompt", "ignore_caption", "no_memory", "search_unused",
     "shared_sessions", "stale_memory", "global_session", "ignore_skills",
-    "cancel_on_disconnect", "wedge_after_cancel", "task_reply",
+    "cancel_on_disconnect", "wedge_after_cancel", "drop_peer_context", "task_reply",
     "type_parts",
     "slow_boot", "crash_on_boot", "no_card", "hang_turn", "slow_turn", "jsonrpc_error",
     "bad_json", "http_500", "leak_env", "crash_mid_run",

@@ -18,6 +18,7 @@ import re
 import sys
 import threading
 import time
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,6 +156,57 @@ class PlatformMemory:
         response.raise_for_status()
         # The platform answers with the list itself (DESIGN §3).
         return [m["content"] for m in response.json() if isinstance(m, dict)]
+
+
+class PlatformPeers:
+    """Delegation through the platform: the peers it lists, their A2A through its proxy."""
+
+    def __init__(self, settings: Settings, token: str | None) -> None:
+        self._settings = settings
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+
+    def ask(self, text: str) -> str | None:
+        if not self._settings.platform_url:
+            return None
+        listed = httpx.get(
+            f"{self._settings.platform_url}/registry/{self._settings.workspace_id}/peers",
+            headers=self._headers, timeout=10,
+        )  # fmt: skip
+        listed.raise_for_status()
+        peers = [p for p in listed.json() if isinstance(p, dict) and p.get("id")]
+        if not peers:
+            return None
+        # As the platform's own runtime delegates: discover the peer's URL, then call it.
+        found = httpx.get(
+            f"{self._settings.platform_url}/registry/discover/{peers[0]['id']}",
+            headers={**self._headers, "X-Workspace-ID": self._settings.workspace_id}, timeout=10,
+        )  # fmt: skip
+        found.raise_for_status()
+        request = {
+            "jsonrpc": "2.0", "id": str(uuid.uuid4()), "method": "message/send",
+            "params": {"message": {
+                "role": "user", "kind": "message", "messageId": str(uuid.uuid4()),
+                "contextId": f"delegation-{uuid.uuid4().hex[:12]}",
+                "parts": [{"kind": "text", "text": text}],
+            }},
+        }  # fmt: skip
+        answer = httpx.post(found.json()["url"], json=request, headers=self._headers, timeout=60)
+        answer.raise_for_status()
+        return _reply_text(answer.json().get("result")) or "(the peer gave no text)"
+
+
+def _reply_text(result: Any) -> str:
+    """The text of a JSON-RPC result, whether a Message or a Task."""
+    if not isinstance(result, dict):
+        return ""
+    artifacts = result.get("artifacts") or []
+    holders = [result, *artifacts, (result.get("status") or {}).get("message")]
+    texts = [
+        part["text"]
+        for holder in holders if isinstance(holder, dict)
+        for part in holder.get("parts") or [] if isinstance(part, dict) and part.get("text")
+    ]  # fmt: skip
+    return " ".join(texts)
 
 
 class Registration:
@@ -335,9 +387,10 @@ class ReferenceExecutor(AgentExecutor):
                 reply = respond(
                     text, attachments, session, memory, faults.names, skills=skills,
                     read=lambda path: read_allowed(self.settings, path),
+                    peer=PlatformPeers(self.settings, self.registration.token),
                 )  # fmt: skip
             except httpx.HTTPError as exc:
-                reply = f"My memory service failed: {exc}"
+                reply = f"A platform call failed: {exc}"
             self.sessions.save(key, session)
         return reply
 

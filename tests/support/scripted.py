@@ -208,6 +208,7 @@ def record(
     refuse_uploads: str | None = None,
     refuse_places: str | None = None,
     card: dict[str, Any] | None = None,
+    peer: Runtime | None = None,
     **header: Any,
 ) -> Evidence:
     """Drive the canaries' real conversations against ``runtime``; the evidence they left.
@@ -220,27 +221,19 @@ def record(
         refuse_uploads: Uploads fail with this error.
         refuse_places: Provisioned files (skills) fail with this error.
         card: The agent card it serves (default: a 0.3 card without streaming).
+        peer: Answers what the harness tells the template's peer (``peer_call``).
         header: Header fields to change (``session_scope``, ``probe_store``, …).
     """
     files = _Files(directory, refuse_uploads, refuse_places)
     served = card or {"name": "scripted", "protocolVersion": "0.3.0"}
     return asyncio.run(_record(directory, canaries=canaries, runtime=runtime, files=files,
-                               card=served, changes=header))  # fmt: skip
+                               card=served, peer=peer, changes=header))  # fmt: skip
 
 
-async def _record(
-    directory: Path,
-    *,
-    canaries: Sequence[str],
-    runtime: Runtime,
-    files: _Files,
-    card: dict[str, Any],
-    changes: dict[str, Any],
-) -> Evidence:
-    directory.mkdir(parents=True, exist_ok=True)
-    header = replace(HEADER, conversations=tuple(canaries), **changes)
-    transcript = Transcript(directory / FILE_NAME)
-    transcript.write(header)
+def _transport(
+    runtime: Runtime, transcript: Transcript, card: dict[str, Any]
+) -> httpx.MockTransport:
+    """An HTTP transport whose answers ``runtime`` gives (the card to a GET)."""
     seen = 0
 
     def handle(request: httpx.Request) -> httpx.Response:
@@ -260,16 +253,41 @@ async def _record(
         return httpx.Response(200, json={"jsonrpc": "2.0", "id": envelope.get("id"),
                                          "result": result})  # fmt: skip
 
-    transport = httpx.MockTransport(handle)
+    return httpx.MockTransport(handle)
+
+
+async def _record(
+    directory: Path,
+    *,
+    canaries: Sequence[str],
+    runtime: Runtime,
+    files: _Files,
+    card: dict[str, Any],
+    peer: Runtime | None,
+    changes: dict[str, Any],
+) -> Evidence:
+    directory.mkdir(parents=True, exist_ok=True)
+    header = replace(HEADER, conversations=tuple(canaries), **changes)
+    transcript = Transcript(directory / FILE_NAME)
+    transcript.write(header)
+    transport = _transport(runtime, transcript, card)
+    peer_client = (
+        A2AClient("http://peer", "/", header.turn_timeout, _transport(peer, transcript, card))
+        if peer is not None else None
+    )  # fmt: skip
     specs = registry.specs()
     async with A2AClient("http://scripted", "/", header.turn_timeout, transport) as client:
         for canary in canaries:
             for cid, step in [(canary, "converse")] + [
                 (s.id, "follow_up") for s in specs.values() if s.explains == canary
             ]:
-                talk = Conversation(cid, client=client, transcript=transcript, files=files,
-                                    artifacts=directory, settings=header)  # fmt: skip
+                talk = Conversation(
+                    cid, client=client, transcript=transcript, files=files,
+                    artifacts=directory, settings=header, peer=peer_client,
+                )  # fmt: skip
                 await run_step(transcript, talk, step)
+    if peer_client is not None:
+        await peer_client.aclose()
     transcript.close()
     return Evidence.load(directory / FILE_NAME)
 
