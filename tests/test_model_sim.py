@@ -477,3 +477,52 @@ def test_gemini_generate_content_json_streamed_and_function_calls(
     recorded = sim[1][-1]
     assert recorded.api == "gemini"
     assert recorded.messages[0] == ModelMessage("system", "You are helpful.")
+
+
+PEER_ID = "4f1c2a9e-77aa-4b1e-9c3d-0a1b2c3d4e5f"
+LIST_PEERS = Tool("list_peers", {"type": "object", "properties": {}},
+                  "List all workspaces this agent can communicate with.")  # fmt: skip
+DELEGATE = Tool(
+    "delegate_task",
+    {"type": "object", "required": ["workspace_id", "task"],
+     "properties": {"workspace_id": {"type": "string"}, "task": {"type": "string"}}},
+    "Delegate a task to another workspace via A2A and wait for the response.",
+)  # fmt: skip
+ASK_PEER = Message("user", "Please ask your peer agent what the secret word for Rabo is, "
+                           "and tell me what it says.")  # fmt: skip
+
+
+def test_asked_to_ask_a_peer_it_lists_the_peers_delegates_the_whole_request_and_relays() -> None:
+    tools = (LIST_PEERS, DELEGATE)
+    assert decide(Conversation((ASK_PEER,), tools)).tool == "list_peers"
+    listed = (ASK_PEER, Message("assistant", "", ("list_peers",)),
+              Message("tool", f"- the peer (ID: {PEER_ID}, status: online)"))  # fmt: skip
+    delegated = decide(Conversation(listed, tools))
+    task = "Please tell me what the secret word for Rabo is."
+    assert (delegated.tool, delegated.arguments) == (
+        "delegate_task", {"workspace_id": PEER_ID, "task": task}
+    )  # fmt: skip
+    answered = (*listed, Message("assistant", "", ("delegate_task",)),
+                Message("tool", "The secret word for Rabo is tovasemi."))  # fmt: skip
+    reply = decide(Conversation(answered, tools)).text or ""
+    assert "tovasemi" in reply
+
+
+def test_a_peer_named_in_the_prompt_is_asked_without_listing() -> None:
+    system = Message("system", f'Peers: [{{"id": "{PEER_ID}", "name": "the peer"}}]')
+    decision = decide(Conversation((system, ASK_PEER), (LIST_PEERS, DELEGATE)))
+    assert (decision.tool, decision.arguments["workspace_id"]) == ("delegate_task", PEER_ID)
+
+
+def test_without_a_delegation_tool_it_says_it_cannot_ask() -> None:
+    reply = decide(Conversation((ASK_PEER,), (LIST_PEERS,))).text or ""
+    assert "cannot ask a peer" in reply
+    assert decide(Conversation((ASK_PEER,), ())).tool is None
+
+
+def test_with_no_peer_listed_it_says_so_instead_of_guessing() -> None:
+    listed = (ASK_PEER, Message("assistant", "", ("list_peers",)),
+              Message("tool", "No peers available (this workspace may be isolated)"))  # fmt: skip
+    decision = decide(Conversation(listed, (LIST_PEERS, DELEGATE)))
+    assert decision.tool is None
+    assert "no peer" in (decision.text or "").lower()

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from harness.config import CANARY_IDS
-from tests.support.runs import SUPPORT, run_cli
+from tests.support.runs import ROOT, SUPPORT, run_cli
 from tests.support.verdicts import Expected, differences
 
 pytestmark = pytest.mark.slow
@@ -28,8 +28,8 @@ SHAPED = SUPPORT / "shaped_runtime"
 P, F, S = "passed", "failed", "skipped"
 HEALTHY = {
     "name_recall": P, "file_only": P, "file_caption": P, "memory_recall": P, "memory_deep": P,
-    "interleaved": P, "tool_use": P, "stream_cancel": S, "wire": P, "session_scope": P,
-    "session_store": S,
+    "interleaved": P, "tool_use": P, "stream_cancel": S, "peer_call": P, "wire": P,
+    "session_scope": P, "session_store": S,
     "memory_layers": P, "model_history": P, "model_files": P,
 }  # fmt: skip
 
@@ -42,7 +42,8 @@ def every_turn_fails(layer: str) -> Expected:
     return {
         "name_recall": (F, layer), "file_only": (F, layer), "file_caption": (F, layer),
         "memory_recall": (F, layer), "memory_deep": (F, layer), "interleaved": (F, layer),
-        "tool_use": (F, layer), "stream_cancel": S, "wire": (F, "wire") if layer == "wire" else P,
+        "tool_use": (F, layer), "stream_cancel": S, "peer_call": (F, layer),
+        "wire": (F, "wire") if layer == "wire" else P,
         "session_scope": S, "session_store": S, "memory_layers": (F, layer),
         "model_history": S, "model_files": S,
     }  # fmt: skip
@@ -77,6 +78,8 @@ SHAPES = [
                   model_files=(F, "model:files"))),
     # Skills provisioned, never listed to the model.
     Shape("ignore-skills", "ignore_skills", F, healthy(tool_use=(F, "skills:loaded"))),
+    # No way to reach a peer: the model says so, and no call reaches the peer.
+    Shape("no-peer-tools", "no_peer_tools", F, healthy(peer_call=(F, "peer:call"))),
     # a2a-sdk 1.x without 0.3 compatibility: the platform's message/send is unknown.
     Shape("method-not-found", "method_not_found", F, every_turn_fails("wire")),
     Shape("internal-error", "internal_error", F, every_turn_fails("runtime")),
@@ -89,15 +92,29 @@ SHAPES = [
 ]  # fmt: skip
 
 
+# The shapes' peer for peer_call: the reference runtime, not itself in the matrix.
+PEER = f"""
+[templates.peer]
+command = ["python", "-m", "templates.reference"]
+env = {{ PYTHONPATH = "{ROOT}" }}
+gate = "off"
+[templates.peer.build]
+context = "{ROOT / "templates" / "reference"}"
+args = {{ BASE_IMAGE = "${{CANARY_BASE_IMAGE:-python:3.11-slim}}" }}
+wheelhouse = {{ requirements = "requirements.txt", python = "3.11" }}
+"""
+
+
 def shapes_file(directory: Path) -> Path:
     lines = ["schema = 1", "[defaults]", "boot_timeout = 60", "turn_timeout = 30",
-             'model = "sim"', 'secrets = ["OPENAI_API_KEY"]',
-             f"canaries = {list(CANARY_IDS)}"]  # fmt: skip
+             f"canaries = {list(CANARY_IDS)}", 'peer = "peer"', PEER]  # fmt: skip
     for shape in SHAPES:
         lines += [
             f"[templates.{shape.name}]",
             f'command = ["python", "{SHAPED / "runtime.py"}"]',
             f'env = {{ SHAPED_FAULTS = "{shape.faults}" }}',
+            'model = "sim"',
+            'secrets = ["OPENAI_API_KEY"]',
             shape.extra,
             f"[templates.{shape.name}.build]",
             f'context = "{SHAPED}"',

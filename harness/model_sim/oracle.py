@@ -12,7 +12,9 @@ gets an honest statement that it does not know, and the request log shows why.
 It uses the tools it is offered as a capable model would: a memory tool (by name or
 description, including one tool with an ``action`` argument) to remember and to
 recall, a file-reading tool for a file whose path, but not whose text, is in the
-request. It never asks a question: a question would let a dropped file pass.
+request, a peer-listing and a delegation tool (the platform's ``list_peers`` and
+``delegate_task``) when asked to ask its peer. It never asks a question: a question
+would let a dropped file pass.
 """
 
 from __future__ import annotations
@@ -45,6 +47,14 @@ SKILL_PATH_RE = re.compile(r"(/[^\s'\"()<>\]]*/SKILL\.md)\b")
 SKILL_STEP_RE = re.compile(r"\bRead the file (\S+?) and\b", re.IGNORECASE)
 ACCESS_WORD_RE = re.compile(r"access word:\s*(\w+)", re.IGNORECASE)
 SKILL_READS = 2  # its SKILL.md, then the file it names
+# "Please ask your peer agent what the secret word for Rabo is, and tell me what it says."
+ASKS_PEER_RE = re.compile(
+    r"\bask your peer(?: agent)?\s+(.+?)(?:,?\s+and tell me\b.*)?[.?!]?\s*$",
+    re.IGNORECASE | re.DOTALL,
+)
+# A peer as a listing names it ("ID: <id>": production's list_peers; "id: `<id>`": its
+# system prompt's peer section) or as JSON ("id": "<id>").
+PEER_ID_RE = re.compile(r"\bid:\s*`?([\w-]{6,})|\"id\":\s*\"([\w-]{6,})\"", re.IGNORECASE)
 FINAL_ANSWER = "final_answer"
 NOTHING_TO_ANSWER = "There is nothing in this message for me to answer."
 
@@ -60,6 +70,9 @@ _QUERY_ARGUMENTS = ("query", "q", "search", "search_query", "keywords", "text", 
                     "input", "key", "topic")  # fmt: skip
 _PATH_ARGUMENTS = ("path", "file_path", "filepath", "absolute_path", "target_file", "filename",
                    "file", "file_name", "uri", "location")  # fmt: skip
+_TASK_ARGUMENTS = ("task", "message", "request", "prompt", "text", "query", "content", "input",
+                   "instruction", "question")  # fmt: skip
+_PEER_ARGUMENT_WORDS = ("workspace", "target", "peer", "agent", "id", "to", "recipient")
 _FILE_TOOL_NAMES = ("read_file", "read", "file_read", "readfile", "view_file", "open_file",
                     "cat", "read_text_file", "view")  # fmt: skip
 # Where runtimes embed what came before the current request in one message.
@@ -312,6 +325,8 @@ def _think(conversation: Conversation) -> Decision:
     task, tools = turn.task, conversation.tools
     if ASKS_ACCESS_WORD_RE.search(task):
         return _use_skill(turn, tools)
+    if asked_peer := ASKS_PEER_RE.search(task):
+        return _ask_peer(asked_peer.group(1), turn, tools)
     if turn.results:
         return Decision(text=_from_results(turn))
     if file := _about_file(turn, tools):
@@ -356,6 +371,55 @@ def _use_skill(turn: _Turn, tools: tuple[Tool, ...]) -> Decision:
     if step or listed:
         return Decision(text="A skill says where the access word is, but I cannot read files.")
     return Decision(text="I don't know the canary access word: no skill I have mentions it.")
+
+
+def _delegation_tool(tool: Tool) -> bool:
+    """A tool that hands a task to another agent and waits: ``delegate_task``, ``ask_peer``."""
+    words = _words(tool.name)
+    if words & {"async", "status", "check"}:
+        return False  # fire-and-forget, or a poll: no answer to relay now
+    return bool(
+        words & {"delegate", "delegation"}
+        or (words & {"send", "ask", "message"} and words & {"peer", "agent", "workspace"})
+    )
+
+
+def _peer_list_tool(tool: Tool) -> bool:
+    """A tool that lists the peers: ``list_peers``, ``get_peers``, ``discover_agents``."""
+    words = _words(tool.name)
+    return bool(words & {"peer", "peers", "agents", "workspaces"}
+                and words & {"list", "get", "discover", "find"})  # fmt: skip
+
+
+def _peer_argument(tool: Tool, taken: set[str]) -> str | None:
+    """The argument that names the peer to delegate to (``workspace_id``, ``target``), if any."""
+    for name in _properties(tool):
+        if name not in taken and _words(name) & set(_PEER_ARGUMENT_WORDS):
+            return name
+    return None
+
+
+def _ask_peer(request: str, turn: _Turn, tools: tuple[Tool, ...]) -> Decision:
+    """Ask a peer as a capable agent does: find it (its ID in the prompt, or list the peers),
+    delegate the request whole (the peer knows nothing of this conversation), relay."""
+    answers = [r for r in turn.results if not PEER_ID_RE.search(r) and "no peers" not in r.lower()]
+    if answers:
+        return Decision(text=f"I asked my peer agent. It says: {answers[-1].strip()[:500]}")
+    delegate = next((t for t in tools if _delegation_tool(t)), None)
+    if delegate is None:
+        return Decision(text="I cannot ask a peer agent: none of my tools reaches one.")
+    task_argument = _argument(delegate, _TASK_ARGUMENTS, set())
+    peer_argument = _peer_argument(delegate, {task_argument})
+    arguments = {task_argument: f"Please tell me {request.strip()}."}
+    if peer_argument is not None:
+        listed = [m for text in turn.everything() for m in PEER_ID_RE.findall(text)]
+        if not listed:
+            lister = next((t for t in tools if _peer_list_tool(t)), None)
+            if lister is None or turn.results:
+                return Decision(text="I have no peer agent to ask: none is listed.")
+            return Decision(tool=lister.name, arguments={})
+        arguments[peer_argument] = next(a or b for a, b in listed[-1:])
+    return Decision(tool=delegate.name, arguments=arguments)
 
 
 def _about_file(turn: _Turn, tools: tuple[Tool, ...]) -> Decision | None:

@@ -1,8 +1,8 @@
 """A Google ADK agent as the platform's google-adk adapter wires one.
 
 An ADK ``Agent`` on ADK's own Anthropic model class (``AnthropicLlm``, which
-calls the Anthropic SDK at ``ANTHROPIC_BASE_URL``; no litellm), with two memory
-tools on the platform's memory API, run by a ``Runner`` whose in-memory session
+calls the Anthropic SDK at ``ANTHROPIC_BASE_URL``; no litellm), with the platform's
+memory and peer tools, run by a ``Runner`` whose in-memory session
 service keeps one ADK session per A2A ``contextId``.
 ``ADK_FAULT=session_per_workspace`` keys the session by the workspace id
 instead: the production mistake that pours every conversation into one session.
@@ -34,7 +34,7 @@ class Sessions:
             name="assistant",
             model=AnthropicLlm(model=os.environ.get("ANTHROPIC_MODEL", "claude-sonnet-4-5")),
             instruction="You are a helpful assistant.",
-            tools=[platform_api.commit_memory, platform_api.search_memory],
+            tools=list(platform_api.TOOLS),
         )
         self.runner = Runner(
             app_name=APP, agent=agent, session_service=InMemorySessionService(),

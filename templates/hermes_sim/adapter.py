@@ -3,7 +3,7 @@
 One ``AIAgent`` per A2A ``contextId`` on the OpenAI-compatible endpoint at
 ``OPENAI_BASE_URL`` (``provider="custom"``), the conversation history kept per
 context and passed back each turn (``run_conversation(conversation_history=…)``,
-as hermes' own ACP adapter does), and only the platform's two memory tools
+as hermes' own ACP adapter does), and only the platform's memory and peer tools
 enabled: hermes' built-in terminal, browser, skills and file memory stay off.
 ``HERMES_FAULT=chat_api`` answers through ``AIAgent.chat()``, which sends no
 history: the easy mistake that forgets every turn.
@@ -12,6 +12,7 @@ history: the easy mistake that forgets every turn.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import threading
 from pathlib import Path
@@ -30,24 +31,29 @@ from run_agent import AIAgent  # noqa: E402  (reads HERMES_HOME at import)
 from tools.registry import registry  # noqa: E402
 
 NAME = "hermes template"
-DESCRIPTION = "Hermes agent (hermes-agent) with the platform's memory tools"
-TOOLSET = "platform_memory"
+DESCRIPTION = "Hermes agent (hermes-agent) with the platform's memory and peer tools"
+TOOLSET = "platform"
 
 
 def _register_tools() -> None:
-    for function, argument in (
-        (platform_api.commit_memory, "content"),
-        (platform_api.search_memory, "query"),
-    ):
+    for function in platform_api.TOOLS:
+        # hermes-agent keeps ``delegate_task`` for its own sub-agents (an agent-loop tool):
+        # the platform's delegation goes by its builtin tool's other name.
+        name = function.__name__
+        if function is platform_api.delegate_task:
+            name = "delegate_to_workspace"
         description = (function.__doc__ or "").split("\n\n")[0]
+        arguments = list(inspect.signature(function).parameters)  # every one a string
         schema = {
-            "name": function.__name__, "description": description,
-            "parameters": {"type": "object", "properties": {argument: {"type": "string"}},
-                           "required": [argument]},
+            "name": name, "description": description,
+            "parameters": {"type": "object", "required": arguments,
+                           "properties": {a: {"type": "string"} for a in arguments}},
         }  # fmt: skip
         registry.register(
-            name=function.__name__, toolset=TOOLSET, schema=schema,
-            handler=lambda args, _f=function, _a=argument, **_: _f(str(args.get(_a, ""))),
+            name=name, toolset=TOOLSET, schema=schema,
+            handler=lambda args, _f=function, _a=arguments, **_: _f(
+                **{a: str(args.get(a, "")) for a in _a}
+            ),
         )  # fmt: skip
 
 

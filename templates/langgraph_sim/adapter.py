@@ -1,8 +1,8 @@
 """A LangGraph agent as the platform's langgraph adapter wires one.
 
 A ReAct graph (``create_react_agent``) over ``ChatOpenAI`` (``OPENAI_BASE_URL``),
-with two memory tools that call the platform's memory API, and a checkpointer
-keyed by the A2A ``contextId`` as the thread id. ``LANGGRAPH_FAULT=no_checkpointer``
+with the platform's memory and peer tools (its API), and a checkpointer keyed by the
+A2A ``contextId`` as the thread id. ``LANGGRAPH_FAULT=no_checkpointer``
 builds the graph without one: the production mistake that forgets every turn.
 """
 
@@ -26,7 +26,7 @@ DESCRIPTION = "LangGraph ReAct agent"
 def build() -> Any:
     """The agent; sessions live in the checkpointer, keyed by thread id."""
     model = ChatOpenAI(model=os.environ.get("OPENAI_MODEL", "gpt-4o-mini"), temperature=0)
-    tools = [tool(platform_api.commit_memory), tool(platform_api.search_memory)]
+    tools = [tool(function) for function in platform_api.TOOLS]
     forget = os.environ.get("LANGGRAPH_FAULT", "") == "no_checkpointer"
     return create_react_agent(model, tools, checkpointer=None if forget else InMemorySaver())
 

@@ -1,7 +1,7 @@
 """A smolagents ToolCallingAgent as the platform's smolagents adapter wires one.
 
-``OpenAIServerModel`` on ``OPENAI_BASE_URL``, two memory tools on the platform's
-memory API, and one agent (one agent memory) per A2A ``contextId``, run with
+``OpenAIServerModel`` on ``OPENAI_BASE_URL``, the platform's memory and peer tools, and
+one agent (one agent memory) per A2A ``contextId``, run with
 ``reset=False`` so a context's earlier tasks stay in its memory.
 ``SMOLAGENTS_FAULT=shared_agent`` uses one agent for every context: the
 production mistake that leaks one conversation into the next.
@@ -30,7 +30,7 @@ class Agents:
             api_base=os.environ.get("OPENAI_BASE_URL"),
             api_key=os.environ.get("OPENAI_API_KEY"),
         )
-        self.tools = [tool(platform_api.commit_memory), tool(platform_api.search_memory)]
+        self.tools = [tool(function) for function in platform_api.TOOLS]
         self.shared = os.environ.get("SMOLAGENTS_FAULT", "") == "shared_agent"
         self.agents: dict[str, tuple[ToolCallingAgent, threading.Lock]] = {}
         self.guard = threading.Lock()

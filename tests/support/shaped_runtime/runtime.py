@@ -12,6 +12,9 @@ harness's own adapters do:
 - history embedded in the current user message ("Conversation so far: … Current
   request: …"), per context;
 - skills from ``skills/*/SKILL.md`` (workspace and configs) listed in the system prompt;
+- peers through the platform runtime's ``list_peers`` and ``delegate_task`` tools: the
+  peer list, then ``GET /registry/discover/{id}`` for its URL, then a ``message/send``
+  with no context there, the first part's text taken as the answer;
 - its state under ``/tmp/shaped``, as real images keep theirs under ``/tmp``: at boot
   it claims that directory and ``$HOME/.shaped`` for its workspace, and refuses to
   start on one another runtime claimed.
@@ -21,7 +24,8 @@ harness's own adapters do:
 (forwards text parts only, and still calls the model), ``method_not_found`` (-32601
 for the platform's 0.3 ``message/send``: a 1.x server without 0.3 compatibility),
 ``internal_error`` (-32603, with data, on every turn), ``ignore_skills`` (never lists the
-skills provisioned in its workspace), ``boot_fail_hint`` (prints a
+skills provisioned in its workspace), ``no_peer_tools`` (offers no peer tools),
+``boot_fail_hint`` (prints a
 ``[FAIL]`` line, a warning and a ``Fix:`` hint, and exits), ``boot_log_file`` (writes
 its only useful error to ``/tmp/shaped/boot.log`` and exits).
 """
@@ -43,6 +47,7 @@ WORKSPACE = Path(os.environ.get("WORKSPACE_DIR", "/workspace")).resolve()
 CONFIGS = Path(os.environ.get("CONFIGS_DIR", "/configs")).resolve()
 WORKSPACE_ID = os.environ.get("WORKSPACE_ID", "shaped")
 MODEL_URL = os.environ.get("OPENAI_BASE_URL", "").rstrip("/")
+PLATFORM_URL = os.environ.get("PLATFORM_URL", "").rstrip("/")
 STATE = Path("/tmp/shaped")
 MEMORY_FILE = Path(os.environ.get("HOME", "/root")) / ".shaped" / "memories" / "MEMORY.md"
 SYSTEM = "You are a helpful assistant on the shaped runtime."
@@ -64,6 +69,23 @@ READ_FILE_TOOL = {"type": "function", "function": {
     "parameters": {"type": "object", "required": ["path"], "properties": {
         "path": {"type": "string"}, "offset": {"type": "integer", "default": 1},
         "limit": {"type": "integer", "default": 500}}}}}  # fmt: skip
+# The platform runtime's MCP tools (molecule_runtime/a2a_mcp_server.py), as OpenAI tools.
+PEER_TOOLS = [
+    {"type": "function", "function": {
+        "name": "list_peers",
+        "description": "List all workspaces this agent can communicate with (siblings and "
+                       "parent/children). Returns name, ID, status, and role for each peer.",
+        "parameters": {"type": "object", "properties": {}}}},
+    {"type": "function", "function": {
+        "name": "delegate_task",
+        "description": "Delegate a task to another workspace via A2A protocol and WAIT for the "
+                       "response. Use list_peers to find available targets.",
+        "parameters": {"type": "object", "required": ["workspace_id", "task"], "properties": {
+            "workspace_id": {"type": "string",
+                             "description": "Target workspace ID (from list_peers)"},
+            "task": {"type": "string",
+                     "description": "The task description to send to the target workspace"}}}}},
+]  # fmt: skip
 HISTORY: dict[str, list[tuple[str, str]]] = {}
 SNAPSHOTS: dict[str, str] = {}  # the memory each session started with
 LOCK = threading.Lock()
@@ -110,7 +132,32 @@ def use_tool(name: str, arguments: dict[str, Any]) -> str:
             return json.dumps({"error": f"File not found: {path}"})
         lines = path.read_text(errors="replace").splitlines()
         return "\n".join(f"{n}|{line}" for n, line in enumerate(lines, start=1))
+    if name == "list_peers":
+        peers = http_json(f"{PLATFORM_URL}/registry/{WORKSPACE_ID}/peers")
+        if not peers:
+            return "No peers available (this workspace may be isolated)"
+        return "\n".join(f"- {p['name']} (ID: {p['id']}, status: {p.get('status')}, "
+                         f"role: {p.get('role', '')})" for p in peers)  # fmt: skip
+    if name == "delegate_task":
+        found = http_json(f"{PLATFORM_URL}/registry/discover/{arguments.get('workspace_id')}",
+                          headers={"X-Workspace-ID": WORKSPACE_ID})  # fmt: skip
+        part = {"kind": "text", "text": arguments.get("task")}
+        sent = {"jsonrpc": "2.0", "id": str(uuid.uuid4()), "method": "message/send",
+                "params": {"message": {"role": "user", "messageId": str(uuid.uuid4()),
+                                       "parts": [part]}}}  # fmt: skip
+        data = http_json(found["url"], sent)
+        parts = (data.get("result") or {}).get("parts") or []
+        return str(parts[0].get("text", "")) if parts else "(no response)"
     return json.dumps({"error": f"unknown tool {name}"})
+
+
+def http_json(url: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:
+    """GET (or POST ``body``) as JSON; the decoded answer."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, headers=headers or {})
+    request.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.load(response)
 
 
 def complete(messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> str:
@@ -179,6 +226,7 @@ def turn(context_id: str, parts: list[dict[str, Any]]) -> str:
         prompt = f"Conversation so far:\n{transcript}\n\nCurrent request: {text}"
     system = "\n\n".join(part for part in (SYSTEM, snapshot, skills_block()) if part)
     tools = [READ_FILE_TOOL] + ([] if "no_memory_tool" in FAULTS else [MEMORY_TOOL])
+    tools += [] if "no_peer_tools" in FAULTS else PEER_TOOLS
     answer = complete([{"role": "system", "content": system},
                        {"role": "user", "content": prompt}], tools)  # fmt: skip
     with LOCK:
