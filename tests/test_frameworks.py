@@ -11,7 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.frameworks import BROKEN_BY_SWITCH, SWITCHES, broken, run_frameworks
+from harness.config import CANARY_IDS
+from tests.support.frameworks import (
+    BROKEN_BY_SWITCH,
+    EVERY_CANARY,
+    SWITCHES,
+    broken,
+    run_frameworks,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -28,3 +35,14 @@ def test_each_framework_switch_breaks_what_it_should_as_a_process(tmp_path: Path
     assert broken(results) == BROKEN_BY_SWITCH
     lost = results["hermes-sim"]["canaries"]["model_history"]["message"]
     assert "reached the model without turn 1" in lost
+
+
+def test_every_canary_on_the_frameworks_as_processes(tmp_path: Path) -> None:
+    # The canaries still off by default, peer_call with the reference as the peer: each
+    # framework passes all but what its adapter cannot do.
+    results = run_frameworks(tmp_path, "process", {}, every_canary=True)
+    for name, result in results.items():
+        outcomes = {c: (e["outcome"], e.get("layer")) for c, e in result["canaries"].items()}
+        expected = {c: EVERY_CANARY.get(c, ("passed", None)) for c in CANARY_IDS}
+        assert {c: outcomes.get(c) for c in CANARY_IDS} == expected, (name, result)
+        assert result["status"] == "failed", name  # tool_use is a canary, so it gates

@@ -8,10 +8,12 @@ nothing more, nothing less.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
-from tests.support.runs import ROOT, run_cli
+from harness.config import CANARY_IDS
+from tests.support.runs import ROOT, project_templates_text, run_cli
 
 FRAMEWORKS = ("langgraph-sim", "smolagents-sim", "autogen-sim", "google-adk-sim", "hermes-sim")
 SWITCHES = {
@@ -43,14 +45,47 @@ BROKEN_BY_SWITCH = {
     "hermes-sim": {"name_recall": "session", "model_history": "model:history"},
 }
 
+# With every canary on: what each framework's adapter cannot do (the README's table).
+EVERY_CANARY = {
+    # The adapters list no skills to the model and give it no file tool; the platform's
+    # production templates load skills through their runtime.
+    "tool_use": ("failed", "skills:loaded"),
+    # Their A2A server's card does not advertise streaming.
+    "stream_cancel": ("skipped", None),
+}
 
-def run_frameworks(directory: Path, driver: str, env: dict[str, str]) -> dict[str, Any]:
+
+def every_canary_config(directory: Path) -> Path:
+    """The project's templates file with every canary on by default (the new ones too)."""
+    text = project_templates_text()
+    every = re.sub(r"^canaries = \[[^\]]*\]", f"canaries = {list(CANARY_IDS)}", text, count=1,
+                   flags=re.MULTILINE)  # fmt: skip
+    # The peer (the reference) is started from the config's directory, not the project's.
+    every = every.replace(
+        "env = { REFERENCE_FAULTS", f'env = {{ PYTHONPATH = "{ROOT}", REFERENCE_FAULTS'
+    )
+    assert f'PYTHONPATH = "{ROOT}"' in every, "the reference's env line moved"
+    assert every != text, "the [defaults] canaries line moved"
+    path = directory / "templates.toml"
+    path.write_text(every, encoding="utf-8")
+    # Venvs live next to the templates file: the project's are reused (they are locked).
+    (ROOT / ".cache").mkdir(exist_ok=True)
+    (directory / ".cache").symlink_to(ROOT / ".cache", target_is_directory=True)
+    return path
+
+
+def run_frameworks(
+    directory: Path, driver: str, env: dict[str, str], *, every_canary: bool = False
+) -> dict[str, Any]:
     """Run every framework template in one harness run; their result files by name.
 
     Switches are off unless ``env`` turns them on (whatever the caller's shell says).
+    ``every_canary`` runs the canaries that are off by default too.
     """
+    directory.mkdir(parents=True, exist_ok=True)
+    config = every_canary_config(directory) if every_canary else ROOT / "templates.toml"
     run_cli(
-        "--config", str(ROOT / "templates.toml"), "run", *FRAMEWORKS, "--driver", driver,
+        "--config", str(config), "run", *FRAMEWORKS, "--driver", driver,
         "--results", str(directory / "results"), "--artifacts", str(directory / "artifacts"),
         env={**dict.fromkeys(SWITCHES, ""), **env}, timeout=900,
     )  # fmt: skip
