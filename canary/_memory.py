@@ -83,7 +83,7 @@ def _in_request(
     that is not a tool's observation) asks it. A request of another conversation that
     shares the session, with the question earlier in its history, decides nothing.
     """
-    users = [i for i, m in enumerate(messages) if m.role == "user" and not _observation(m)]
+    users = [i for i, m in enumerate(messages) if m.role == "user" and not m.tool_result]
     if not users or question not in messages[users[-1]].text:
         return None
     current = users[-1]
@@ -104,10 +104,6 @@ def _in_request(
             continue
         leak = leak or f"an earlier {message.role} message of the conversation"
     return (SESSION, leak) if leak else None
-
-
-def _observation(message: ModelMessage) -> bool:
-    return message.text.lstrip().lower().startswith("observation:")
 
 
 def _split(text: str, question: str) -> tuple[str, str]:

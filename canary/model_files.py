@@ -48,7 +48,7 @@ def _reached(evidence: Evidence, canary: str) -> str:
         messages = line.event.messages
         for index, message in enumerate(messages):
             if line_of_file in message.text:
-                after_a_call = any(m.role == "tool" for m in messages[: index + 1])
+                after_a_call = any(m.tool_result for m in messages[: index + 1])
                 return "tool" if after_a_call else "text"
     sent = [m for line in calls for m in line.event.messages]
     # Other conversations' requests may be in flight too: one whose last user message

@@ -60,7 +60,7 @@ def check(evidence: Evidence) -> str | None:
     asked = f"asked {turn.sent!r} in context {turn.context_id}; got {trim(text)!r}"
     requests = evidence.model_calls_during(turn)
     read = [line for line in requests if any(
-        m.role == "tool" and word in m.text for m in line.event.messages)]  # fmt: skip
+        m.tool_result and word in m.text for m in line.event.messages)]  # fmt: skip
     if word in text:
         if requests and not read:
             fail("skills:used", f"{asked}: it holds the word {word!r}, but no tool call read it "

@@ -303,6 +303,14 @@ class ModelMessage:
     role: str
     text: str
 
+    @property
+    def tool_result(self) -> bool:
+        """A tool's result: a tool message, or a user message ``Observation: …`` (how
+        smolagents hands its tools' results back)."""
+        if self.role == "tool":
+            return True
+        return self.role == "user" and self.text.lstrip().lower().startswith("observation:")
+
 
 @dataclass(frozen=True)
 class ToolCall:

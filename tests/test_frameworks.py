@@ -45,4 +45,4 @@ def test_every_canary_on_the_frameworks_as_processes(tmp_path: Path) -> None:
         outcomes = {c: (e["outcome"], e.get("layer")) for c, e in result["canaries"].items()}
         expected = {c: EVERY_CANARY.get(c, ("passed", None)) for c in CANARY_IDS}
         assert {c: outcomes.get(c) for c in CANARY_IDS} == expected, (name, result)
-        assert result["status"] == "failed", name  # tool_use is a canary, so it gates
+        assert result["status"] == "passed", name

@@ -1,7 +1,8 @@
 """An AutoGen AgentChat agent as the platform's autogen adapter wires one.
 
 An ``AssistantAgent`` over ``OpenAIChatCompletionClient`` (``OPENAI_BASE_URL``)
-with the platform's memory and peer tools (its API). The agent's state
+with the platform's memory, peer and file tools (its API) and a system prompt listing
+the peers and skills. The agent's state
 (``save_state``: its model context) is kept per A2A ``contextId`` and loaded
 into a fresh agent for each turn, so contexts never share a history.
 ``AUTOGEN_FAULT=small_buffer`` gives the agent a ``BufferedChatCompletionContext``
@@ -45,11 +46,10 @@ class Contexts:
             name="assistant",
             model_client=self.model,
             tools=list(platform_api.TOOLS),
-            # The platform's runtime lists the peers in the system prompt: an AssistantAgent
-            # makes one round of tool calls per run, so it delegates without listing first.
-            system_message="\n\n".join(
-                filter(None, ["You are a helpful assistant.", platform_api.peer_section()])
-            ),
+            system_message=platform_api.system_prompt(),
+            # A skill takes two reads (its SKILL.md, then the file it names): AssistantAgent
+            # makes one round of tool calls per run unless told otherwise.
+            max_tool_iterations=4,
             reflect_on_tool_use=True,
             model_context=BufferedChatCompletionContext(buffer_size=2)
             if self.small_buffer

@@ -1,4 +1,5 @@
-"""The platform's memory and peer APIs (DESIGN §3), as each framework template's tools call them.
+"""The platform's memory and peer APIs (DESIGN §3) and its skills, as each framework template's
+tools call them.
 
 Plain functions with Google-style docstrings, so every framework can turn them
 into tools its own way (LangChain ``@tool``, smolagents ``@tool``, AutoGen
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,6 +20,8 @@ PLATFORM_URL = os.environ.get("PLATFORM_URL", "").rstrip("/")
 WORKSPACE_ID = os.environ.get("WORKSPACE_ID", "")
 TOKEN: dict[str, str] = {}
 """The bearer token the platform gave at registration."""
+WORKSPACE = Path(os.environ.get("WORKSPACE_DIR", "/workspace")).resolve()
+CONFIGS = Path(os.environ.get("CONFIGS_DIR", "/configs")).resolve()
 
 
 def _platform(method: str, path: str, **request: Any) -> httpx.Response:
@@ -101,5 +105,54 @@ def delegate_task(workspace_id: str, task: str) -> str:
     return " ".join(t for t in texts if t) or "(the peer gave no text)"
 
 
-TOOLS = (commit_memory, search_memory, list_peers, delegate_task)
+def _front_matter(text: str) -> dict[str, str]:
+    """A SKILL.md's ``---`` header as plain ``key: value`` pairs (no YAML library needed)."""
+    if not text.startswith("---"):
+        return {}
+    header = text[3:].split("\n---", 1)[0]
+    pairs = (line.split(":", 1) for line in header.splitlines() if ":" in line)
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
+def skills_section() -> str:
+    """The skills provisioned in the workspace and the configs (no skills: ""), each by name,
+    description and the path of its SKILL.md, for the model to read when one applies."""
+    lines = []
+    for root in (WORKSPACE / "skills", CONFIGS / "skills"):
+        for path in sorted(root.glob("*/SKILL.md")):
+            try:
+                front = _front_matter(path.read_text(encoding="utf-8", errors="replace"))
+            except OSError:
+                continue
+            name = front.get("name") or path.parent.name
+            lines.append(f"- **{name}**: {front.get('description', '')} (read {path})")
+    if not lines:
+        return ""
+    return "\n".join(["## Skills", "", "Before answering, read the SKILL.md of a skill that "
+                      "applies and follow it.", "", *lines])  # fmt: skip
+
+
+def system_prompt() -> str:
+    """The system prompt the platform's runtime builds at the start of a session: a role,
+    then the peers and the skills it finds (render it per session: both change)."""
+    return "\n\n".join(filter(None, ["You are a helpful assistant.", peer_section(),
+                                      skills_section()]))  # fmt: skip
+
+
+def read_file(path: str) -> str:
+    """Read a file in the workspace or the configs directory; returns its text.
+
+    Args:
+        path: The file's absolute path.
+    """
+    resolved = Path(path).resolve()
+    if not any(resolved.is_relative_to(root) for root in (WORKSPACE, CONFIGS)):
+        return f"Refused: {path} is outside the workspace and the configs."
+    try:
+        return resolved.read_text(encoding="utf-8", errors="replace")[:20_000]
+    except OSError as exc:
+        return f"Cannot read {path}: {exc.strerror}"
+
+
+TOOLS = (commit_memory, search_memory, list_peers, delegate_task, read_file)
 """Every tool a template offers its model, as the platform's runtime does."""

@@ -2,7 +2,8 @@
 
 An ADK ``Agent`` on ADK's own Anthropic model class (``AnthropicLlm``, which
 calls the Anthropic SDK at ``ANTHROPIC_BASE_URL``; no litellm), with the platform's
-memory and peer tools, run by a ``Runner`` whose in-memory session
+memory, peer and file tools and an instruction listing the peers and skills, run by a
+``Runner`` whose in-memory session
 service keeps one ADK session per A2A ``contextId``.
 ``ADK_FAULT=session_per_workspace`` keys the session by the workspace id
 instead: the production mistake that pours every conversation into one session.
@@ -33,7 +34,8 @@ class Sessions:
         agent = Agent(
             name="assistant",
             model=AnthropicLlm(model=os.environ.get("ANTHROPIC_MODEL", "claude-sonnet-4-5")),
-            instruction="You are a helpful assistant.",
+            # A provider, so the peers and skills are read when each request is built.
+            instruction=lambda _context: platform_api.system_prompt(),
             tools=list(platform_api.TOOLS),
         )
         self.runner = Runner(

@@ -3,8 +3,9 @@
 One ``AIAgent`` per A2A ``contextId`` on the OpenAI-compatible endpoint at
 ``OPENAI_BASE_URL`` (``provider="custom"``), the conversation history kept per
 context and passed back each turn (``run_conversation(conversation_history=…)``,
-as hermes' own ACP adapter does), and only the platform's memory and peer tools
-enabled: hermes' built-in terminal, browser, skills and file memory stay off.
+as hermes' own ACP adapter does), and only the platform's memory, peer and file tools
+enabled (hermes' built-in terminal, browser, skills and file memory stay off); the
+system prompt lists the peers and the skills provisioned in the workspace.
 ``HERMES_FAULT=chat_api`` answers through ``AIAgent.chat()``, which sends no
 history: the easy mistake that forgets every turn.
 """
@@ -35,13 +36,14 @@ DESCRIPTION = "Hermes agent (hermes-agent) with the platform's memory and peer t
 TOOLSET = "platform"
 
 
+_RENAMED = {"delegate_task": "delegate_to_workspace", "read_file": "read_workspace_file"}
+
+
 def _register_tools() -> None:
     for function in platform_api.TOOLS:
-        # hermes-agent keeps ``delegate_task`` for its own sub-agents (an agent-loop tool):
-        # the platform's delegation goes by its builtin tool's other name.
-        name = function.__name__
-        if function is platform_api.delegate_task:
-            name = "delegate_to_workspace"
+        # hermes-agent keeps ``delegate_task`` (its sub-agents) and ``read_file`` (its file
+        # toolset) and refuses a tool that shadows another toolset's: these go by other names.
+        name = _RENAMED.get(function.__name__, function.__name__)
         description = (function.__doc__ or "").split("\n\n")[0]
         arguments = list(inspect.signature(function).parameters)  # every one a string
         schema = {
@@ -74,6 +76,7 @@ class Contexts:
                     model=os.environ.get("OPENAI_MODEL", "gpt-4o-mini"), provider="custom",
                     enabled_toolsets=[TOOLSET], quiet_mode=True, skip_memory=True,
                     skip_context_files=True, session_id=context_id, max_iterations=8,
+                    ephemeral_system_prompt=platform_api.system_prompt(),
                 )  # fmt: skip
                 self.sessions[context_id] = (agent, [], threading.Lock())
             return self.sessions[context_id]

@@ -1,7 +1,8 @@
 """A LangGraph agent as the platform's langgraph adapter wires one.
 
 A ReAct graph (``create_react_agent``) over ``ChatOpenAI`` (``OPENAI_BASE_URL``),
-with the platform's memory and peer tools (its API), and a checkpointer keyed by the
+with the platform's memory, peer and file tools (its API), a system prompt listing the
+peers and skills, and a checkpointer keyed by the
 A2A ``contextId`` as the thread id. ``LANGGRAPH_FAULT=no_checkpointer``
 builds the graph without one: the production mistake that forgets every turn.
 """
@@ -13,7 +14,7 @@ import os
 from typing import Any
 
 import platform_api
-from langchain_core.messages import HumanMessage
+from langchain_core.messages import AnyMessage, HumanMessage, SystemMessage
 from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI
 from langgraph.checkpoint.memory import InMemorySaver
@@ -28,7 +29,14 @@ def build() -> Any:
     model = ChatOpenAI(model=os.environ.get("OPENAI_MODEL", "gpt-4o-mini"), temperature=0)
     tools = [tool(function) for function in platform_api.TOOLS]
     forget = os.environ.get("LANGGRAPH_FAULT", "") == "no_checkpointer"
-    return create_react_agent(model, tools, checkpointer=None if forget else InMemorySaver())
+    return create_react_agent(
+        model, tools, prompt=_with_system_prompt, checkpointer=None if forget else InMemorySaver()
+    )
+
+
+def _with_system_prompt(state: dict[str, Any]) -> list[AnyMessage]:
+    """Each model call leads with the system prompt as it is now (peers, skills)."""
+    return [SystemMessage(content=platform_api.system_prompt()), *state["messages"]]
 
 
 async def answer(graph: Any, context_id: str, text: str) -> str:

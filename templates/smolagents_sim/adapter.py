@@ -1,6 +1,7 @@
 """A smolagents ToolCallingAgent as the platform's smolagents adapter wires one.
 
-``OpenAIServerModel`` on ``OPENAI_BASE_URL``, the platform's memory and peer tools, and
+``OpenAIServerModel`` on ``OPENAI_BASE_URL``, the platform's memory, peer and file tools,
+instructions listing the peers and skills, and
 one agent (one agent memory) per A2A ``contextId``, run with
 ``reset=False`` so a context's earlier tasks stay in its memory.
 ``SMOLAGENTS_FAULT=shared_agent`` uses one agent for every context: the
@@ -40,8 +41,9 @@ class Agents:
         with self.guard:
             if key not in self.agents:
                 agent = ToolCallingAgent(
-                    tools=self.tools, model=self.model, max_steps=4, verbosity_level=0
-                )
+                    tools=self.tools, model=self.model, max_steps=4, verbosity_level=0,
+                    instructions=platform_api.system_prompt(),
+                )  # fmt: skip
                 self.agents[key] = (agent, threading.Lock())
             return self.agents[key]
 

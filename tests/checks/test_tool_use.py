@@ -16,9 +16,15 @@ class SkilledAgent:
     """A runtime that lists the skills it finds to its model and answers from a tool's read."""
 
     def __init__(self, directory: Path, *, lists: bool = True, reads: bool = True,
-                 relays: bool = True, model: bool = True) -> None:  # fmt: skip
+                 relays: bool = True, model: bool = True,
+                 result_role: str = "tool") -> None:  # fmt: skip
         self.directory = directory
         self.lists, self.reads, self.relays, self.model = lists, reads, relays, model
+        self.result_role = result_role
+
+    @property
+    def prefix(self) -> str:
+        return "Observation:\n" if self.result_role == "user" else ""
 
     def __call__(self, got: Got) -> str:
         skills = sorted((self.directory / "workspace" / "skills").glob("*/SKILL.md"))
@@ -35,12 +41,19 @@ class SkilledAgent:
             word = (self.directory / word_file.lstrip("/")).read_text().split(": ")[1].strip()
             if self.model:
                 got.model(("system", listing), ("user", got.text), ("assistant", ""),
-                          ("tool", f"access word: {word}"), tools=("read_file",))  # fmt: skip
+                          (self.result_role, f"{self.prefix}access word: {word}"),
+                          tools=("read_file",))  # fmt: skip
         return f"The canary access word is {word}." if word and self.relays else "No idea."
 
 
 def test_passes_when_a_tool_read_the_word_and_the_reply_says_it(tmp_path: Path) -> None:
     evidence = record(tmp_path, ["tool_use"], SkilledAgent(tmp_path))
+    assert tool_use.check(evidence) == "tool"
+
+
+def test_a_tool_result_handed_back_as_an_observation_counts_as_the_read(tmp_path: Path) -> None:
+    # smolagents returns each tool's result as a user message "Observation: ...".
+    evidence = record(tmp_path, ["tool_use"], SkilledAgent(tmp_path, result_role="user"))
     assert tool_use.check(evidence) == "tool"
 
 

@@ -47,10 +47,7 @@ BROKEN_BY_SWITCH = {
 
 # With every canary on: what each framework's adapter cannot do (the README's table).
 EVERY_CANARY = {
-    # The adapters list no skills to the model and give it no file tool; the platform's
-    # production templates load skills through their runtime.
-    "tool_use": ("failed", "skills:loaded"),
-    # Their A2A server's card does not advertise streaming.
+    # The shell's A2A server (a2a-sdk) does not advertise streaming in its card.
     "stream_cancel": ("skipped", None),
 }
 
