@@ -23,7 +23,14 @@ import pytest
 from harness.config import DEFAULT_CANARY_IDS
 from harness.drivers.docker import LABEL_PID, LABEL_RUN
 from harness.drivers.images import LABEL_TOOL, TOOL
-from tests.support.frameworks import BROKEN_BY_SWITCH, SWITCHES, broken, run_frameworks
+from tests.support.frameworks import (
+    BROKEN_BY_SWITCH,
+    EVERY_CANARY_EXPECTED,
+    SWITCHES,
+    broken,
+    every_canary_verdicts,
+    run_frameworks,
+)
 from tests.support.runs import ROOT, SUPPORT, project_templates_text, run_cli
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -346,6 +353,15 @@ def test_real_frameworks_in_containers_pass_alike_twice(
         verdicts.append({n: {c: e["outcome"] for c, e in r["canaries"].items()}
                          for n, r in results.items()})  # fmt: skip
     assert verdicts[0] == verdicts[1]  # deterministic: the model is scripted
+
+
+def test_every_canary_on_the_frameworks_in_containers(
+    tmp_path: Path, docker_env: dict[str, str]
+) -> None:
+    results = run_frameworks(tmp_path, "docker", docker_env, every_canary=True)
+    for name, result in results.items():
+        assert every_canary_verdicts(result) == EVERY_CANARY_EXPECTED, (name, result)
+        assert (result["status"], result["driver"]) == ("passed", "docker"), name
 
 
 def test_each_framework_switch_breaks_what_it_should_in_containers(

@@ -17,8 +17,9 @@ import httpx
 import openai
 import pytest
 
+from canary import stream_cancel
 from harness.events import ModelCall, ModelMessage, ModelUnserved
-from harness.model_sim.oracle import Conversation, Message, Tool, decide
+from harness.model_sim.oracle import THINK_S, Conversation, Message, Tool, decide
 from harness.model_sim.server import ModelServer
 from tests.support.runs import SUPPORT, run_template, write_config
 
@@ -526,3 +527,15 @@ def test_with_no_peer_listed_it_says_so_instead_of_guessing() -> None:
     decision = decide(Conversation(listed, (LIST_PEERS, DELEGATE)))
     assert decision.tool is None
     assert "no peer" in (decision.text or "").lower()
+
+
+def test_asked_to_take_its_time_it_thinks_before_it_answers_done() -> None:
+    # stream_cancel cancels such a request while the model is still on it, as a real model
+    # would be; an instant answer would leave nothing to cancel.
+    asked = Message("user", stream_cancel.SLOW)
+    decision = decide(Conversation((asked,), ()))
+    assert (decision.text, decision.think_s) == ("Done.", THINK_S)
+    final = Tool("final_answer", {"type": "object", "properties": {"answer": {"type": "string"}}})
+    through_final = decide(Conversation((asked,), (final,)))
+    assert (through_final.tool, through_final.think_s) == ("final_answer", THINK_S)
+    assert decide(Conversation((Message("user", "Hi! My name is Rabo."),), ())).think_s == 0

@@ -20,7 +20,7 @@ would let a dropped file pass.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 NAME_RE = re.compile(r"\bmy name is ([A-Z][\w-]*)", re.IGNORECASE)
@@ -55,6 +55,9 @@ ASKS_PEER_RE = re.compile(
 # A peer as a listing names it ("ID: <id>": production's list_peers; "id: `<id>`": its
 # system prompt's peer section) or as JSON ("id": "<id>").
 PEER_ID_RE = re.compile(r"\bid:\s*`?([\w-]{6,})|\"id\":\s*\"([\w-]{6,})\"", re.IGNORECASE)
+# "Please take your time over this one: think it through slowly, then say done."
+TAKE_YOUR_TIME_RE = re.compile(r"\btake your time\b.*\bsay done\b", re.IGNORECASE | re.DOTALL)
+THINK_S = 4.0  # long enough for a client to cancel the task meanwhile
 FINAL_ANSWER = "final_answer"
 NOTHING_TO_ANSWER = "There is nothing in this message for me to answer."
 
@@ -126,6 +129,8 @@ class Decision:
     text: str | None = None
     tool: str | None = None
     arguments: dict[str, Any] = field(default_factory=dict)
+    think_s: float = 0.0
+    """How long the model takes before it answers (a request that asks it to take its time)."""
 
 
 @dataclass(frozen=True)
@@ -291,7 +296,8 @@ def decide(conversation: Conversation) -> Decision:
     offered = {t.name: t for t in conversation.tools}
     if decision.text is not None and FINAL_ANSWER in offered:
         # Agents that must end with final_answer get the answer through it.
-        return _call(offered[FINAL_ANSWER], decision.text, ("answer",), None)
+        call = _call(offered[FINAL_ANSWER], decision.text, ("answer",), None)
+        return replace(call, think_s=decision.think_s)
     if decision.tool is not None and conversation.tool_choice == "none":
         return Decision(text="I cannot use my tools right now, so I cannot look that up.")
     return decision
@@ -323,6 +329,8 @@ def _find(pattern: re.Pattern[str], texts: tuple[str, ...]) -> str | None:
 def _think(conversation: Conversation) -> Decision:
     turn = _read(conversation)
     task, tools = turn.task, conversation.tools
+    if TAKE_YOUR_TIME_RE.search(task):
+        return Decision(text="Done.", think_s=THINK_S)
     if ASKS_ACCESS_WORD_RE.search(task):
         return _use_skill(turn, tools)
     if asked_peer := ASKS_PEER_RE.search(task):

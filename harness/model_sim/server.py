@@ -10,6 +10,7 @@ reached the model with what history.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -158,6 +159,8 @@ class _Routes:
         decision = decide(conversation)
         streamed = bool(body.get("stream")) if stream is None else stream
         self._record(api, streamed, conversation, decision)
+        if decision.think_s:
+            await asyncio.sleep(decision.think_s)  # on record first: the request has started
         model = model or str(body.get("model") or MODEL_ID)
         if streamed:
             events = shape.stream(decision, conversation, model, body)

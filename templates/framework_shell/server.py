@@ -18,13 +18,13 @@ import adapter
 import httpx
 import platform_api
 import uvicorn
-from a2a.helpers.proto_helpers import new_text_message
+from a2a.helpers.proto_helpers import new_task, new_text_part
 from a2a.server.agent_execution import AgentExecutor, RequestContext
 from a2a.server.events import EventQueue
 from a2a.server.request_handlers import DefaultRequestHandler
 from a2a.server.routes import create_agent_card_routes, create_jsonrpc_routes
-from a2a.server.tasks import InMemoryTaskStore
-from a2a.types.a2a_pb2 import AgentCapabilities, AgentCard, AgentInterface, AgentSkill
+from a2a.server.tasks import InMemoryTaskStore, TaskUpdater
+from a2a.types.a2a_pb2 import AgentCapabilities, AgentCard, AgentInterface, AgentSkill, TaskState
 from starlette.applications import Starlette
 
 WORKSPACE = Path(os.environ.get("WORKSPACE_DIR", "/workspace")).resolve()
@@ -54,12 +54,24 @@ class Executor(AgentExecutor):
             elif kind == "url":
                 parts.append(attachment(part.filename or part.url, part.url))
         prompt = "\n\n".join(parts) or "(no text)"
-        context_id = context.context_id or ""
+        # Each turn is a task (submitted, working, its answer as an artifact, completed), so
+        # a stream shows its lifecycle and a client can cancel it or ask after it.
+        task_id, context_id = context.task_id or "", context.context_id or ""
+        history = [context.message] if context.message else []
+        await event_queue.enqueue_event(
+            new_task(task_id, context_id, TaskState.TASK_STATE_SUBMITTED, history=history)
+        )
+        updater = TaskUpdater(event_queue, task_id, context_id)
+        await updater.start_work()
         reply = await adapter.answer(self.state, context_id, prompt)
-        await event_queue.enqueue_event(new_text_message(reply, context_id=context_id))
+        await updater.add_artifact([new_text_part(reply)])
+        await updater.complete()
 
     async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
-        """Nothing to cancel."""
+        """Mark the task canceled; the request handler then cancels its execution (an
+        adapter that runs its framework in a thread cannot stop the thread itself)."""
+        updater = TaskUpdater(event_queue, context.task_id or "", context.context_id or "")
+        await updater.cancel()
 
 
 async def register(host: str, port: int) -> None:
@@ -82,7 +94,7 @@ def main() -> None:
         name=adapter.NAME, description=adapter.DESCRIPTION, version="1.0.0",
         supported_interfaces=[AgentInterface(url=f"http://{host}:{port}/",
                                              protocol_binding="JSONRPC", protocol_version="0.3")],
-        capabilities=AgentCapabilities(streaming=False),
+        capabilities=AgentCapabilities(streaming=True),
         default_input_modes=["text/plain"], default_output_modes=["text/plain"],
         skills=[AgentSkill(id="conversation", name="Conversation", description=adapter.DESCRIPTION,
                            tags=["chat"])],

@@ -12,7 +12,6 @@ history: the easy mistake that forgets every turn.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import os
 import threading
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import platform_api
+from cancelling import Turn, in_thread
 
 # hermes keeps its state (SOUL.md, state.db, logs) under HERMES_HOME: here in the
 # workspace, fresh per run; a context length set here spares a model-info probe.
@@ -81,9 +81,13 @@ class Contexts:
                 self.sessions[context_id] = (agent, [], threading.Lock())
             return self.sessions[context_id]
 
-    def answer(self, context_id: str, text: str) -> str:
+    def answer(self, context_id: str, text: str, turn: Turn) -> str:
         agent, history, lock = self._session(context_id)
         with lock:
+            # An interrupt outlives the run it stopped: clear the last turn's first.
+            agent.clear_interrupt()
+            if not turn.begin(agent.interrupt):
+                return "(cancelled)"
             if self.stateless:
                 return str(agent.chat(text))
             result = agent.run_conversation(
@@ -99,5 +103,6 @@ def build() -> Contexts:
 
 
 async def answer(contexts: Contexts, context_id: str, text: str) -> str:
-    """One turn, off the event loop (hermes runs synchronously)."""
-    return await asyncio.to_thread(contexts.answer, context_id, text)
+    """One turn, off the event loop (hermes runs synchronously); a cancelled task interrupts
+    its agent (``AIAgent.interrupt()``)."""
+    return await in_thread(lambda turn: contexts.answer(context_id, text, turn))

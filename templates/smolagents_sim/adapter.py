@@ -3,20 +3,23 @@
 ``OpenAIServerModel`` on ``OPENAI_BASE_URL``, the platform's memory, peer and file tools,
 instructions listing the peers and skills, and
 one agent (one agent memory) per A2A ``contextId``, run with
-``reset=False`` so a context's earlier tasks stay in its memory.
+``reset=False`` so a context's earlier tasks stay in its memory; a cancelled task
+interrupts its agent (``agent.interrupt()``) between steps.
 ``SMOLAGENTS_FAULT=shared_agent`` uses one agent for every context: the
 production mistake that leaks one conversation into the next.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import threading
 from typing import Any
 
 import platform_api
+from cancelling import Turn, in_thread
 from smolagents import OpenAIServerModel, ToolCallingAgent, tool
+from smolagents.memory import FinalAnswerStep
+from smolagents.utils import AgentError
 
 NAME = "smolagents template"
 DESCRIPTION = "smolagents ToolCallingAgent"
@@ -47,11 +50,23 @@ class Agents:
                 self.agents[key] = (agent, threading.Lock())
             return self.agents[key]
 
-    def answer(self, context_id: str, text: str) -> str:
+    def answer(self, context_id: str, text: str, turn: Turn) -> str:
         """One task in one context's agent memory (smolagents runs synchronously)."""
         agent, lock = self._agent(context_id)
         with lock:
-            result: Any = agent.run(text, reset=False)
+            # Streamed, so the run has reset its interrupt switch before the first step.
+            steps = agent.run(text, reset=False, stream=True)
+            if not turn.begin(agent.interrupt):
+                return "(cancelled)"
+            result: Any = "(no reply)"
+            try:
+                for step in steps:
+                    if isinstance(step, FinalAnswerStep):
+                        result = step.output
+            except AgentError:
+                if not turn.cancelled:
+                    raise
+                return "(cancelled)"
         return str(result)
 
 
@@ -62,4 +77,4 @@ def build() -> Agents:
 
 async def answer(agents: Agents, context_id: str, text: str) -> str:
     """One turn, off the event loop."""
-    return await asyncio.to_thread(agents.answer, context_id, text)
+    return await in_thread(lambda turn: agents.answer(context_id, text, turn))

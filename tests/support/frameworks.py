@@ -46,10 +46,7 @@ BROKEN_BY_SWITCH = {
 }
 
 # With every canary on: what each framework's adapter cannot do (the README's table).
-EVERY_CANARY = {
-    # The shell's A2A server (a2a-sdk) does not advertise streaming in its card.
-    "stream_cancel": ("skipped", None),
-}
+EVERY_CANARY: dict[str, tuple[str, str | None]] = {}
 
 
 def every_canary_config(directory: Path) -> Path:
@@ -98,3 +95,13 @@ def broken(results: dict[str, Any]) -> dict[str, dict[str, str]]:
         name: {c: e["layer"] for c, e in result["canaries"].items() if e["outcome"] == "failed"}
         for name, result in results.items()
     }
+
+
+def every_canary_verdicts(result: dict[str, Any]) -> dict[str, tuple[str, str | None] | None]:
+    """A result's outcome and layer for each canary (None: it did not run)."""
+    found = {c: (e["outcome"], e.get("layer")) for c, e in result["canaries"].items()}
+    return {c: found.get(c) for c in CANARY_IDS}
+
+
+EVERY_CANARY_EXPECTED = {c: EVERY_CANARY.get(c, ("passed", None)) for c in CANARY_IDS}
+"""What every framework's result holds with every canary on."""
