@@ -132,3 +132,10 @@ def benchmark(session: nox.Session) -> None:
     """Wall time and timings split of canary runs, as ratios measured in one run."""
     install(session, "reference")
     session.run("python", "scripts/benchmark.py", *session.posargs)
+
+
+@nox.session(default=False)
+def flakes(session: nox.Session) -> None:
+    """Healthy copies with every canary, several matrices in a row: every false failure."""
+    install(session, "reference")
+    session.run("python", "scripts/flakes.py", *session.posargs)
