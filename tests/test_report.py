@@ -153,3 +153,22 @@ def test_a_bracket_shows_only_an_unusual_observation() -> None:
     text = report.render([plain, odd], "terminal")
     assert "(context)" not in text
     assert "ok (shared)" in text
+
+
+def test_a_canary_column_shows_only_where_it_ran_in_every_format() -> None:
+    # No messages: a column head is the only place a canary's name can come from.
+    plain = replace(result("plain", "passed"), canaries=outcomes(name_recall="passed"))
+    peered = replace(result("peered", "failed"),
+                     canaries=outcomes(name_recall="passed", peer_call="failed"))  # fmt: skip
+    without = {f: report.render([plain], f) for f in ("terminal", "markdown", "html", "junit")}
+    assert not any("peer" in text for text in without.values())
+    both = [plain, peered]
+    assert " peer " in report.render(both, "terminal").splitlines()[0] + " "
+    assert "peer_call" in report.render(both, "terminal", wide=True)
+    assert "peer_call" in report.render(both, "markdown")
+    assert "peer_call" in report.render(both, "html")
+    junit = report.render(both, "junit")
+    assert junit.count('name="peer_call"') == 1  # the template that ran it, not the other
+    json_rows = json.loads(report.render(both, "json"))["templates"]
+    assert [sorted(r["canaries"]) for r in json_rows] == [["name_recall", "peer_call"],
+                                                          ["name_recall"]]  # fmt: skip

@@ -198,3 +198,22 @@ def test_no_secret_leaks_from_the_table(
     for path in directory.rglob("*"):
         if path.is_file():
             assert SECRET.encode() not in path.read_bytes(), path
+
+
+def test_judge_gives_the_table_again_from_its_transcripts(
+    table: tuple[str, dict[str, dict[str, Any]], str, Path], tmp_path: Path
+) -> None:
+    # Every canary, the ones off by default too, re-judged from the stored evidence alone.
+    _, found, _, directory = table
+    completed = run_cli(
+        "judge", str(directory / "artifacts"), "--results", str(tmp_path), timeout=600
+    )
+    assert completed.returncode in (0, 1), completed.stderr[-3000:]
+    again = {p.stem: json.loads(p.read_text()) for p in tmp_path.glob("*.json")}
+
+    def verdicts(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        return {name: {c: (e["outcome"], e.get("layer"), e.get("observed"))
+                       for c, e in result["canaries"].items()}
+                for name, result in results.items()}  # fmt: skip
+
+    assert verdicts(again) == verdicts(found)
