@@ -2,32 +2,32 @@
 
 ``REFERENCE_FAULTS`` is a comma-separated list, each a name or ``name=value``:
 
-==================  =====================================================================
-``forget_context``  forgets each conversation (sessions are never loaded)
-``empty_prompt``    drops a file-only message as "(empty prompt — nothing to do)"
-``ignore_caption``  ignores the text next to a file
-``no_memory``       never stores memories through the platform
-``search_unused``   searches memories and finds the colour, but does not use it
-``shared_sessions`` keys sessions by workspace, not by context
-``stale_memory``    says it updated a memory, and keeps the old one
-``global_session``  one "current conversation" per process, taken by each name turn
-``ignore_skills``   never reads the skills provisioned in its workspace and configs
-``cancel_on_disconnect`` cancels a streamed task instead of finishing it
-``wedge_after_cancel`` never answers again once a task was cancelled
-``drop_peer_context`` delegates to its peer without the user's request
-``task_reply``      answers with a Task (text in artifacts[0], a note in the status)
-``type_parts``      marks parts with ``type`` instead of ``kind``
-``slow_boot=S``     serves only after S seconds
-``crash_on_boot``   exits with code 3 before serving
-``no_card``         never serves an agent card
-``hang_turn=ID``    never answers the turns of canary ID (by what they say)
-``slow_turn=S``     every turn takes S seconds
-``jsonrpc_error``   answers every send with a JSON-RPC error
-``bad_json``        answers every send with a body that is not JSON
-``http_500``        answers every send with HTTP 500
-``leak_env``        prints its environment, and echoes secret-shaped values in replies
-``crash_mid_run``   exits (code 4) after its second turn
-==================  =====================================================================
+========================  ==================================================================
+``forget_context``        forgets each conversation (sessions are never loaded)
+``empty_prompt``          drops a file-only message as "(empty prompt — nothing to do)"
+``ignore_caption``        ignores the text next to a file
+``no_memory``             never stores memories through the platform
+``search_unused``         searches memories and finds the colour, but does not use it
+``shared_sessions``       keys sessions by workspace, not by context
+``stale_memory``          says it updated a memory, and keeps the old one
+``global_session``        one "current conversation" per process, taken by each name turn
+``ignore_skills``         never reads the skills provisioned in its workspace and configs
+``cancel_on_disconnect``  cancels a streamed task instead of finishing it
+``wedge_after_cancel``    never answers again once a task was cancelled
+``drop_peer_context``     delegates to its peer without the user's request
+``task_reply``            answers with a Task (text in artifacts[0], a note in the status)
+``type_parts``            marks parts with ``type`` instead of ``kind``
+``slow_boot=S``           serves only after S seconds
+``crash_on_boot``         exits with code 3 before serving
+``no_card``               never serves an agent card
+``hang_turn=ID``          never answers the turns of canary ID (by what they say)
+``slow_turn=S``           every turn takes S seconds
+``jsonrpc_error``         answers every send with a JSON-RPC error
+``bad_json``              answers every send with a body that is not JSON
+``http_500``              answers every send with HTTP 500
+``leak_env``              prints its environment, and echoes secret-shaped values in replies
+``crash_mid_run``         exits (code 4) after its second turn
+========================  ==================================================================
 """
 
 from __future__ import annotations
