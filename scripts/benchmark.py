@@ -25,7 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from copies import ROOT, reference_table
+
 PHASES = ("prepare_s", "boot_s", "canaries_s", "teardown_s")
 # (copies, latency in seconds): the question is 8 copies at 1 s against one at 1 s.
 SCENARIOS = ((1, 1.0), (8, 1.0), (20, 1.0), (1, 0.0), (8, 0.0))
@@ -35,15 +36,7 @@ def templates_file(directory: Path, copies: int, latency: float) -> Path:
     """A templates file with ``copies`` reference templates, runnable from anywhere."""
     lines = ["schema = 1", "[defaults]", 'gate = "required"']
     for index in range(1, copies + 1):
-        lines += [
-            f"[templates.reference{index}]",
-            'command = ["python", "-m", "templates.reference"]',
-            f'env = {{ PYTHONPATH = "{ROOT}", REFERENCE_LATENCY = "{latency:g}" }}',
-            f"[templates.reference{index}.build]",
-            f'context = "{ROOT / "templates" / "reference"}"',
-            'args = { BASE_IMAGE = "${CANARY_BASE_IMAGE:-python:3.11-slim}" }',
-            'wheelhouse = { requirements = "requirements.txt", python = "3.11" }',
-        ]
+        lines += reference_table(f"reference{index}", {"REFERENCE_LATENCY": f"{latency:g}"})
     path = directory / f"bench-{copies}x{latency:g}.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path

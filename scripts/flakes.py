@@ -21,11 +21,11 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-PROBE = '{ session_store = "{workspace}/.sessions", key = "{workspace_id}:{context_id}" }'
+from copies import PROBE, ROOT, reference_table
+
 sys.path.insert(0, str(ROOT))
 
-from harness.config import CANARY_IDS  # noqa: E402  (the project root is on the path now)
+from harness.config import CANARY_IDS
 
 
 def templates_file(directory: Path, copies: int) -> Path:
@@ -33,26 +33,8 @@ def templates_file(directory: Path, copies: int) -> Path:
     canaries = ", ".join(f'"{c}"' for c in CANARY_IDS)
     lines = ["schema = 1", "[defaults]", 'gate = "required"', f"canaries = [{canaries}]"]
     for index in range(1, copies + 1):
-        lines += [
-            f"[templates.healthy{index}]",
-            'command = ["python", "-m", "templates.reference"]',
-            f'env = {{ PYTHONPATH = "{ROOT}" }}',
-            f"probe = {PROBE}",
-            f"[templates.healthy{index}.build]",
-            f'context = "{ROOT / "templates" / "reference"}"',
-            'args = { BASE_IMAGE = "${CANARY_BASE_IMAGE:-python:3.11-slim}" }',
-            'wheelhouse = { requirements = "requirements.txt", python = "3.11" }',
-        ]
-    lines += [  # the peer of every copy (the default `peer` key names it)
-        "[templates.reference]",
-        'command = ["python", "-m", "templates.reference"]',
-        f'env = {{ PYTHONPATH = "{ROOT}" }}',
-        'gate = "off"',
-        "[templates.reference.build]",
-        f'context = "{ROOT / "templates" / "reference"}"',
-        'args = { BASE_IMAGE = "${CANARY_BASE_IMAGE:-python:3.11-slim}" }',
-        'wheelhouse = { requirements = "requirements.txt", python = "3.11" }',
-    ]
+        lines += reference_table(f"healthy{index}", {}, f"probe = {PROBE}")
+    lines += reference_table("reference", {}, 'gate = "off"')  # every copy's peer (the default)
     path = directory / f"flakes-{copies}.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
@@ -67,6 +49,9 @@ def one_run(config: Path, driver: str, scratch: Path, copies: int) -> tuple[int,
     ]  # fmt: skip
     completed = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=False)
     passed, problems = 0, []
+    if not results.is_dir():
+        said = (completed.stderr.strip() or completed.stdout.strip() or "nothing").splitlines()
+        return 0, [f"no results (exit {completed.returncode}); the harness said: {said[-1]}"]
     for index in range(1, copies + 1):
         path = results / f"healthy{index}.json"
         if not path.is_file():
