@@ -69,6 +69,9 @@ CACHE_PARTS = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache"})
 """Directories that never change what an image does: no build context or include has them."""
 _PROBE_KEYS = frozenset({"session_store", "key"})
 _TOP_KEYS = frozenset({"schema", "defaults", "templates"})
+_EXPANDED_AT_START = frozenset({"model_env"})
+"""Keys whose ``${NAME}`` name what the run gives the runtime (``${OPENAI_BASE_URL}``, the
+scripted model's), not the caller's environment: expanded when the runtime starts."""
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,8 @@ class _Checker:
         return ConfigError(f"{self.file}: {where}, key {key!r}: {problem}")
 
     def expand(self, key: str, value: Any) -> Any:
+        if key in _EXPANDED_AT_START:
+            return value
         if isinstance(value, str):
             return self._expand_str(key, value)
         if isinstance(value, list):

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable, Mapping
 
 DUMMY_KEY = "canary-sim-dummy-key"
+_EXPAND_RE = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}")
 TELEMETRY_OFF = {
     "DO_NOT_TRACK": "1", "ANONYMIZED_TELEMETRY": "false", "LANGCHAIN_TRACING_V2": "false",
     "LANGSMITH_TRACING": "false", "OTEL_SDK_DISABLED": "true", "HF_HUB_OFFLINE": "1",
@@ -19,7 +20,8 @@ def model_env(url: str, secrets: Iterable[str], extra: Mapping[str, str]) -> dic
     Args:
         url: The scripted model's base URL as the runtime reaches it.
         secrets: The template's declared secrets: each gets a dummy value.
-        extra: The template's ``model_env``; ``${OPENAI_BASE_URL}`` and the like expand.
+        extra: The template's ``model_env``: ``${OPENAI_BASE_URL}`` and the other variables
+            above expand (``${NAME:-default}`` to its default where the model sets no NAME).
     """
     env = {
         **TELEMETRY_OFF,
@@ -30,5 +32,8 @@ def model_env(url: str, secrets: Iterable[str], extra: Mapping[str, str]) -> dic
         **dict.fromkeys(secrets, DUMMY_KEY),
     }
     for name, value in extra.items():
-        env[name] = re.sub(r"\$\{(\w+)\}", lambda m: env.get(m.group(1), m.group(0)), value)
+        env[name] = _EXPAND_RE.sub(
+            lambda m: env.get(m.group(1), m.group(2) if m.group(2) is not None else m.group(0)),
+            value,
+        )
     return env
