@@ -23,6 +23,7 @@ from harness.config import (
     cascade_order,
     default_path,
     load,
+    on_scripted_model,
 )
 from harness.drivers import DRIVER_CHOICES
 from harness.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, HarnessError, UsageError
@@ -72,6 +73,12 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         choices=PULL_POLICIES,
         default=None,
         help="image pull policy for every template (default: each template's, 'missing')",
+    )
+    parser.add_argument(
+        "--model",
+        choices=("sim",),
+        default=None,
+        help="run every template that has a model of its own on the scripted model (no keys)",
     )
     parser.add_argument(
         "--env",
@@ -339,6 +346,8 @@ def _extra_env(pairs: list[str]) -> dict[str, str]:
 
 def run_and_report(config: Config, templates: list[Template], args: argparse.Namespace) -> int:
     """Run templates, print the matrix, and return the gate's exit code."""
+    if args.model == "sim":
+        templates = on_scripted_model(templates)
     options = RunOptions(
         driver=args.driver,
         canaries=tuple(args.canaries) if args.canaries else None,

@@ -35,7 +35,7 @@ DIAGNOSTIC_IDS = registry.diagnostic_ids()
 Gate = Literal["required", "advisory", "off"]
 SessionScope = Literal["context", "workspace", "container"]
 PullPolicy = Literal["missing", "always", "never"]
-Model = Literal["sim"]
+Model = Literal["sim", "none"]
 GATES: tuple[Gate, ...] = typing.get_args(Gate)
 SESSION_SCOPES: tuple[SessionScope, ...] = typing.get_args(SessionScope)
 PULL_POLICIES: tuple[PullPolicy, ...] = typing.get_args(PullPolicy)
@@ -402,7 +402,8 @@ class Template:
     required_since: datetime.date | None = key(None, _since)
     """When the gate became required: how long it has baked."""
     model: Model | None = key(None, _one_of(MODELS, optional=True))
-    """``sim``: the harness serves a scripted model and points the runtime at it."""
+    """``sim``: the harness serves a scripted model and points the runtime at it; ``none``:
+    the runtime calls no model (``--model sim`` leaves it alone); unset: its own provider."""
     model_env: Mapping[str, str] = key({}, _table)
     """More variables for the runtime when ``model = "sim"`` (``${OPENAI_BASE_URL}`` etc.)."""
     peer: str = key("reference", _text)
@@ -480,6 +481,12 @@ class Config:
     def matrix_templates(self) -> list[Template]:
         """Templates ``matrix`` runs: every gate but ``off``, in cascade order."""
         return cascade_order(t for t in self.templates.values() if t.gate != "off")
+
+
+def on_scripted_model(templates: list[Template]) -> list[Template]:
+    """``--model sim``: every template with a model of its own runs on the scripted model
+    (its secrets get dummy values, its ``model_env`` applies); ``model = "none"`` stays."""
+    return [dataclasses.replace(t, model="sim") if t.model is None else t for t in templates]
 
 
 class Cascading(Protocol):

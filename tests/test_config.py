@@ -6,8 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import DEFAULT_DROPPED_MARKERS, load
+from harness import secrets
+from harness.config import DEFAULT_DROPPED_MARKERS, load, on_scripted_model
 from harness.errors import ConfigError
+from harness.model_sim import model_env
+from harness.model_sim.environment import DUMMY_KEY
 from tests.support.runs import ROOT, run_cli, write_config
 
 MINIMAL = """
@@ -293,3 +296,48 @@ def test_peer_call_needs_a_peer_with_a_model_of_its_own(tmp_path: Path) -> None:
 def test_the_peer_key_is_not_checked_without_peer_call(tmp_path: Path) -> None:
     path = write_config(tmp_path, MINIMAL + 'peer = "nobody"\n')
     assert load(path, {}).templates["alpha"].peer == "nobody"
+
+
+def test_model_env_names_what_the_run_gives_not_the_callers_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    body = '[templates.alpha]\nimage = "example/alpha:1"\nmodel = "sim"\n'
+    body += 'model_env = { LLM_URL = "${OPENAI_BASE_URL}", MODE = "${MODE:-chat}" }\n'
+    template = load(write_config(tmp_path, body)).templates["alpha"]
+    assert template.model_env == {"LLM_URL": "${OPENAI_BASE_URL}", "MODE": "${MODE:-chat}"}
+    env = model_env("http://10.0.0.1:9", [], template.model_env)
+    assert (env["LLM_URL"], env["MODE"]) == ("http://10.0.0.1:9/v1", "chat")
+
+
+def test_model_sim_flag_moves_templates_with_a_model_of_their_own_only(tmp_path: Path) -> None:
+    body = "".join(f'[templates.{n}]\nimage = "example/{n}:1"\n{extra}'
+                   for n, extra in (("own", ""), ("none", 'model = "none"\n'),
+                                    ("sim", 'model = "sim"\n')))  # fmt: skip
+    config = load(write_config(tmp_path, body))
+    moved = on_scripted_model(config.select(["own", "none", "sim"]))
+    assert [t.model for t in moved] == ["sim", "none", "sim"]
+
+
+def test_production_rows_on_the_scripted_model_need_no_key_and_get_their_wiring(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = load(ROOT / "templates.toml")
+    production = [t for t in config.templates.values() if t.image and t.model is None]
+    assert {t.name for t in production} >= {"hermes", "claude-code", "codex", "langgraph"}
+    for name in {s for t in production for s in t.secrets}:
+        monkeypatch.delenv(name, raising=False)
+    assert all(secrets.missing(t) for t in production)  # skipped for their keys, as today
+    moved = {t.name: t for t in on_scripted_model(production)}
+    assert not any(secrets.missing(t) for t in moved.values())
+    url = "http://172.17.0.1:7000"
+    envs = {n: model_env(url, t.secrets, t.model_env) for n, t in moved.items()}
+    hermes = envs["hermes"]
+    wiring = ("HERMES_INFERENCE_PROVIDER", "HERMES_CUSTOM_BASE_URL", "HERMES_CUSTOM_API_MODE")
+    assert [hermes[n] for n in wiring] == ["custom", f"{url}/v1", "chat_completions"]
+    assert hermes["MINIMAX_API_KEY"] == DUMMY_KEY
+    assert envs["claude-code"]["ANTHROPIC_BASE_URL"] == url
+    assert envs["claude-code"]["CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"] == "1"
+    assert envs["langgraph"]["OPENAI_BASE_URL"] == f"{url}/v1"
+    assert all("${" not in value for env in envs.values() for value in env.values())
+    assert config.templates["reference"].model == "none"  # it calls no model

@@ -397,6 +397,31 @@ def test_a_template_on_the_scripted_model_runs_without_keys(tmp_path: Path, faul
         assert "reached the model without turn 1" in canaries["model_history"]["message"]
 
 
+@pytest.mark.slow
+def test_model_sim_flag_runs_a_template_with_its_own_provider_keyless(tmp_path: Path) -> None:
+    # A production row: its own provider, a key it does not have here. --model sim is
+    # what makes it runnable: the key becomes a dummy, the model the harness's.
+    config = write_config(
+        tmp_path,
+        f"""
+        [templates.thinker]
+        command = ["python", "{MODEL_RUNTIME}"]
+        secrets = ["CANARY_THINKER_KEY"]
+        model_env = {{ OPENAI_API_KEY = "${{CANARY_THINKER_KEY}}" }}
+        canaries = ["name_recall"]
+        gate = "required"
+        """,
+    )
+    _, skipped, _ = run_template(config, "thinker", tmp_path / "own")
+    assert (skipped["status"], skipped["reason"]) == (
+        "skipped", "secret CANARY_THINKER_KEY is not set in the environment"
+    )  # fmt: skip
+    code, result, _ = run_template(config, "thinker", tmp_path / "sim", "--model", "sim")
+    assert code == 0, result
+    assert result["canaries"]["name_recall"]["outcome"] == "passed"
+    assert result["canaries"]["model_history"]["observed"] == "history"
+
+
 def test_smolagents_merged_new_task_keeps_the_earlier_tasks_as_history() -> None:
     final = Tool("final_answer", {"type": "object", "properties": {"answer": {"type": "string"}}})
     store = Tool("commit_memory", {"type": "object", "properties": {"content": {"type": "string"}}})
