@@ -190,21 +190,23 @@ class Evidence:
     def _turn(self, line: Line[A2ACall]) -> Turn:
         call = line.event
         polls = self._polls.get(call.turn, [])
-        gone = None
-        # Gone before this turn ended, or the turn lost its connection and the runtime
-        # was found gone right after.
-        if self._exits and (self._exits[0].number < line.number or call.status is None):
-            exit_ = self._exits[0]
-            gone = (
-                f"the runtime had exited with code {exit_.event.code} ({exit_.where}): "
-                f"{exit_.event.last_line}"
-            )
+        gone = self.gone_by(line.number, lost=call.status is None)
         return Turn(
             line=line.number, turn=call.turn, canary=call.canary, context_id=call.context_id,
             sent=call.sent, reply=_reply(call), request=call.request, started=call.started,
             polled=_reply(polls[-1]) if polls else None,  # the last poll of a turn wins
             runtime_gone=gone,
         )  # fmt: skip
+
+    def gone_by(self, number: int, *, lost: bool) -> str | None:
+        """Why the runtime could not answer the exchange at line ``number``, if it exited:
+        it was gone before, or the exchange lost its connection (``lost``) and the runtime
+        was found gone right after."""
+        if not self._exits or not (self._exits[0].number < number or lost):
+            return None
+        exit_ = self._exits[0]
+        return (f"the runtime had exited with code {exit_.event.code} ({exit_.where}): "
+                f"{exit_.event.last_line}")  # fmt: skip
 
     def first_turns(self, canary: str, count: int) -> list[Turn]:
         """The conversation's first ``count`` turns; no evidence when it recorded fewer."""

@@ -44,6 +44,9 @@ def check(evidence: Evidence) -> None:
     if not any(line.event.status == 200 for line in cards):
         statuses = {line.event.path: line.event.status or line.event.error for line in cards}
         where = f" ({cards[-1].where})" if cards else ""
+        gone = cards and evidence.gone_by(cards[-1].number, lost=cards[-1].event.status is None)
+        if gone:  # the card went with the runtime: not a wire fault
+            fail("runtime", f"no agent card: {statuses}{where}; {gone}")
         fail("wire", f"no agent card: {statuses}{where}")
     for turn in evidence.every_turn():
         failed = turn.failure()

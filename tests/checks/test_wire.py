@@ -12,6 +12,7 @@ from canary import wire
 from canary.evidence import Evidence
 from harness.events import A2ACall, HttpGet
 from tests.support.scripted import Agent, Answer, Got, Reply, fails, message, record, task
+from tests.support.transcripts import Script
 
 
 def _wire(tmp_path: Path, body: str | None = None, status: int = 200) -> tuple[Evidence, int]:
@@ -80,3 +81,26 @@ def test_the_legacy_card_path_counts(tmp_path: Path) -> None:
     paths = [line.event.path for line in evidence.events("wire", HttpGet)]
     assert paths == [wire.LEGACY_CARD_PATH]
     assert wire.check(evidence) is None
+
+
+def _no_card(tmp_path: Path, *, exited: bool) -> tuple[Evidence, int]:
+    script = Script()
+    script.start("wire")
+    line = script.http("wire", "/.well-known/agent-card.json", None)
+    script.http("wire", "/.well-known/agent.json", None)
+    if exited:
+        script.add("runtime_exit", code=4, last_line="crash_mid_run: exiting at turn 3")
+    script.end("wire")
+    return script.evidence(tmp_path), line + 1
+
+
+def test_no_card_fails_at_wire(tmp_path: Path) -> None:
+    evidence, line = _no_card(tmp_path, exited=False)
+    fails(wire.check, evidence, "wire", line, "no agent card", "ConnectError")
+
+
+def test_no_card_from_a_runtime_that_exited_fails_at_runtime(tmp_path: Path) -> None:
+    # The card went with the runtime (it crashed while the canaries ran): blaming the
+    # wire would send its maintainers after the wrong bug.
+    evidence, line = _no_card(tmp_path, exited=True)
+    fails(wire.check, evidence, "runtime", line, "no agent card", "exited with code 4")
