@@ -2,7 +2,8 @@
 
 The framework lives in ``adapter.py`` (the template's own file), which provides
 ``NAME``, ``DESCRIPTION``, ``build()`` (called once at start) and
-``async answer(state, context_id, text) -> str`` (one turn in one context).
+``async answer(state, context_id, text) -> str`` (one turn in one context); an adapter
+with ``TEXT_PARTS_ONLY`` true gets no file parts (a production mistake it switches on).
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ class Executor(AgentExecutor):
             kind = part.WhichOneof("content")
             if kind == "text":
                 parts.append(part.text)
-            elif kind == "url":
+            elif kind == "url" and not getattr(adapter, "TEXT_PARTS_ONLY", False):
                 parts.append(attachment(part.filename or part.url, part.url))
         prompt = "\n\n".join(parts) or "(no text)"
         # Each turn is a task (submitted, working, its answer as an artifact, completed), so

@@ -15,13 +15,15 @@ from typing import Any
 from harness.config import CANARY_IDS
 from tests.support.runs import ROOT, project_templates_text, run_cli
 
-FRAMEWORKS = ("langgraph-sim", "smolagents-sim", "autogen-sim", "google-adk-sim", "hermes-sim")
+FRAMEWORKS = ("langgraph-sim", "smolagents-sim", "autogen-sim", "google-adk-sim", "hermes-sim",
+              "deepagents-sim")  # fmt: skip
 SWITCHES = {
     "LANGGRAPH_FAULT": "no_checkpointer",
     "SMOLAGENTS_FAULT": "shared_agent",
     "AUTOGEN_FAULT": "small_buffer",
     "ADK_FAULT": "session_per_workspace",
     "HERMES_FAULT": "chat_api",
+    "DEEPAGENTS_FAULT": "text_parts_only",
 }
 BROKEN_BY_SWITCH = {
     "langgraph-sim": {"name_recall": "session", "model_history": "model:history"},
@@ -43,6 +45,8 @@ BROKEN_BY_SWITCH = {
         "memory_layers": "session",
     },
     "hermes-sim": {"name_recall": "session", "model_history": "model:history"},
+    # Text parts only: the file never reaches the model, so neither file canary can pass.
+    "deepagents-sim": {"file_only": "files", "file_caption": "files", "model_files": "model:files"},
 }
 
 # With every canary on: what each framework's adapter cannot do (the README's table).
