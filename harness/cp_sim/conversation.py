@@ -190,10 +190,8 @@ class Conversation:
             A2ACall(canary=self.canary, turn=turn, context_id=context_id, sent=sent,
                     request=envelope, started=started, **_response(exchange))
         )  # fmt: skip
-        self.last_state = (
-            parse_reply(exchange.status, exchange.body).task_state if exchange.status else None
-        )
-        pending = _pending_task(exchange) if poll else None
+        self.last_state = _task_state(exchange)
+        pending = _pending_task(exchange, self.last_state) if poll else None
         if pending is not None:
             await self._poll(turn, pending, deadline)
 
@@ -213,7 +211,7 @@ class Conversation:
             self._transcript.write(
                 A2APoll(canary=self.canary, turn=turn, request=envelope, **_response(exchange))
             )
-            if _pending_task(exchange) is None:
+            if _pending_task(exchange, _task_state(exchange)) is None:
                 return
 
     async def get(self, path: str) -> Exchange:
@@ -265,12 +263,16 @@ class Conversation:
         self._transcript.write(Snapshot(canary=self.canary, path=path, copy=relative))
 
 
-def _pending_task(exchange: Exchange) -> str | None:
-    """The task id when the exchange answered with a submitted or working task."""
+def _task_state(exchange: Exchange) -> str | None:
+    """The task state a reply names (None: no task, or no reply)."""
     if exchange.status != 200:
         return None
-    reply = parse_reply(exchange.status, exchange.body)
-    if reply.task_state not in PENDING_TASK_STATES:
+    return parse_reply(exchange.status, exchange.body).task_state
+
+
+def _pending_task(exchange: Exchange, state: str | None) -> str | None:
+    """The task id when the exchange (in ``state``) answered with a submitted or working task."""
+    if state not in PENDING_TASK_STATES:
         return None
     try:
         return task_id(json.loads(exchange.body).get("result"))
