@@ -5,7 +5,16 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
+from harness import secrets
 from harness.config import Template
+from harness.drivers import TemplateSkipped
+
+
+def require_secrets(template: Template) -> None:
+    """Raise TemplateSkipped, naming the first, when a secret the template needs is unset."""
+    missing = secrets.missing(template)
+    if missing:
+        raise TemplateSkipped(f"secret {missing[0]} is not set in the environment")
 
 
 def runtime_env(

@@ -33,7 +33,7 @@ from harness.events import Card, Footer, Header
 from harness.model_sim import ModelServer, model_env
 from harness.results import TIMINGS, Result, Status
 from harness.run.drive import drive
-from harness.run.environment import runtime_env
+from harness.run.environment import require_secrets, runtime_env
 from harness.run.options import Live, RunOptions, progress
 from harness.run.peers import Peers
 
@@ -129,9 +129,7 @@ def run_template(shared: Shared, template: Template, run_id: str) -> Driven:
 
 def _run(shared: Shared, template: Template, context: RunContext, facts: _Facts) -> None:
     options, live = shared.options, shared.live
-    missing = secrets.missing(template)
-    if missing:
-        raise TemplateSkipped(f"secret {missing[0]} is not set in the environment")
+    require_secrets(template)
     has = frozenset({"model_sim"} if template.model == "sim" else ())
     judged = registry.selected(template.canaries, options.canaries, has)
     if not judged:
@@ -223,8 +221,7 @@ def _run_driver(shared: Shared, driver: Driver, judged: tuple[str, ...], facts: 
         ).start()
     except OSError as exc:
         raise TemplateError(f"cannot serve the platform API for the runtime: {exc}") from None
-    with live.lock:
-        live.drivers.add(driver)
+    live.add(driver)
     stack = contextlib.ExitStack()  # the model simulator and the peer, when there are
     try:
         with _timed(facts, "prepare_s"):
@@ -247,8 +244,7 @@ def _run_driver(shared: Shared, driver: Driver, judged: tuple[str, ...], facts: 
                 platform.stop()
                 stack.close()
                 facts.unserved = platform.state.unserved()
-                with live.lock:
-                    live.drivers.discard(driver)
+                live.discard(driver)
 
 
 def _boot(

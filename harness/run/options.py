@@ -48,6 +48,16 @@ class Live:
         self.drivers: set[Driver] = set()
         self.cancelled = threading.Event()
 
+    def add(self, driver: Driver) -> None:
+        """A runtime about to be started: stopped on Ctrl-C from now on."""
+        with self.lock:
+            self.drivers.add(driver)
+
+    def discard(self, driver: Driver) -> None:
+        """A runtime stopped by its owner."""
+        with self.lock:
+            self.drivers.discard(driver)
+
     def stop_all(self) -> None:
         """Stop every runtime; one stuck runtime does not keep the others."""
         self.cancelled.set()

@@ -23,7 +23,7 @@ from harness.config import Config, Template
 from harness.cp_sim import PlatformServer
 from harness.cp_sim.platform import Peer
 from harness.drivers import Driver, RunContext, TemplateError, TemplateSkipped
-from harness.run.environment import runtime_env
+from harness.run.environment import require_secrets, runtime_env
 from harness.run.options import Live, RunOptions, progress
 
 
@@ -79,16 +79,13 @@ class Peers:
                 progress(started.driver.template.name, f"peer: could not stop: {exc}")
             finally:
                 started.platform.stop()
-                with self._live.lock:
-                    self._live.drivers.discard(started.driver)
+                self._live.discard(started.driver)
         self._started.clear()
 
     def _start(self, template: Template) -> _Started:
         if self._live.cancelled.is_set():
             raise TemplateError("the run was stopped")
-        missing = secrets.missing(template)
-        if missing:
-            raise TemplateSkipped(f"secret {missing[0]} is not set in the environment")
+        require_secrets(template)
         artifacts = self._options.artifacts_dir.resolve() / f"{template.name}.peer"
         hidden = tuple(secrets.values(template, self._options.extra_env))
         context = RunContext(self._run_id, self._config.root, artifacts, hidden, instance="-peer")
@@ -98,8 +95,7 @@ class Peers:
         )  # fmt: skip
         workspace = str(uuid.uuid4())
         platform = PlatformServer(workspace, host=driver.platform_host()).start()
-        with self._live.lock:
-            self._live.drivers.add(driver)
+        self._live.add(driver)
         try:
             driver.prepare()
             platform_url = driver.platform_url(platform.host, platform.port)
@@ -111,8 +107,7 @@ class Peers:
                 driver.stop()
                 driver.write_logs()
             platform.stop()
-            with self._live.lock:
-                self._live.drivers.discard(driver)
+            self._live.discard(driver)
             raise
         card = _card(running.base_url + template.ready_path)
         name = str(card.get("name") or template.name)
