@@ -273,3 +273,11 @@ def dropped_marker(text: str, markers: tuple[str, ...]) -> str | None:
     """The first dropped-turn marker the reply contains, case-insensitively."""
     lowered = text.lower()
     return next((m for m in markers if m.lower() in lowered), None)
+
+
+def request_texts(request: dict[str, Any]) -> list[str]:
+    """The text parts of a JSON-RPC request's ``params.message`` (A2A's shape)."""
+    params = request.get("params")
+    message = params.get("message") if isinstance(params, dict) else None
+    parts = message.get("parts") if isinstance(message, dict) else None
+    return [str(p.get("text", "")) for p in parts or [] if isinstance(p, dict) and "text" in p]

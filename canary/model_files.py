@@ -12,10 +12,8 @@ nothing, and the request log says what it was sent instead. The layer is
 
 from __future__ import annotations
 
-from typing import Any
-
 from canary._files import file_turn
-from canary.evidence import Evidence, NoEvidence, fail
+from canary.evidence import Evidence, NoEvidence, fail, request_texts
 from harness.cp_sim import trim
 from harness.events import Upload
 
@@ -54,7 +52,7 @@ def _reached(evidence: Evidence, canary: str) -> str:
     # Other conversations' requests may be in flight too: one whose last user message
     # carries another turn's text is that turn's, not this one's.
     others = {text for t in evidence.every_turn() if t.turn != turn.turn
-              for text in _texts(t.request) if text.strip()}  # fmt: skip
+              for text in request_texts(t.request) if text.strip()}  # fmt: skip
     shown = [(line, line.event.last_user_text()) for line in calls]
     own = [(line, text) for line, text in shown if not any(o in text for o in others)]
     shown = own or shown
@@ -74,12 +72,6 @@ def _reached(evidence: Evidence, canary: str) -> str:
         f"the file of {canary} reached the model neither as its text nor as its path: the "
         f"user message{'s' if len(last_users) > 1 else ''} it got: {seen} ({first})",
     )
-
-
-def _texts(request: dict[str, Any]) -> list[str]:
-    """The text parts of an A2A request's message."""
-    parts = ((request.get("params") or {}).get("message") or {}).get("parts") or []
-    return [str(p.get("text", "")) for p in parts if isinstance(p, dict) and "text" in p]
 
 
 def check(evidence: Evidence) -> str:

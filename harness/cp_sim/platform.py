@@ -252,6 +252,15 @@ class PlatformState:
             raise _Refused(HTTPStatus.NOT_FOUND, f"unknown workspace {claimed!r}")
 
 
+def proxy_target(method: str, path: str) -> str | None:
+    """The workspace a call to the platform's A2A proxy (``POST /workspaces/{id}/a2a``) is
+    for; None for any other call."""
+    parts = path.strip("/").split("/")
+    if method == "POST" and len(parts) == 3 and parts[0] == "workspaces" and parts[2] == "a2a":
+        return parts[1]
+    return None
+
+
 def _is_discovery(path: str) -> bool:
     return path.strip("/").startswith("registry/discover/")
 
@@ -326,10 +335,8 @@ class _Routes:
 
     def _proxied(self, method: str, path: str) -> Peer | None:
         """The peer a ``POST /workspaces/{peer}/a2a`` goes to, when it is one."""
-        parts = path.strip("/").split("/")
-        if method == "POST" and len(parts) == 3 and parts[0] == "workspaces" and parts[2] == "a2a":
-            return self.state.peers.get(parts[1])
-        return None
+        target = proxy_target(method, path)
+        return None if target is None else self.state.peers.get(target)
 
     async def _forward(self, peer: Peer, body: bytes) -> tuple[int, Any]:
         """Hand the JSON-RPC body on to the peer as the platform does, the caller named."""
