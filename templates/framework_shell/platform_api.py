@@ -59,9 +59,16 @@ def search_memory(query: str) -> str:
     return json.dumps([m.get("content") for m in found])  # the platform's bare list
 
 
+def _peers() -> list[dict[str, Any]]:
+    """The peer workspaces the platform lists for this one."""
+    listed = _platform("GET", f"/registry/{WORKSPACE_ID}/peers",
+                       headers={"X-Workspace-ID": WORKSPACE_ID}).json()  # fmt: skip
+    return [p for p in listed if isinstance(p, dict)] if isinstance(listed, list) else []
+
+
 def list_peers() -> str:
     """List the peer workspaces this agent can delegate to: name, ID and status of each."""
-    listed = _platform("GET", f"/registry/{WORKSPACE_ID}/peers").json()
+    listed = _peers()
     if not listed:
         return "No peers available."
     return "\n".join(f"- {p.get('name')} (ID: {p.get('id')}, status: {p.get('status')})"
@@ -71,12 +78,11 @@ def list_peers() -> str:
 def peer_section() -> str:
     """The system prompt's peer section, as the platform's runtime renders it (no peers: "")."""
     try:
-        listed = _platform("GET", f"/registry/{WORKSPACE_ID}/peers",
-                           headers={"X-Workspace-ID": WORKSPACE_ID}).json()  # fmt: skip
+        listed = _peers()
     except httpx.HTTPError:
         return ""
     lines = [f"- **{p.get('name')}** (id: `{p.get('id')}`, status: {p.get('status')})"
-             for p in listed if isinstance(p, dict)]  # fmt: skip
+             for p in listed]  # fmt: skip
     if not lines:
         return ""
     return "\n".join(["## Your Peers (workspaces you can delegate to)", "", *lines, "",
