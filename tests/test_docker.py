@@ -28,6 +28,7 @@ from tests.support.frameworks import (
     EVERY_CANARY_EXPECTED,
     SWITCHES,
     broken,
+    every_canary_config,
     every_canary_verdicts,
     run_frameworks,
 )
@@ -373,3 +374,23 @@ def test_each_framework_switch_breaks_what_it_should_in_containers(
     assert "reached the model without turn 1" in lost
     scope = results["google-adk-sim"]["canaries"]["session_scope"]["message"]
     assert "without the platform's memories" in scope
+
+
+def test_a_peer_whose_image_cannot_be_had_runs_as_a_process_as_its_template_does(
+    tmp_path: Path, docker_env: dict[str, str]
+) -> None:
+    # With an engine but no registry (this machine), the reference's image cannot be built:
+    # the template falls back to its command, and its peer must too, or the README's
+    # `nox -s matrix` fails its required row on peer_call.
+    config = every_canary_config(tmp_path)
+    completed = run_cli(
+        "--config", str(config), "run", "reference", "--canary", "peer_call",
+        "--results", str(tmp_path / "results"), "--artifacts", str(tmp_path / "artifacts"),
+        env={**docker_env, "CANARY_BASE_IMAGE": "canary-matrix/absent:none"}, timeout=600,
+    )  # fmt: skip
+    result = json.loads((tmp_path / "results" / "reference.json").read_text())
+    assert result["canaries"]["peer_call"]["outcome"] == "passed", result
+    assert (result["status"], result["driver"]) == ("passed", "process"), result
+    assert any("ran as a process" in warning for warning in result["warnings"])
+    assert "peer: docker image unavailable" in completed.stdout + completed.stderr
+    assert completed.returncode == 0

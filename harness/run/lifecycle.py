@@ -34,7 +34,7 @@ from harness.model_sim import ModelServer, model_env
 from harness.results import TIMINGS, Result, Status
 from harness.run.drive import drive
 from harness.run.environment import require_secrets, runtime_env
-from harness.run.options import Live, RunOptions, progress
+from harness.run.options import Live, RunOptions, can_fall_back, progress
 from harness.run.peers import Peers
 
 
@@ -147,7 +147,7 @@ def _run(shared: Shared, template: Template, context: RunContext, facts: _Facts)
     try:
         _run_driver(shared, driver, judged, facts)
     except PrepareFailed as exc:
-        if not _can_fall_back(template, driver, options, live):
+        if not can_fall_back(driver, options, live):
             raise
         # auto: an image that cannot be had here is no reason to skip a runnable command.
         note = f"docker image unavailable ({str(exc).splitlines()[0]}); ran as a process"
@@ -169,15 +169,6 @@ def artifact_list(artifacts: Path, base: Path) -> tuple[str, ...]:
         for p in artifacts.rglob("*")
         if p.is_file()
     ))  # fmt: skip
-
-
-def _can_fall_back(template: Template, driver: Driver, options: RunOptions, live: Live) -> bool:
-    return (
-        options.driver == "auto"
-        and driver.name == "docker"
-        and template.command is not None
-        and not live.cancelled.is_set()
-    )
 
 
 @contextmanager

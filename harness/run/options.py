@@ -68,3 +68,14 @@ class Live:
                 driver.stop()
             except Exception as exc:
                 progress(driver.template.name, f"could not stop: {exc}")
+
+
+def can_fall_back(driver: Driver, options: RunOptions, live: Live) -> bool:
+    """Whether a Docker image that cannot be had here is run as the template's command
+    instead: under ``--driver auto``, when it has one and the run goes on."""
+    return (
+        options.driver == "auto"
+        and driver.name == "docker"
+        and driver.template.command is not None
+        and not live.cancelled.is_set()
+    )

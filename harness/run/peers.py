@@ -23,8 +23,9 @@ from harness.config import Config, Template
 from harness.cp_sim import PlatformServer
 from harness.cp_sim.platform import Peer
 from harness.drivers import Driver, RunContext, TemplateError, TemplateSkipped
+from harness.drivers.contexts import Progress
 from harness.run.environment import require_secrets, runtime_env
-from harness.run.options import Live, RunOptions, progress
+from harness.run.options import Live, RunOptions, can_fall_back, progress
 
 
 @dataclass
@@ -89,15 +90,22 @@ class Peers:
         artifacts = self._options.artifacts_dir.resolve() / f"{template.name}.peer"
         hidden = tuple(secrets.values(template, self._options.extra_env))
         context = RunContext(self._run_id, self._config.root, artifacts, hidden, instance="-peer")
+
+        def say(text: str) -> None:
+            progress(template.name, f"peer: {text}")
+
         driver = drivers.select(
             template, self._options.driver, context, pull_policy=self._options.pull,
-            progress=lambda text: progress(template.name, f"peer: {text}"),
+            progress=say,
         )  # fmt: skip
+        driver = self._prepared(driver, context, say)
         workspace = str(uuid.uuid4())
-        platform = PlatformServer(workspace, host=driver.platform_host()).start()
-        self._live.add(driver)
         try:
-            driver.prepare()
+            platform = PlatformServer(workspace, host=driver.platform_host()).start()
+        except OSError as exc:
+            self._live.discard(driver)
+            raise TemplateError(f"cannot serve the platform API for the peer: {exc}") from None
+        try:
             platform_url = driver.platform_url(platform.host, platform.port)
             env = runtime_env(template, workspace, platform_url, self._options.extra_env)
             running = driver.start(env)
@@ -115,6 +123,30 @@ class Peers:
         url = running.base_url + template.a2a_path
         peer = Peer(workspace, name, url, card, template.turn_timeout)
         return _Started(driver, platform, peer)
+
+    def _prepared(self, driver: Driver, context: RunContext, say: Progress) -> Driver:
+        """The driver, prepared: as a template's run does, an image that cannot be had here
+        falls back to the peer's command (``--driver auto``)."""
+        self._live.add(driver)
+        try:
+            driver.prepare()
+            return driver
+        except TemplateError as exc:
+            self._live.discard(driver)
+            if not can_fall_back(driver, self._options, self._live):
+                raise
+            say(f"docker image unavailable ({str(exc).splitlines()[0]}); running it as a process")
+        except BaseException:
+            self._live.discard(driver)
+            raise
+        process = drivers.ProcessDriver(driver.template, context, say)
+        self._live.add(process)
+        try:
+            process.prepare()
+        except BaseException:
+            self._live.discard(process)
+            raise
+        return process
 
 
 def _card(url: str) -> dict[str, object]:
