@@ -5,8 +5,10 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import docker
+
 from harness.config import load
-from harness.drivers.images import _pull_event, _split, build_tag
+from harness.drivers.images import _one_pool_per_socket, _pull_event, _split, build_tag
 from tests.support.runs import ROOT
 
 
@@ -68,3 +70,18 @@ def test_image_references_split_into_repository_and_tag() -> None:
     assert _split("ghcr.io/molecule-ai/hermes:latest") == ("ghcr.io/molecule-ai/hermes", "latest")
     assert _split("localhost:5000/agent") == ("localhost:5000/agent", "latest")
     assert _split("agent@sha256:ff") == ("agent", "sha256:ff")
+
+
+def test_engine_client_keeps_one_pool_for_the_socket_however_many_urls() -> None:
+    """docker-py closes the pool of its 26th-last URL even while a thread uses it;
+    the harness shares one client between threads, so no pool may be evicted."""
+    client = _one_pool_per_socket(
+        docker.DockerClient(base_url="unix:///nonexistent/docker.sock", version="1.41")
+    )
+    adapter = client.api.get_adapter("http+docker://localhost/v1.41/version")
+    first = adapter.get_connection("http+docker://localhost/v1.41/volumes/create")
+    for n in range(100):
+        assert adapter.get_connection(f"http+docker://localhost/v1.41/volumes/v{n}") is first
+    assert first.pool is not None, "the pool a thread may be using was closed"
+    assert first.socket_path == "/nonexistent/docker.sock"
+    assert _one_pool_per_socket(client).api.get_adapter("http+docker://x") is adapter

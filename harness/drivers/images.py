@@ -13,6 +13,7 @@ from typing import IO, Any
 
 import docker
 import docker.errors
+from docker.transport.unixconn import UnixHTTPAdapter, UnixHTTPConnectionPool
 
 from harness.config import Build, Template
 from harness.drivers.base import TemplateError
@@ -182,7 +183,12 @@ def _split(reference: str) -> tuple[str, str]:
 
 
 def engine_client() -> docker.DockerClient:
-    """A client for the engine ``DOCKER_HOST`` or the current Docker context names."""
+    """A client for the engine ``DOCKER_HOST`` or the current Docker context names,
+    safe to share between the threads of a run."""
+    return _one_pool_per_socket(_client_for_engine())
+
+
+def _client_for_engine() -> docker.DockerClient:
     if os.environ.get("DOCKER_HOST"):
         return docker.from_env()
     try:
@@ -194,3 +200,34 @@ def engine_client() -> docker.DockerClient:
     if context is not None and context.name != "default" and context.Host:
         return docker.DockerClient(base_url=context.Host, tls=context.TLSConfig)
     return docker.from_env()
+
+
+class _SocketAdapter(UnixHTTPAdapter):
+    """docker-py's Unix-socket adapter with one connection pool for the socket.
+
+    docker-py keeps a pool per request URL in an LRU of 25 (``num_pools`` is ignored
+    for sockets) and closes the one it evicts, even while another thread is using it:
+    with a few templates starting at once that thread fails inside urllib3
+    (``'NoneType' object has no attribute 'qsize'``). Every URL goes to the same
+    socket, so one pool, never evicted, serves them all.
+    """
+
+    def get_connection(self, url: str | bytes, proxies: Any = None) -> UnixHTTPConnectionPool:
+        return super().get_connection(SOCKET_POOL_KEY, proxies)
+
+
+SOCKET_POOL_KEY = "http+docker://socket"
+SOCKET_POOL_SIZE = 32  # connections kept for reuse; more are opened when needed
+
+
+def _one_pool_per_socket(client: docker.DockerClient) -> docker.DockerClient:
+    api: Any = client.api  # _custom_adapter is private to docker-py's APIClient
+    shipped = api._custom_adapter
+    if isinstance(shipped, UnixHTTPAdapter) and not isinstance(shipped, _SocketAdapter):
+        adapter = _SocketAdapter(
+            shipped.socket_path, shipped.timeout, pool_connections=1, max_pool_size=SOCKET_POOL_SIZE
+        )
+        # APIClient.get_adapter answers with _custom_adapter, not the mounted one.
+        api._custom_adapter = adapter
+        api.mount("http+docker://", adapter)
+    return client
