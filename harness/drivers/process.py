@@ -311,7 +311,7 @@ class ProcessDriver(Driver):
             )
         # The template's own venv, else the harness's interpreter, comes first on PATH:
         # a command that says "python" gets the packages it was installed with.
-        bin_dir = self._local.bin if self._local else Path(sys.executable).parent
+        first = self._local.path if self._local else (Path(sys.executable).parent,)
         # Only what any program needs from the caller: undeclared secrets stay out.
         inherited = {name: os.environ[name] for name in INHERITED_ENV if name in os.environ}
         full_env = {
@@ -320,7 +320,7 @@ class ProcessDriver(Driver):
             "HOME": dirs.home,
             "TMPDIR": dirs.tmp,
             **env,
-            "PATH": os.pathsep.join([str(bin_dir), os.environ.get("PATH", "")]),
+            "PATH": os.pathsep.join([*map(str, first), os.environ.get("PATH", "")]),
             "PORT": str(port),
             "HOST": "127.0.0.1",
             "WORKSPACE_DIR": dirs.workspace,

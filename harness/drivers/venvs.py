@@ -1,8 +1,10 @@
-"""Local copies of a build for the process driver: the context's files and a venv.
+"""Local copies of a build for the process driver: the context's files, a venv, its npm
+packages.
 
 A template with ``process_from_build`` is built for the process driver as its
 image is built: its ``command`` runs in a copy of the build context (with
-``build.include``), with a venv of the build's requirements first on ``PATH``.
+``build.include``), with a venv of the build's requirements first on ``PATH``, then
+the commands of its npm packages (``build.npm``, Node among them where listed).
 Both live under ``.cache/canary-matrix/`` next to the templates file and are
 reused while what they are made from is unchanged; a newer one replaces the
 older ones of its template.
@@ -23,6 +25,7 @@ from pathlib import Path
 from harness.config import Build
 from harness.drivers.base import TemplateError
 from harness.drivers.contexts import (
+    NPM_DIR,
     WHEELHOUSE_DIR,
     Progress,
     Stopped,
@@ -30,13 +33,14 @@ from harness.drivers.contexts import (
     context_files,
     locked,
     never,
+    npm_stamp,
+    packages_ready,
     run_stoppable,
-    wheelhouse_ready,
 )
 
 CACHE_DIR = ".cache/canary-matrix"
 READY_FILE = ".canary-matrix-ready"
-KINDS = ("apps", "venvs")
+KINDS = ("apps", "venvs", "npm")
 _MADE_RE = re.compile(r"^(?P<name>.+)-[0-9a-f]{12}$")
 _HOST_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 
@@ -47,11 +51,12 @@ class LocalBuild:
 
     Attributes:
         app: A copy of the build context: the command's working directory.
-        bin: The venv's ``bin`` directory, first on the command's ``PATH``.
+        path: What goes first on the command's ``PATH``: the venv's ``bin``, then the
+            npm packages' commands.
     """
 
     app: Path
-    bin: Path
+    path: tuple[Path, ...]
 
 
 def prepare(
@@ -64,7 +69,9 @@ def prepare(
             or the run was interrupted.
     """
     app = _app(build, name, cache, stopped)
-    return LocalBuild(app=app, bin=_venv(build, name, cache, progress, stopped) / "bin")
+    venv_bin = _venv(build, name, cache, progress, stopped) / "bin"
+    npm = _npm(build, name, cache, progress, stopped)
+    return LocalBuild(app=app, path=(venv_bin, *([npm / "node_modules" / ".bin"] if npm else [])))
 
 
 def _made(kind_dir: Path, name: str) -> list[Path]:
@@ -138,9 +145,33 @@ def _install(
     # index, and none of the host's pip settings.
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
     env["PIP_CONFIG_FILE"] = os.devnull
-    with wheelhouse_ready(build, progress, stopped):
+    with packages_ready(build, progress, stopped):
         wheels = ["--no-index", "--find-links", str(build.context / WHEELHOUSE_DIR)]
         return run_stoppable([*pip, *wheels, "-r", str(requirements)], target, stopped, env)
+
+
+def _npm(build: Build, name: str, cache: Path, progress: Progress, stopped: Stopped) -> Path | None:
+    """The context's npm packages, linked into the cache: the context's own ``npm/`` is
+    replaced when its list changes, maybe while this template still runs."""
+    if not build.npm:
+        return None
+    key = hashlib.sha256(npm_stamp(build).encode()).hexdigest()[:12]
+    target = cache / "npm" / f"{name}-{key}"
+    with locked(cache / "npm" / f".{name}.lock", stopped):
+        if (target / READY_FILE).is_file():
+            return target
+        shutil.rmtree(target, ignore_errors=True)
+        with packages_ready(build, progress, stopped):
+            # Hard links: hundreds of MB, copied in a moment, on the same file system.
+            try:
+                shutil.copytree(build.context / NPM_DIR, target, symlinks=True,
+                                copy_function=os.link)  # fmt: skip
+            except OSError:
+                shutil.rmtree(target, ignore_errors=True)
+                shutil.copytree(build.context / NPM_DIR, target, symlinks=True)
+        (target / READY_FILE).write_text(npm_stamp(build) + "\n")
+        _replace_older(target, name)
+    return target
 
 
 def clean(cache: Path) -> int:
