@@ -284,6 +284,24 @@ def test_a_file_listed_by_path_is_read_with_the_offered_tool(
     assert "cannot read" in alone.content
 
 
+GEMINI_CONTEXT = (
+    "<session_context>\nThis is the Gemini CLI. We are setting up the context for our chat.\n"
+    "The project's temporary directory is: /workspace/.gemini-cli/.gemini/tmp/workspace\n"
+    "- **Directory Structure:**\n/workspace/\n├───.gemini-cli/\n│   └───.gemini/settings.json\n"
+    "└───.molecule/\n    └───chat-uploads/\n        └───0a1b-notes.txt\n</session_context>\n"
+)
+
+
+def test_the_environment_a_cli_describes_is_context_not_the_request(oa: openai.OpenAI) -> None:
+    # gemini-cli puts the workspace's listing (the other conversations' uploads too) before
+    # the user's words in one message: the model acts on the words, not on a listed path.
+    said = {"role": "user", "content": GEMINI_CONTEXT + "Please remember: my colour is teal."}
+    call = chat(oa, [said], tools=[READ_FILE, STORE]).tool_calls[0]
+    assert call.function.name == "commit_memory"
+    asked = {"role": "user", "content": GEMINI_CONTEXT + "Hi! My name is Tovaro."}
+    assert chat(oa, [asked], tools=[READ_FILE]).content == "Nice to meet you, Tovaro!"
+
+
 def test_responses_api_json_and_streamed(oa: openai.OpenAI) -> None:
     items = [
         {"role": "user", "content": "My name is Lumo."},

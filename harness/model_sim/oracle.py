@@ -87,6 +87,12 @@ _INJECTED_RE = re.compile(
     r"\s*\[(?:Prior context from memory|Delegation results[^\]]*)\].*?\n\n(?:\[New message\]\n)?",
     re.DOTALL,
 )
+# The environment a command-line agent describes inside the user's message (its
+# directories, the files in them, the date): gemini-cli's <session_context>, codex's
+# <environment_context>, claude code's <system-reminder>. Context, not the request.
+_ENVELOPE_RE = re.compile(
+    r"<(session_context|environment_context|system-reminder)>.*?</\1>", re.DOTALL
+)
 
 
 @dataclass(frozen=True)
@@ -155,6 +161,10 @@ class _Turn:
 
 def _split_task(text: str) -> tuple[str, list[str]]:
     """The request within a message, and what a runtime embedded around it."""
+    envelopes = [m.group(0) for m in _ENVELOPE_RE.finditer(text)]
+    if envelopes:
+        task, embedded = _split_task(_ENVELOPE_RE.sub("", text).strip())
+        return task, [*envelopes, *embedded]
     if _HISTORY_END in text:
         before, task = text.rsplit(_HISTORY_END, 1)
         return task.strip(), [before]
