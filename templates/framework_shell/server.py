@@ -3,7 +3,8 @@
 The framework lives in ``adapter.py`` (the template's own file), which provides
 ``NAME``, ``DESCRIPTION``, ``build()`` (called once at start) and
 ``async answer(state, context_id, text) -> str`` (one turn in one context); an adapter
-with ``TEXT_PARTS_ONLY`` true gets no file parts (a production mistake it switches on).
+with ``TEXT_PARTS_ONLY`` true gets no file parts (a production mistake it switches on), one
+with ``ATTACHMENTS_AS_PATHS`` true gets their paths for its own file tool.
 """
 
 from __future__ import annotations
@@ -32,10 +33,13 @@ WORKSPACE = Path(os.environ.get("WORKSPACE_DIR", "/workspace")).resolve()
 
 
 def attachment(name: str, uri: str) -> str:
-    """A file part as the prompt sees it: its name and text (workspace files only)."""
+    """A file part as the prompt sees it: its name and text (workspace files only), or its
+    name and path for an agent that reads files with its own tool (``ATTACHMENTS_AS_PATHS``)."""
     path = Path(uri.removeprefix("workspace:")).resolve()
     if not uri.startswith("workspace:") or not path.is_relative_to(WORKSPACE):
         return f"[attachment {name}: refused, outside the workspace]"
+    if getattr(adapter, "ATTACHMENTS_AS_PATHS", False):
+        return f"Attached file: {name} at {path} (read it with your file tool)"
     try:
         return f"[attachment {name}]\n{path.read_text(encoding='utf-8', errors='replace')}"
     except OSError as exc:
