@@ -23,13 +23,6 @@ from tests.support.frameworks import (
 pytestmark = pytest.mark.slow
 
 
-def test_real_frameworks_as_processes_pass(tmp_path: Path) -> None:
-    results = run_frameworks(tmp_path, "process", {})
-    for name, result in results.items():
-        assert (result["status"], result["driver"]) == ("passed", "process"), (name, result)
-        assert result["canaries"]["model_history"]["observed"] == "history"
-
-
 def test_each_framework_switch_breaks_what_it_should_as_a_process(tmp_path: Path) -> None:
     results = run_frameworks(tmp_path, "process", SWITCHES)
     assert broken(results) == BROKEN_BY_SWITCH
@@ -37,10 +30,11 @@ def test_each_framework_switch_breaks_what_it_should_as_a_process(tmp_path: Path
     assert "reached the model without turn 1" in lost
 
 
-def test_every_canary_on_the_frameworks_as_processes(tmp_path: Path) -> None:
-    # The canaries still off by default, peer_call with the reference as the peer: each
-    # framework passes all but what its adapter cannot do.
+def test_real_frameworks_as_processes_pass_every_canary(tmp_path: Path) -> None:
+    # The default canaries and those still off by default (peer_call with the reference as
+    # the peer), in one run: each framework passes all but what its adapter cannot do.
     results = run_frameworks(tmp_path, "process", {}, every_canary=True)
     for name, result in results.items():
         assert every_canary_verdicts(result) == EVERY_CANARY_EXPECTED, (name, result)
-        assert result["status"] == "passed", name
+        assert (result["status"], result["driver"]) == ("passed", "process"), (name, result)
+        assert result["canaries"]["model_history"]["observed"] == "history"
