@@ -28,6 +28,7 @@ ATTACHMENTS_AS_PATHS = True
 SHARED_SESSION = os.environ.get("CLAUDE_CODE_FAULT", "") == "shared_session"
 TOOLS = ["Read"]
 MAX_TURNS = 8
+MCP_START_TIMEOUT_MS = 120_000
 
 
 class Sessions:
@@ -38,7 +39,12 @@ class Sessions:
         self.locks: dict[str, asyncio.Lock] = {}
         home = platform_api.WORKSPACE / ".claude"
         home.mkdir(parents=True, exist_ok=True)
-        self.env = {"CLAUDE_CONFIG_DIR": str(home), "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}
+        self.env = {
+            "CLAUDE_CONFIG_DIR": str(home), "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+            # The MCP server's start, waited for: on a loaded machine the default ran out and
+            # the turn went on without the platform's tools.
+            "MCP_TIMEOUT": str(MCP_START_TIMEOUT_MS),
+        }  # fmt: skip
 
     def key(self, context_id: str) -> str:
         return "shared" if SHARED_SESSION else context_id
