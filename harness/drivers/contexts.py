@@ -151,7 +151,8 @@ def _prepare_npm(build: Build, progress: Progress, stopped: Stopped) -> None:
         )
     progress(f"installing npm packages {' '.join(build.npm)} (kept for later runs)")
     fresh = Path(tempfile.mkdtemp(prefix=_PARTIAL_NPM, dir=build.context))
-    cpu = {"x86_64": "x64", "aarch64": "arm64"}.get(_machine(), _machine())
+    machine = _machine()
+    cpu = {"x86_64": "x64", "aarch64": "arm64"}.get(machine, machine)
     # No install scripts: the packages ship what they run (claude-code's postinstall, for
     # one, is blocked here), and the image's platform is named, not the host's guessed.
     command = [
@@ -163,10 +164,7 @@ def _prepare_npm(build: Build, progress: Progress, stopped: Stopped) -> None:
     if code != 0:
         shutil.rmtree(fresh, ignore_errors=True)
         raise TemplateError(f"could not install the npm packages {' '.join(build.npm)}: {output}")
-    (fresh / STAMP_FILE).write_text(npm_stamp(build) + "\n")
-    fresh.chmod(0o755)
-    shutil.rmtree(target, ignore_errors=True)
-    fresh.rename(target)
+    _put_in_place(fresh, target, npm_stamp(build))
 
 
 def _prepare_wheelhouse(build: Build, progress: Progress, stopped: Stopped) -> None:
@@ -196,10 +194,15 @@ def _prepare_wheelhouse(build: Build, progress: Progress, stopped: Stopped) -> N
     if code != 0:
         shutil.rmtree(fresh, ignore_errors=True)
         raise TemplateError(f"could not prepare the wheelhouse from {requirements}: {output}")
-    (fresh / STAMP_FILE).write_text(stamp_value + "\n")
+    _put_in_place(fresh, wheelhouse, stamp_value)
+
+
+def _put_in_place(fresh: Path, target: Path, stamp: str) -> None:
+    """A finished download, stamped with what it was made from, replaces the old one."""
+    (fresh / STAMP_FILE).write_text(stamp + "\n")
     fresh.chmod(0o755)
-    shutil.rmtree(wheelhouse, ignore_errors=True)
-    fresh.rename(wheelhouse)
+    shutil.rmtree(target, ignore_errors=True)
+    fresh.rename(target)
 
 
 def run_stoppable(
