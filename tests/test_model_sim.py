@@ -6,8 +6,10 @@ endpoint must accept, and the oracle's honesty: it knows only what the request h
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -582,3 +584,42 @@ def test_asked_to_take_its_time_it_thinks_before_it_answers_done() -> None:
     through_final = decide(Conversation((asked,), (final,)))
     assert (through_final.tool, through_final.think_s) == ("final_answer", THINK_S)
     assert decide(Conversation((Message("user", "Hi! My name is Rabo."),), ())).think_s == 0
+
+
+def test_taking_its_time_it_lists_the_peers_before_it_says_done() -> None:
+    # A second step: a runtime that goes on with a cancelled turn asks the model again.
+    asked = Message("user", stream_cancel.SLOW)
+    first = decide(Conversation((asked,), (LIST_PEERS, DELEGATE)))
+    assert (first.tool, first.arguments, first.think_s) == ("list_peers", {}, THINK_S)
+    listed = (asked, Message("assistant", "", ("list_peers",)),
+              Message("tool", f"- the peer (ID: {PEER_ID}, status: online)"))  # fmt: skip
+    then = decide(Conversation(listed, (LIST_PEERS, DELEGATE)))
+    assert (then.text, then.think_s) == ("Done.", 0)
+
+
+def test_a_slow_answer_waits_while_a_conversation_holds_it(
+    sim: tuple[ModelServer, list[ModelCall]],
+) -> None:
+    server, _ = sim
+    body = {"model": "m", "messages": [{"role": "user", "content": stream_cancel.SLOW}]}
+    url = f"http://{server.host}:{server.port}/v1/chat/completions"
+    seen = server.slow.count
+
+    async def ask_while_held() -> tuple[bool, bool, float]:
+        async with httpx.AsyncClient(timeout=30) as client:
+            with server.slow.holding() as hold:
+                asking = asyncio.create_task(client.post(url, json=body))
+                arrived = await hold.arrived(timeout=10)
+                await asyncio.sleep(THINK_S + 0.5)
+                answered_while_held = asking.done()
+                released = time.monotonic()
+            await asking
+            return arrived, answered_while_held, time.monotonic() - released
+
+    arrived, answered_while_held, after_release = asyncio.run(ask_while_held())
+    assert arrived
+    assert server.slow.count == seen + 1
+    assert not answered_while_held
+    assert after_release < 2.0
+    with server.slow.holding() as hold:
+        assert asyncio.run(hold.arrived(timeout=0.2)) is False  # counts from its start

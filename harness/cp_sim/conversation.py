@@ -9,12 +9,13 @@ and records everything, so the checks can judge later from the transcript alone.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import secrets
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from harness.cp_sim.a2a import (
     PENDING_TASK_STATES,
@@ -40,6 +41,9 @@ from harness.events import (
     Upload,
     body_fields,
 )
+
+if TYPE_CHECKING:
+    from harness.model_sim.slow import Hold, SlowRequests
 
 
 class FileAccess(Protocol):
@@ -71,6 +75,7 @@ class Conversation:
         artifacts: The template's artifacts directory (snapshots go below it).
         settings: The template's facts (the transcript's header).
         peer: A client for the template's peer, when one was started.
+        slow: The scripted model's slow requests, when the runtime has a scripted model.
     """
 
     def __init__(
@@ -83,6 +88,7 @@ class Conversation:
         artifacts: Path,
         settings: Header,
         peer: A2AClient | None = None,
+        slow: SlowRequests | None = None,
     ) -> None:
         self.canary = canary
         self.settings = settings
@@ -91,6 +97,7 @@ class Conversation:
         self._files = files
         self._artifacts = artifacts
         self._peer = peer
+        self._slow = slow
         self.last_state: str | None = None
         """The task state the last JSON-RPC reply named (``tasks/get`` polling reads it)."""
 
@@ -143,6 +150,13 @@ class Conversation:
                        elapsed_s=streamed.elapsed_s, disconnected=streamed.disconnected)
         )  # fmt: skip
         return streamed.events
+
+    def holding_slow_answers(self) -> contextlib.AbstractContextManager[Hold | None]:
+        """The scripted model answers no slow request until the block ends (see
+        :mod:`harness.model_sim.slow`); the hold is None when there is no scripted model."""
+        if self._slow is None:
+            return contextlib.nullcontext()
+        return self._slow.holding()
 
     @property
     def has_peer(self) -> bool:

@@ -309,7 +309,8 @@ def decide(conversation: Conversation) -> Decision:
         call = _call(offered[FINAL_ANSWER], decision.text, ("answer",), None)
         return replace(call, think_s=decision.think_s)
     if decision.tool is not None and conversation.tool_choice == "none":
-        return Decision(text="I cannot use my tools right now, so I cannot look that up.")
+        return Decision(text="I cannot use my tools right now, so I cannot look that up.",
+                        think_s=decision.think_s)  # fmt: skip
     return decision
 
 
@@ -340,7 +341,7 @@ def _think(conversation: Conversation) -> Decision:
     turn = _read(conversation)
     task, tools = turn.task, conversation.tools
     if TAKE_YOUR_TIME_RE.search(task):
-        return Decision(text="Done.", think_s=THINK_S)
+        return _take_time(turn, tools)
     if ASKS_ACCESS_WORD_RE.search(task):
         return _use_skill(turn, tools)
     if asked_peer := ASKS_PEER_RE.search(task):
@@ -415,6 +416,17 @@ def _peer_argument(tool: Tool, taken: set[str]) -> str | None:
         if name not in taken and _words(name) & set(_PEER_ARGUMENT_WORDS):
             return name
     return None
+
+
+def _take_time(turn: _Turn, tools: tuple[Tool, ...]) -> Decision:
+    """Think slowly, and look the peers up before saying done: a second step, which a turn
+    cancelled while the model thinks must never take (``stream_cancel``)."""
+    if turn.results:
+        return Decision(text="Done.")
+    lister = next((t for t in tools if _peer_list_tool(t)), None)
+    if lister is None:
+        return Decision(text="Done.", think_s=THINK_S)
+    return Decision(tool=lister.name, arguments={}, think_s=THINK_S)
 
 
 def _ask_peer(request: str, turn: _Turn, tools: tuple[Tool, ...]) -> Decision:

@@ -10,7 +10,6 @@ reached the model with what history.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from harness.cp_sim.serving import ThreadedServer
 from harness.events import ModelCall, ModelMessage, ModelUnserved, ToolCall
 from harness.model_sim import shapes
 from harness.model_sim.oracle import Conversation, Decision, decide
+from harness.model_sim.slow import SlowRequests
 
 MODEL_ID = "canary-sim"
 
@@ -86,9 +86,12 @@ GEMINI_METHODS = {"generateContent": False, "streamGenerateContent": True}
 
 
 class _Routes:
-    def __init__(self, recorder: Recorder | None, unserved: UnservedRecorder | None) -> None:
+    def __init__(
+        self, recorder: Recorder | None, unserved: UnservedRecorder | None, slow: SlowRequests
+    ) -> None:
         self.recorder = recorder
         self.on_unserved = unserved
+        self.slow = slow
 
     def app(self) -> Starlette:
         return Starlette(
@@ -160,7 +163,7 @@ class _Routes:
         streamed = bool(body.get("stream")) if stream is None else stream
         self._record(api, streamed, conversation, decision)
         if decision.think_s:
-            await asyncio.sleep(decision.think_s)  # on record first: the request has started
+            await self.slow.think(decision.think_s)  # on record first: the request has started
         model = model or str(body.get("model") or MODEL_ID)
         if streamed:
             events = shape.stream(decision, conversation, model, body)
@@ -186,6 +189,9 @@ class ModelServer(ThreadedServer):
         recorder: Receives every model request with the oracle's answer.
         unserved: Receives every request to a route the simulator does not serve
             (a framework probing for Ollama or vLLM routes, or needing embeddings).
+
+    Attributes:
+        slow: The slow requests it got, and the hold on their answers (``stream_cancel``).
     """
 
     def __init__(
@@ -194,4 +200,5 @@ class ModelServer(ThreadedServer):
         recorder: Recorder | None = None,
         unserved: UnservedRecorder | None = None,
     ) -> None:
-        super().__init__(_Routes(recorder, unserved).app(), host, "model simulator")
+        self.slow = SlowRequests()
+        super().__init__(_Routes(recorder, unserved, self.slow).app(), host, "model simulator")

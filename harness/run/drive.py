@@ -18,13 +18,18 @@ from harness.cp_sim import A2AClient, Conversation, FileAccess, Transcript, trim
 from harness.cp_sim.platform import Peer
 from harness.drivers.base import TemplateError
 from harness.events import CanaryEnd, CanaryStart, HarnessFault, Header, RuntimeExit
+from harness.model_sim.slow import SlowRequests
 
 EXIT_POLL_S = 0.5
 EXIT_GRACE_S = 2.0
 
 
 async def drive(
-    runtime: Runtime, header: Header, transcript: Transcript, peer: Peer | None = None
+    runtime: Runtime,
+    header: Header,
+    transcript: Transcript,
+    peer: Peer | None = None,
+    slow: SlowRequests | None = None,
 ) -> None:
     """Run the conversations the header names; every step goes to the transcript.
 
@@ -35,6 +40,7 @@ async def drive(
             whether conversations overlap.
         transcript: The template's transcript (artifacts go next to it).
         peer: The template's peer (``peer_call``), if it has one.
+        slow: The scripted model's slow requests, if the runtime has a scripted model.
     """
     specs = registry.specs()
     artifacts = transcript.path.parent
@@ -44,7 +50,7 @@ async def drive(
         def talk(canary: str) -> Conversation:
             return Conversation(
                 canary, client=client, transcript=transcript, files=runtime,
-                artifacts=artifacts, settings=header, peer=peer_client,
+                artifacts=artifacts, settings=header, peer=peer_client, slow=slow,
             )  # fmt: skip
 
         async def one(canary: str) -> None:

@@ -31,6 +31,7 @@ from harness.drivers import Driver, RunContext, TemplateError, TemplateSkipped
 from harness.drivers.base import LEGACY_READY_PATH, Running
 from harness.events import Card, Footer, Header
 from harness.model_sim import ModelServer, model_env
+from harness.model_sim.slow import SlowRequests
 from harness.results import TIMINGS, Result, Status
 from harness.run.drive import drive
 from harness.run.environment import require_secrets, runtime_env
@@ -218,11 +219,11 @@ def _run_driver(shared: Shared, driver: Driver, judged: tuple[str, ...], facts: 
         with _timed(facts, "prepare_s"):
             _prepare(driver, facts)
         with _timed(facts, "boot_s"):
-            running, peer = _boot(shared, driver, platform, stack, facts)
+            running, peer, slow = _boot(shared, driver, platform, stack, facts)
         progress(template.name, f"ready in {facts.timings['boot_s']:.2f}s; driving the canaries")
         facts.warnings += _card_warnings(running, transcript)
         with _timed(facts, "canaries_s"):
-            asyncio.run(drive(running, facts.header, transcript, peer))
+            asyncio.run(drive(running, facts.header, transcript, peer, slow))
         facts.driven = True
     finally:
         with _timed(facts, "teardown_s"):
@@ -244,15 +245,19 @@ def _boot(
     platform: PlatformServer,
     stack: contextlib.ExitStack,
     facts: _Facts,
-) -> tuple[Running, Peer | None]:
+) -> tuple[Running, Peer | None, SlowRequests | None]:
     """Start the runtime (its model and peer first, when it has them) until it is ready."""
     template, header = driver.template, facts.header
     assert header is not None
     assert facts.writer is not None
     platform_url = driver.platform_url(platform.host, platform.port)
     env = runtime_env(template, header.workspace_id, platform_url, shared.options.extra_env)
+    slow = None
     if template.model == "sim":
-        env.update(_serve_model(driver, facts.writer, stack))
+        model = _serve_model(driver, facts.writer, stack)
+        env.update(model_env(driver.platform_url(model.host, model.port), template.secrets,
+                             template.model_env))  # fmt: skip
+        slow = model.slow
     peer = None
     if "peer_call" in header.selected:
         peer = shared.peers.get(template.peer)
@@ -261,7 +266,7 @@ def _boot(
     running = driver.start(env)
     facts.warnings += driver.notes
     running.wait_ready(registered=platform.state.registered)
-    return running, peer
+    return running, peer, slow
 
 
 def _prepare(driver: Driver, facts: _Facts) -> None:
@@ -277,17 +282,15 @@ def _prepare(driver: Driver, facts: _Facts) -> None:
 
 def _serve_model(
     driver: Driver, transcript: Transcript, stack: contextlib.ExitStack
-) -> dict[str, str]:
-    """Start the scripted model where the runtime reaches it; its variables for the runtime."""
+) -> ModelServer:
+    """Start the scripted model where the runtime reaches it."""
     model = ModelServer(driver.platform_host(), recorder=transcript.tied, unserved=transcript.tied)
     stack.callback(model.stop)
     try:
         model.start()
     except OSError as exc:
         raise TemplateError(f"cannot serve the scripted model for the runtime: {exc}") from None
-    template = driver.template
-    return model_env(driver.platform_url(model.host, model.port), template.secrets,
-                     template.model_env)  # fmt: skip
+    return model
 
 
 def _card_warnings(running: Running, transcript: Transcript) -> list[str]:

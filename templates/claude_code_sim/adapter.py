@@ -1,8 +1,9 @@
 """Claude Code (the ``claude`` CLI, driven by ``claude-agent-sdk``) as the platform's
 claude-code adapter wires it.
 
-Each turn runs ``query()``: the SDK starts the CLI bundled in its wheel on the Anthropic
-Messages endpoint at ``ANTHROPIC_BASE_URL``. A context's first turn starts a session; its
+Each turn is a ``ClaudeSDKClient``: the SDK starts the CLI bundled in its wheel on the
+Anthropic Messages endpoint at ``ANTHROPIC_BASE_URL``, and interrupts it when the turn's task
+is cancelled. A context's first turn starts a session; its
 later turns resume it (``resume=<session id>``), so the CLI's own transcript is the history.
 The platform's memory and peer tools come from an MCP server over stdio
 (``platform_mcp.py``); of the CLI's own tools only ``Read`` is on, for attachments (passed
@@ -14,13 +15,14 @@ production mistake that lets a fresh context know what another was told.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 from pathlib import Path
 
 import platform_api
 import platform_mcp
-from claude_agent_sdk import ClaudeAgentOptions, ResultMessage, query
+from claude_agent_sdk import ClaudeAgentOptions, ClaudeSDKClient, ResultMessage
 
 NAME = "claude-code template"
 DESCRIPTION = "Claude Code (claude-agent-sdk) with the platform's memory and peer tools"
@@ -29,6 +31,7 @@ SHARED_SESSION = os.environ.get("CLAUDE_CODE_FAULT", "") == "shared_session"
 TOOLS = ["Read"]
 MAX_TURNS = 8
 MCP_START_TIMEOUT_MS = 120_000
+INTERRUPT_TIMEOUT_S = 10.0
 
 
 class Sessions:
@@ -75,10 +78,18 @@ async def answer(sessions: Sessions, context_id: str, text: str) -> str:
     """One turn: the CLI resumes the context's session, if it has one."""
     key = sessions.key(context_id)
     lock = sessions.locks.setdefault(key, asyncio.Lock())
-    async with lock:
+    async with lock, ClaudeSDKClient(sessions.options(sessions.ids.get(key))) as client:
+        await client.query(text)
         reply = "(no reply)"
-        async for message in query(prompt=text, options=sessions.options(sessions.ids.get(key))):
-            if isinstance(message, ResultMessage):
-                sessions.ids[key] = message.session_id
-                reply = message.result or f"(the CLI ended: {message.subtype})"
+        try:
+            async for message in client.receive_response():
+                if isinstance(message, ResultMessage):
+                    sessions.ids[key] = message.session_id
+                    reply = message.result or f"(the CLI ended: {message.subtype})"
+        except asyncio.CancelledError:
+            # The task was cancelled: stop the CLI's turn now. Closing alone gives it five
+            # seconds of grace, in which a cancelled turn went on calling tools and the model.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(client.interrupt(), INTERRUPT_TIMEOUT_S)
+            raise
         return reply

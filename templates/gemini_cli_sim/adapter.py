@@ -15,8 +15,10 @@ of an adapter that drops the CLI's session id.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import signal
 import sys
 import uuid
 from pathlib import Path
@@ -85,8 +87,10 @@ async def answer(sessions: Sessions, context_id: str, text: str) -> str:
             "--approval-mode", "yolo", "--include-directories", str(platform_api.CONFIGS),
             *(["--resume", session] if known else ["--session-id", session]),
         ]  # fmt: skip
+        # No relaunch: by default the CLI starts itself again as a child process, which
+        # doubles its start-up and outlived a kill of the parent.
         env = {**os.environ, "HOME": str(HOME), "GEMINI_SYSTEM_MD": str(prompt_file),
-               "NO_COLOR": "1"}  # fmt: skip
+               "NO_COLOR": "1", "GEMINI_CLI_NO_RELAUNCH": "true"}  # fmt: skip
         out = await _run(command, env)
         sessions.ids[context_id] = str(out.get("session_id") or session)
         if out.get("error"):
@@ -99,11 +103,13 @@ async def _run(command: list[str], env: dict[str, str]) -> dict[str, object]:
     process = await asyncio.create_subprocess_exec(
         *command, env=env, cwd=platform_api.WORKSPACE, stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,  # its group: the CLI and the MCP server it starts
     )  # fmt: skip
     try:
         stdout, stderr = await process.communicate()
-    except asyncio.CancelledError:  # the task was cancelled: the turn stops here
-        process.kill()
+    except asyncio.CancelledError:  # the task was cancelled: the turn stops here, all of it
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
         await process.wait()
         raise
     for line in stderr.decode(errors="replace").splitlines():
