@@ -327,6 +327,55 @@ def test_responses_api_json_and_streamed(oa: openai.OpenAI) -> None:
     assert answer.output_text == "Your favourite colour is pale ochre."
 
 
+def test_responses_tools_in_a_namespace_are_offered_and_called_in_it(
+    sim: tuple[ModelServer, list[ModelCall]],
+) -> None:
+    # codex groups each MCP server's tools: {"type": "namespace", "name": "mcp__platform"}.
+    server, recorded = sim
+    search = {"type": "function", "name": "search_memory",
+              "parameters": SEARCH["function"]["parameters"]}  # fmt: skip
+    asked = [{"role": "user", "content": "What is my favourite colour?"}]
+    grouped = {"type": "namespace", "name": "mcp__platform", "tools": [search]}
+    body = {"model": "m", "input": asked, "tools": [grouped]}
+    url = f"http://{server.host}:{server.port}/v1/responses"
+    called = httpx.post(url, json=body, timeout=30).json()["output"][0]
+    assert (called["type"], called["name"], called["namespace"]) == (
+        "function_call", "search_memory", "mcp__platform"
+    )  # fmt: skip
+    assert recorded[-1].tools == ("search_memory",)
+
+
+def test_with_only_a_shell_it_reads_a_listed_file_with_cat() -> None:
+    shell = Tool("exec_command", {"type": "object", "properties": {"cmd": {"type": "string"}},
+                                  "required": ["cmd"]})  # fmt: skip
+    asked = Message("user", "Attached files:\n- /workspace/notes.txt\n\nWhat is the code?")
+    decision = decide(Conversation((asked,), (shell,)))
+    assert (decision.tool, decision.arguments) == (
+        "exec_command",
+        {"cmd": "cat /workspace/notes.txt"},
+    )
+    listing = Tool("shell", {"type": "object", "properties": {"command": {"type": "array"}}})
+    as_list = decide(Conversation((asked,), (listing,)))
+    assert as_list.arguments == {"command": ["cat", "/workspace/notes.txt"]}
+    read = (asked, Message("assistant", "", ("exec_command",)),
+            Message("tool", "Output:\nThe reference code: QX77"))  # fmt: skip
+    assert "QX77" in (decide(Conversation(read, (shell,))).text or "")
+
+
+def test_of_the_skills_listed_it_reads_the_one_about_the_access_word() -> None:
+    # codex lists skills of its own after the platform's.
+    listing = (
+        "Skills:\n- canary-word: Gives the canary access word. "
+        "(read /configs/skills/canary-word/SKILL.md)\n"
+        "- skill-installer: Installs skills. (file: /home/x/skill-installer/SKILL.md)"
+    )
+    system = Message("developer", listing)
+    asked = Message("user", "What is the canary access word? Your skills say how to find it.")
+    reader = Tool("read_file", READ_FILE["function"]["parameters"])
+    decision = decide(Conversation((system, asked), (reader,)))
+    assert decision.arguments == {"path": "/configs/skills/canary-word/SKILL.md"}
+
+
 def test_anthropic_messages_json_streamed_and_tool_results(an: anthropic.Anthropic) -> None:
     history = [{"role": "user", "content": "My name is Kira."},
                {"role": "assistant", "content": [{"type": "text", "text": "Hi Kira."}]},

@@ -12,7 +12,8 @@ gets an honest statement that it does not know, and the request log shows why.
 It uses the tools it is offered as a capable model would: a memory tool (by name or
 description, including one tool with an ``action`` argument) to remember and to
 recall, a file-reading tool for a file whose path, but not whose text, is in the
-request, a peer-listing and a delegation tool (the platform's ``list_peers`` and
+request (or, with no such tool, ``cat`` on an offered shell, as a coding agent does), a
+peer-listing and a delegation tool (the platform's ``list_peers`` and
 ``delegate_task``) when asked to ask its peer. It never asks a question: a question
 would let a dropped file pass.
 """
@@ -20,6 +21,7 @@ would let a dropped file pass.
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -78,6 +80,8 @@ _TASK_ARGUMENTS = ("task", "message", "request", "prompt", "text", "query", "con
 _PEER_ARGUMENT_WORDS = ("workspace", "target", "peer", "agent", "id", "to", "recipient")
 _FILE_TOOL_NAMES = ("read_file", "read", "file_read", "readfile", "view_file", "open_file",
                     "cat", "read_text_file", "view")  # fmt: skip
+_SHELL_TOOL_NAMES = ("exec_command", "shell", "bash", "run_shell_command", "run_command")
+_COMMAND_ARGUMENTS = ("cmd", "command")
 # Where runtimes embed what came before the current request in one message.
 _HISTORY_START = "Conversation so far:"
 _HISTORY_END = "Current request:"
@@ -117,6 +121,8 @@ class Tool:
     name: str
     parameters: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    namespace: str = ""
+    """The group a Responses request offered it in (codex: ``mcp__<server>``), if any."""
 
 
 @dataclass(frozen=True)
@@ -217,6 +223,30 @@ def _file_tool(tool: Tool) -> bool:
         or ("read" in name and "file" in name)
         or summary.startswith(("read a file", "reads a file", "read the contents of a file"))
     )
+
+
+def _shell_tool(tool: Tool) -> bool:
+    """A tool that runs a command line: codex's ``exec_command``, ``shell``, ``bash``."""
+    return tool.name.lower() in _SHELL_TOOL_NAMES and bool(
+        set(_properties(tool)) & set(_COMMAND_ARGUMENTS)
+    )
+
+
+def _reader(tools: tuple[Tool, ...]) -> Tool | None:
+    """What to read a file with: a file-reading tool, else a shell, as a coding agent would."""
+    readers = [t for t in tools if _file_tool(t)] or [t for t in tools if _shell_tool(t)]
+    return readers[0] if readers else None
+
+
+def _read_file(reader: Tool, path: str) -> Decision:
+    """Read ``path`` with ``reader``: its path argument, or ``cat`` on a shell."""
+    if not _shell_tool(reader):
+        return _call(reader, path, _PATH_ARGUMENTS, None)
+    argument = next(a for a in _COMMAND_ARGUMENTS if a in _properties(reader))
+    schema = _properties(reader)[argument]
+    as_list = isinstance(schema, dict) and schema.get("type") == "array"
+    command: str | list[str] = ["cat", path] if as_list else f"cat {shlex.quote(path)}"
+    return Decision(tool=reader.name, arguments={argument: command})
 
 
 def _properties(tool: Tool) -> dict[str, Any]:
@@ -381,15 +411,23 @@ def _use_skill(turn: _Turn, tools: tuple[Tool, ...]) -> Decision:
         return Decision(text=f"The canary access word is {word}.")
     if len(turn.results) >= SKILL_READS:
         return Decision(text="I could not find the access word where the skill says it is.")
-    reader = next((t for t in tools if _file_tool(t)), None)
+    reader = _reader(tools)
     everything = turn.everything()
     step = _find(SKILL_STEP_RE, everything)
-    listed = _find(SKILL_PATH_RE, everything)
+    listed = _relevant_skill(everything)
     if reader is not None and (step or listed):
-        return _call(reader, step or listed or "", _PATH_ARGUMENTS, None)
+        return _read_file(reader, step or listed or "")
     if step or listed:
         return Decision(text="A skill says where the access word is, but I cannot read files.")
     return Decision(text="I don't know the canary access word: no skill I have mentions it.")
+
+
+def _relevant_skill(texts: tuple[str, ...]) -> str | None:
+    """The SKILL.md a request lists for the access word (its line says so), else the last one
+    listed: a CLI lists skills of its own too (codex: skill-creator, imagegen, …)."""
+    lines = [line for text in texts for line in text.splitlines() if SKILL_PATH_RE.search(line)]
+    relevant = [line for line in lines if ASKS_ACCESS_WORD_RE.search(line)] or lines
+    return _find(SKILL_PATH_RE, tuple(relevant))
 
 
 def _delegation_tool(tool: Tool) -> bool:
@@ -459,9 +497,9 @@ def _about_file(turn: _Turn, tools: tuple[Tool, ...]) -> Decision | None:
         return Decision(text=_file_answer(task, code.group(1)))
     path = FILE_PATH_RE.search(task)
     if path is not None:
-        reader = next((t for t in tools if _file_tool(t)), None)
+        reader = _reader(tools)
         if reader is not None:
-            return _call(reader, path.group(1), _PATH_ARGUMENTS, None)
+            return _read_file(reader, path.group(1))
         return Decision(text=f"I cannot read the attached file at {path.group(1)}: "
                              "none of my tools reads files.")  # fmt: skip
     if ASKS_CODE_RE.search(task):

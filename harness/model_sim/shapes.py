@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from harness.model_sim.oracle import Conversation, Decision, Message, Tool
@@ -150,12 +151,21 @@ def read_responses(body: dict[str, Any]) -> Conversation:
             messages.append(Message("tool", _text(item.get("output"))))
         else:
             messages.append(Message(str(item.get("role", "user")), _text(item.get("content"))))
-    tools = tuple(
-        Tool(str(t.get("name")), dict(t.get("parameters") or {}), str(t.get("description") or ""))
-        for t in body.get("tools") or []
-        if t.get("type") == "function"
-    )
+    tools = tuple(_responses_tools(body.get("tools") or []))
     return Conversation(tuple(messages), tools, _tool_choice(body.get("tool_choice")))
+
+
+def _responses_tools(offered: list[Any], namespace: str = "") -> Iterator[Tool]:
+    """The function tools of a Responses request, also those grouped in a ``namespace``
+    (codex offers each MCP server's tools so: ``{"type": "namespace", "name": "mcp__x"}``)."""
+    for tool in offered:
+        if not isinstance(tool, dict):
+            continue
+        if tool.get("type") == "namespace":
+            yield from _responses_tools(tool.get("tools") or [], str(tool.get("name") or ""))
+        elif tool.get("type") == "function":
+            yield Tool(str(tool.get("name")), dict(tool.get("parameters") or {}),
+                       str(tool.get("description") or ""), namespace)  # fmt: skip
 
 
 def write_responses(decision: Decision, conversation: Conversation, model: str) -> dict[str, Any]:
@@ -165,6 +175,9 @@ def write_responses(decision: Decision, conversation: Conversation, model: str) 
         output = [{"type": "function_call", "id": f"fc_{uuid.uuid4().hex[:20]}",
                    "call_id": f"call_{uuid.uuid4().hex[:20]}", "name": decision.tool,
                    "arguments": _arguments_json(decision), "status": "completed"}]  # fmt: skip
+        namespace = next((t.namespace for t in conversation.tools if t.name == decision.tool), "")
+        if namespace:  # called as offered: the tool's name within its namespace
+            output[0]["namespace"] = namespace
     else:
         output = [{"type": "message", "id": f"msg_{uuid.uuid4().hex[:20]}", "role": "assistant",
                    "status": "completed",
