@@ -61,6 +61,11 @@ class Sessions:
             'env_key = "OPENAI_API_KEY"\n'
             "[analytics]\n"
             "enabled = false\n"
+            # Off: plugins and apps look up their sources online first (git ls-remote).
+            "[features]\n"
+            "plugins = false\n"
+            "remote_plugin = false\n"
+            "apps = false\n"
             "[mcp_servers.platform]\n"
             f"command = {_toml(sys.executable)}\n"
             f"args = {_toml([str(Path(platform_mcp.__file__).resolve())])}\n"
