@@ -18,10 +18,10 @@ import asyncio
 import contextlib
 import json
 import os
-import signal
 import sys
 from pathlib import Path
 
+import cli_process
 import platform_api
 import platform_mcp
 
@@ -126,21 +126,8 @@ async def _wait_for_task_complete(events: list[dict[str, object]]) -> str:
 
 
 async def _run(command: list[str], env: dict[str, str]) -> list[dict[str, object]]:
-    """The CLI's JSON events; what it says on stderr goes to the runtime's log."""
-    process = await asyncio.create_subprocess_exec(
-        *command, env=env, cwd=platform_api.WORKSPACE, stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        start_new_session=True,  # its group: the CLI and the MCP server it starts
-    )  # fmt: skip
-    try:
-        stdout, stderr = await process.communicate()
-    except asyncio.CancelledError:  # the task was cancelled: the turn stops here, all of it
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        await process.wait()
-        raise
-    for line in stderr.decode(errors="replace").splitlines():
-        print(f"[codex] {line}", file=sys.stderr, flush=True)
+    """The CLI's JSON events, one per line of its output."""
+    _, stdout = await cli_process.run(command, env, "codex")
     events = []
     for line in stdout.decode(errors="replace").splitlines():
         with contextlib.suppress(ValueError):

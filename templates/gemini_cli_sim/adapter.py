@@ -15,14 +15,13 @@ of an adapter that drops the CLI's session id.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
-import signal
 import sys
 import uuid
 from pathlib import Path
 
+import cli_process
 import platform_api
 import platform_mcp
 
@@ -99,25 +98,12 @@ async def answer(sessions: Sessions, context_id: str, text: str) -> str:
 
 
 async def _run(command: list[str], env: dict[str, str]) -> dict[str, object]:
-    """The CLI's JSON answer; what it says on stderr goes to the runtime's log."""
-    process = await asyncio.create_subprocess_exec(
-        *command, env=env, cwd=platform_api.WORKSPACE, stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        start_new_session=True,  # its group: the CLI and the MCP server it starts
-    )  # fmt: skip
-    try:
-        stdout, stderr = await process.communicate()
-    except asyncio.CancelledError:  # the task was cancelled: the turn stops here, all of it
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        await process.wait()
-        raise
-    for line in stderr.decode(errors="replace").splitlines():
-        print(f"[gemini] {line}", file=sys.stderr, flush=True)
+    """The CLI's JSON answer."""
+    code, stdout = await cli_process.run(command, env, "gemini")
     try:
         found = json.loads(stdout.decode(errors="replace"))
     except ValueError:
         found = None
     if not isinstance(found, dict):
-        return {"error": f"exit {process.returncode}, no JSON answer: {stdout[-300:]!r}"}
+        return {"error": f"exit {code}, no JSON answer: {stdout[-300:]!r}"}
     return found
