@@ -111,12 +111,12 @@ async def converse(talk: Conversation) -> None:
     await talk.call("tasks/cancel", {}, sent="tasks/cancel with empty params (the Stop button)")
 
 
-async def _until_done(talk: Conversation, task: str | None, patience: float = 0.0) -> None:
+async def _until_done(talk: Conversation, task: str | None, patience: float | None = None) -> None:
     """Ask ``tasks/get`` until the task is in a terminal state, or ``patience`` (default:
     the turn timeout) passed."""
     if task is None:
         return
-    deadline = time.monotonic() + (patience or talk.settings.turn_timeout)
+    deadline = time.monotonic() + (talk.settings.turn_timeout if patience is None else patience)
     while time.monotonic() < deadline:
         await talk.call("tasks/get", {"id": task}, sent=f"tasks/get of {task}")
         if talk.last_state in TERMINAL:
