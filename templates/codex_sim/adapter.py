@@ -6,7 +6,9 @@ turn starts a thread; its later turns resume it (``codex exec resume <thread id>
 CLI's own rollout is the history. The platform's memory and peer tools come from an MCP
 server over stdio (``platform_mcp.py``); attachments are passed as paths, which the agent
 reads with its shell. The system prompt the platform renders per session goes in as the
-CLI's developer instructions. Its home (``CODEX_HOME``) is in the workspace, analytics off.
+CLI's developer instructions. Each context has its own home (``CODEX_HOME``) in the
+workspace, analytics off: the CLI keeps a state database, thread locks and its config there,
+and concurrent turns of different contexts sharing one home hung before reaching the model.
 ``CODEX_FAULT=stale_events`` listens for the event an older CLI ended a turn with
 (``task_complete``), which this one never sends: every turn waits until the adapter gives up
 and fails it, the production mistake of an executor left behind by its CLI.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import os
 import sys
@@ -30,7 +33,7 @@ DESCRIPTION = "Codex CLI (codex exec) with the platform's memory and peer tools"
 ATTACHMENTS_AS_PATHS = True
 STALE_EVENTS = os.environ.get("CODEX_FAULT", "") == "stale_events"
 MODEL = os.environ.get("CODEX_MODEL", "gpt-5-codex")
-HOME = platform_api.WORKSPACE / ".codex-home"
+HOMES = platform_api.WORKSPACE / ".codex-homes"
 EVENT_TIMEOUT_S = float(os.environ.get("CODEX_EVENT_TIMEOUT_S", "5"))
 MCP_START_TIMEOUT_S = 120  # on a loaded machine the default (10 s) ran out for others
 
@@ -46,7 +49,12 @@ class Sessions:
     def __init__(self) -> None:
         self.ids: dict[str, str] = {}
         self.locks: dict[str, asyncio.Lock] = {}
-        HOME.mkdir(parents=True, exist_ok=True)
+
+    def home(self, context_id: str) -> Path:
+        """The context's own CLI home, its name safe whatever the context id holds."""
+        home = HOMES / hashlib.sha256(context_id.encode()).hexdigest()[:16]
+        home.mkdir(parents=True, exist_ok=True)
+        return home
 
     def config(self) -> str:
         """The CLI's config.toml: the scripted model's provider, the platform's MCP server."""
@@ -88,14 +96,15 @@ async def answer(sessions: Sessions, context_id: str, text: str) -> str:
         known = sessions.ids.get(context_id)
         # Rendered per turn: the token comes with the registration, the peers and skills
         # may have changed since the last turn.
-        (HOME / "config.toml").write_text(sessions.config())
+        home = sessions.home(context_id)
+        (home / "config.toml").write_text(sessions.config())
         instructions = f"developer_instructions={_toml(platform_api.system_prompt())}"
         command = [
             "codex", "exec", *(["resume", known] if known else []), "--json",
             "--skip-git-repo-check", "--dangerously-bypass-approvals-and-sandbox",
             "-c", instructions, "--", text,
         ]  # fmt: skip
-        env = {**os.environ, "CODEX_HOME": str(HOME), "NO_COLOR": "1"}
+        env = {**os.environ, "CODEX_HOME": str(home), "NO_COLOR": "1"}
         events = await _run(command, env)
         started = [e for e in events if e.get("type") == "thread.started"]
         if started:
