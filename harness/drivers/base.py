@@ -38,7 +38,10 @@ LOG_FILE_TAIL_BYTES = 256 << 10
 """How much of each declared log file is kept: its start and its end."""
 LOG_FILES_DIR = "logs"
 _UNSAFE_NAME_RE = re.compile(r"[^A-Za-z0-9._-]+")
-_PLACEHOLDER_RE = re.compile(r"\$\{(PORT|WORKSPACE_ID|PLATFORM_URL|WORKSPACE_DIR)\}")
+_MODEL_URLS = ("OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", "GOOGLE_GEMINI_BASE_URL")
+_PLACEHOLDER_RE = re.compile(
+    rf"\$\{{(PORT|WORKSPACE_ID|PLATFORM_URL|WORKSPACE_DIR|{'|'.join(_MODEL_URLS)})\}}"
+)
 
 
 class TemplateSkipped(HarnessError):
@@ -297,9 +300,12 @@ class Driver(abc.ABC):
     def render_configs(self, destination: Path, env: Mapping[str, str], workspace: str) -> None:
         """Copy the template's ``configs`` directory, rendering ``${PORT}`` and the like.
 
-        Text files get ``${PORT}``, ``${WORKSPACE_ID}``, ``${PLATFORM_URL}`` and
-        ``${WORKSPACE_DIR}`` replaced by what the runtime sees; other files are
-        copied as they are. With no ``configs``, ``destination`` is left empty.
+        Text files get ``${PORT}``, ``${WORKSPACE_ID}``, ``${PLATFORM_URL}``,
+        ``${WORKSPACE_DIR}`` and, on the scripted model, its base URLs
+        (``${OPENAI_BASE_URL}``, ``${ANTHROPIC_BASE_URL}``, ``${GOOGLE_GEMINI_BASE_URL}``;
+        elsewhere they are left for the runtime's own expansion) replaced by what the
+        runtime sees; other files are copied as they are. With no ``configs``,
+        ``destination`` is left empty.
         """
         destination.mkdir(parents=True, exist_ok=True)
         source = self.template.configs
@@ -310,6 +316,7 @@ class Driver(abc.ABC):
             "WORKSPACE_ID": env.get("WORKSPACE_ID", ""),
             "PLATFORM_URL": env.get("PLATFORM_URL", ""),
             "WORKSPACE_DIR": workspace,
+            **{name: env[name] for name in _MODEL_URLS if name in env},
         }
         for path in sorted(source.rglob("*")):
             target = destination / path.relative_to(source)
@@ -322,7 +329,7 @@ class Driver(abc.ABC):
             except UnicodeDecodeError:
                 target.write_bytes(content)
             else:
-                rendered = _PLACEHOLDER_RE.sub(lambda m: values[m.group(1)], text)
+                rendered = _PLACEHOLDER_RE.sub(lambda m: values.get(m.group(1), m.group(0)), text)
                 target.write_text(rendered, encoding="utf-8")
 
     @abc.abstractmethod
