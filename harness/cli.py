@@ -209,7 +209,6 @@ def build_parser() -> argparse.ArgumentParser:
     clean_parser = commands.add_parser(
         "clean", help="remove every container, built image and local venv canary-matrix made"
     )
-    _add_config_option(clean_parser, default=argparse.SUPPRESS)
     clean_parser.set_defaults(func=_clean)
 
     report_parser = commands.add_parser("report", help="print the matrix of existing result files")
@@ -411,10 +410,11 @@ def _list(args: argparse.Namespace) -> int:
 def _clean(args: argparse.Namespace) -> int:
     from harness.drivers import docker as docker_driver
     from harness.drivers import venvs
+    from harness.drivers.contexts import cache_root
 
-    config_path = args.config or default_path(Path())
-    local = venvs.clean(config_path.parent / venvs.CACHE_DIR)
-    print(f"removed {local} local copies and venvs (of process_from_build templates)")
+    cache = cache_root()
+    local = venvs.clean(cache)
+    print(f"removed {local} local copies and venvs (of process_from_build templates) in {cache}")
     client, problem = docker_driver.engine()
     if client is None:
         print(f"canary-matrix: no containers or images to clean: {problem}", file=sys.stderr)

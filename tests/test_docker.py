@@ -21,6 +21,7 @@ import docker
 import pytest
 
 from harness.config import DEFAULT_CANARY_IDS
+from harness.drivers.contexts import CACHE_ENV
 from harness.drivers.docker import LABEL_PID, LABEL_RUN
 from harness.drivers.images import LABEL_TOOL, TOOL
 from tests.support.frameworks import (
@@ -280,10 +281,10 @@ def test_clean_removes_every_container_image_and_local_venv_of_the_tool(
 ) -> None:
     client.containers.run(base_image, ["sleep", "300"], detach=True, labels={LABEL_TOOL: TOOL})
     assert client.images.list(filters={"label": f"{LABEL_TOOL}={TOOL}"})
-    (tmp_path / "templates.toml").write_text("schema = 1\n")
-    venv = tmp_path / ".cache" / "canary-matrix" / "venvs" / "alpha-0123456789ab"
+    # A cache of its own: the shared one holds the venvs the other tests reuse.
+    venv = tmp_path / "cache" / "venvs" / "alpha-0123456789ab"
     (venv / "bin").mkdir(parents=True)
-    completed = run_cli("clean", cwd=tmp_path)
+    completed = run_cli("clean", cwd=tmp_path, env={CACHE_ENV: str(tmp_path / "cache")})
     assert completed.returncode == 0, completed.stderr
     assert tool_containers(client) == []
     assert client.images.list(filters={"label": f"{LABEL_TOOL}={TOOL}"}) == []

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import fcntl
 import hashlib
+import os
 import sys
 import tarfile
 import threading
@@ -81,7 +82,14 @@ def test_the_local_copy_is_reused_and_replaced_when_the_context_changes(tmp_path
     (build.context / "adapter.py").write_text("NAME = 'b'\n")
     second = venvs._app(build, "alpha", cache, lambda: False)
     assert second != first
-    assert not first.exists(), "the template's older copy goes when a newer one is ready"
+    assert first.exists(), "a copy used within the day stays: another checkout may run it"
+    a_day_ago = time.time() - venvs.UNUSED_FOR_S - 60
+    os.utime(first, (a_day_ago, a_day_ago))
+    (build.context / "adapter.py").write_text("NAME = 'c'\n")
+    third = venvs._app(build, "alpha", cache, lambda: False)
+    assert not first.exists(), "the template's older copy goes once unused for a day"
+    assert second.exists()
+    assert third.exists()
 
 
 def test_clean_removes_what_it_made_and_skips_what_a_run_is_making(tmp_path: Path) -> None:

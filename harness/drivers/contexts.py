@@ -36,10 +36,23 @@ _PARTIAL_WHEELHOUSE = ".wheelhouse-"
 _PARTIAL_NPM = ".npm-"
 _DOWNLOADS = frozenset({WHEELHOUSE_DIR, NPM_DIR})
 POLL_S = 0.2
+CACHE_ENV = "CANARY_MATRIX_CACHE"
 
 Progress = Callable[[str], None]
 Stopped = Callable[[], bool]
 """Tells a long download, install or build that the run was interrupted."""
+
+
+def cache_root() -> Path:
+    """Where what the harness makes once is kept for every later run and checkout.
+
+    ``$CANARY_MATRIX_CACHE``, else ``$XDG_CACHE_HOME/canary-matrix``, else
+    ``~/.cache/canary-matrix``: like pip's and pre-commit's caches, shared by every clone,
+    so a fresh checkout does not make its venvs again.
+    """
+    if chosen := os.environ.get(CACHE_ENV):
+        return Path(chosen).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "canary-matrix"
 
 
 def never() -> bool:
@@ -121,7 +134,7 @@ def packages_ready(build: Build, progress: Progress, stopped: Stopped = never) -
     """
     # The lock lives outside the context, so it is never part of an image or a copy.
     key = hashlib.sha256(str(build.context).encode()).hexdigest()[:16]
-    with locked(Path(tempfile.gettempdir()) / f"canary-wheelhouse-{key}.lock", stopped):
+    with locked(cache_root() / "locks" / f"downloads-{key}.lock", stopped):
         _prepare_wheelhouse(build, progress, stopped)
         _prepare_npm(build, progress, stopped)
         yield

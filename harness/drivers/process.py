@@ -31,7 +31,7 @@ from harness.drivers.base import (
     stop_group,
     upload_name,
 )
-from harness.drivers.contexts import Progress
+from harness.drivers.contexts import Progress, cache_root
 
 CHUNK_BYTES = 1 << 16
 INHERITED_ENV = (
@@ -280,7 +280,7 @@ class ProcessDriver(Driver):
             raise TemplateSkipped("the process driver needs a 'command'")
         if self.template.process_from_build:
             assert self.template.build is not None, "config: process_from_build needs a build"
-            cache = self.context.config_root / venvs.CACHE_DIR
+            cache = cache_root()
             self._local = venvs.prepare(
                 self.template.build, self.template.name, cache, self._progress,
                 stopped=lambda: self._stopped,

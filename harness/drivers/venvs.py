@@ -5,13 +5,15 @@ A template with ``process_from_build`` is built for the process driver as its
 image is built: its ``command`` runs in a copy of the build context (with
 ``build.include``), with a venv of the build's requirements first on ``PATH``, then
 the commands of its npm packages (``build.npm``, Node among them where listed).
-Both live under ``.cache/canary-matrix/`` next to the templates file and are
-reused while what they are made from is unchanged; a newer one replaces the
-older ones of its template.
+Both live in the harness's cache (:func:`~harness.drivers.contexts.cache_root`, shared
+by every checkout) and are reused while what they are made from is unchanged; a newer
+one replaces the older ones of its template that no run has used for a day (another
+checkout may still be using them).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import platform
@@ -19,6 +21,7 @@ import re
 import shutil
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,9 +41,10 @@ from harness.drivers.contexts import (
     run_stoppable,
 )
 
-CACHE_DIR = ".cache/canary-matrix"
 READY_FILE = ".canary-matrix-ready"
 KINDS = ("apps", "venvs", "npm")
+UNUSED_FOR_S = 24 * 3600
+"""An older copy or venv of a template goes once no run has used it for this long."""
 _MADE_RE = re.compile(r"^(?P<name>.+)-[0-9a-f]{12}$")
 _HOST_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 
@@ -84,11 +88,19 @@ def _made(kind_dir: Path, name: str) -> list[Path]:
     ]  # fmt: skip
 
 
+def _used(target: Path) -> Path:
+    """Marks ``target`` as used now (its time is what keeps it from being replaced)."""
+    os.utime(target)
+    return target
+
+
 def _replace_older(target: Path, name: str) -> None:
-    """The new one in place, the template's older ones go (hundreds of MB each)."""
+    """The new one in place; the template's older ones go (hundreds of MB each) once
+    unused for a day, so that a run from another checkout keeps its own."""
     for older in _made(target.parent, name):
-        if older != target:
-            shutil.rmtree(older, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            if older != target and time.time() - older.stat().st_mtime > UNUSED_FOR_S:
+                shutil.rmtree(older, ignore_errors=True)
 
 
 def _app(build: Build, name: str, cache: Path, stopped: Stopped) -> Path:
@@ -101,7 +113,7 @@ def _app(build: Build, name: str, cache: Path, stopped: Stopped) -> Path:
                 shutil.copy2(source, fresh / relative)
             fresh.rename(target)
             _replace_older(target, name)
-    return target
+    return _used(target)
 
 
 def _venv(build: Build, name: str, cache: Path, progress: Progress, stopped: Stopped) -> Path:
@@ -113,7 +125,7 @@ def _venv(build: Build, name: str, cache: Path, progress: Progress, stopped: Sto
     target = cache / "venvs" / f"{name}-{key.hexdigest()[:12]}"
     with locked(cache / "venvs" / f".{name}.lock", stopped):
         if (target / READY_FILE).is_file():
-            return target
+            return _used(target)
         shutil.rmtree(target, ignore_errors=True)
         progress(f"making a local venv from {requirements.name} (kept for later runs)")
         try:
@@ -129,7 +141,7 @@ def _venv(build: Build, name: str, cache: Path, progress: Progress, stopped: Sto
             raise
         (target / READY_FILE).write_text(f"{requirements}\n")
         _replace_older(target, name)
-    return target
+    return _used(target)
 
 
 def _install(
@@ -159,7 +171,7 @@ def _npm(build: Build, name: str, cache: Path, progress: Progress, stopped: Stop
     target = cache / "npm" / f"{name}-{key}"
     with locked(cache / "npm" / f".{name}.lock", stopped):
         if (target / READY_FILE).is_file():
-            return target
+            return _used(target)
         shutil.rmtree(target, ignore_errors=True)
         with packages_ready(build, progress, stopped):
             # Hard links: hundreds of MB, copied in a moment, on the same file system.
@@ -171,7 +183,7 @@ def _npm(build: Build, name: str, cache: Path, progress: Progress, stopped: Stop
                 shutil.copytree(build.context / NPM_DIR, target, symlinks=True)
         (target / READY_FILE).write_text(npm_stamp(build) + "\n")
         _replace_older(target, name)
-    return target
+    return _used(target)
 
 
 def clean(cache: Path) -> int:

@@ -85,9 +85,6 @@ def every_canary_config(directory: Path) -> Path:
     assert every != text, "the [defaults] canaries line moved"
     path = directory / "templates.toml"
     path.write_text(every, encoding="utf-8")
-    # Venvs live next to the templates file: the project's are reused (they are locked).
-    (ROOT / ".cache").mkdir(exist_ok=True)
-    (directory / ".cache").symlink_to(ROOT / ".cache", target_is_directory=True)
     return path
 
 
