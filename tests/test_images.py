@@ -1,14 +1,24 @@
-"""Image helpers that need no engine: build tags and pull progress."""
+"""Image helpers that need no engine: build tags, base images and pull progress."""
 
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from unittest import mock
 
 import docker
+import pytest
 
-from harness.config import load
-from harness.drivers.images import _one_pool_per_socket, _pull_event, _split, build_tag
+from harness.config import Build, load
+from harness.drivers import images
+from harness.drivers.base import TemplateError
+from harness.drivers.images import (
+    _one_pool_per_socket,
+    _pull_event,
+    _split,
+    base_images,
+    build_tag,
+)
 from tests.support.runs import ROOT
 
 
@@ -92,3 +102,44 @@ def test_engine_client_keeps_one_pool_for_the_socket_however_many_urls() -> None
     assert first.pool is not None, "the pool a thread may be using was closed"
     assert first.socket_path == "/nonexistent/docker.sock"
     assert _one_pool_per_socket(client).api.get_adapter("http+docker://x") is adapter
+
+
+def _with_dockerfile(tmp_path: Path, text: str, args: dict[str, str]) -> Build:
+    reference = load(ROOT / "templates.toml").templates["reference"]
+    assert reference.build is not None
+    context = tmp_path / "ctx"
+    context.mkdir(exist_ok=True)
+    (context / "Dockerfile").write_text(text)
+    return dataclasses.replace(reference.build, context=context, args=args, include=())
+
+
+def test_base_images_are_what_the_dockerfile_builds_from_with_its_args(tmp_path: Path) -> None:
+    text = (
+        "ARG BASE=python:3.11-slim\nARG TOOLS\nFROM ${BASE} AS deps\nFROM $TOOLS-x AS tools\n"
+        "from deps\nFROM --platform=linux/amd64 scratch\nFROM node:24 AS Web\nFROM web\n"
+    )
+    assert base_images(_with_dockerfile(tmp_path, text, {"TOOLS": "alpine"})) == [
+        "python:3.11-slim", "alpine-x", "node:24",
+    ]  # fmt: skip
+    assert (
+        base_images(_with_dockerfile(tmp_path, text, {"BASE": "my/base:1", "TOOLS": "a"}))[0]
+        == "my/base:1"
+    )
+
+
+def test_a_build_whose_base_cannot_be_had_fails_before_its_downloads(tmp_path: Path) -> None:
+    # The wheelhouse of a framework is hundreds of MB: not fetched for a build that cannot run.
+    build = _with_dockerfile(tmp_path, "FROM nowhere/base:1\n", {})
+    template = dataclasses.replace(
+        load(ROOT / "templates.toml").templates["reference"], build=build
+    )
+    client = mock.Mock()
+    client.images.get.side_effect = docker.errors.ImageNotFound("no")
+    client.api.pull.side_effect = docker.errors.APIError("no such host", explanation="no host")
+    with (
+        mock.patch("harness.drivers.images.packages_ready") as downloads,
+        pytest.raises(TemplateError, match=r"pull of nowhere/base:1 failed: no host"),
+    ):
+        images.build(client, template, tmp_path / "build.log", lambda _: None)
+    downloads.assert_not_called()
+    client.api.build.assert_not_called()

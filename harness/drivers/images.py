@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import tarfile
 import tempfile
 from collections.abc import Iterator
@@ -28,6 +29,11 @@ from harness.drivers.contexts import (
     wheel_target,
 )
 
+_ARG_RE = re.compile(r"^\s*ARG\s+(\w+)(?:=(\S*))?", re.IGNORECASE | re.MULTILINE)
+_FROM_RE = re.compile(
+    r"^\s*FROM\s+(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?", re.IGNORECASE | re.MULTILINE
+)
+_VARIABLE_RE = re.compile(r"\$\{?(\w+)\}?")
 LABEL_TOOL = "io.canary-matrix.tool"
 TOOL = "canary-matrix"
 
@@ -62,6 +68,25 @@ def _context_archive(build: Build, progress: Progress, stopped: Stopped) -> Iter
         yield archive
 
 
+def base_images(build: Build) -> list[str]:
+    """The images the Dockerfile builds ``FROM``, its ``ARG`` defaults and the build's
+    args filled in; earlier stages and ``scratch`` are not images to get."""
+    found = dict(context_files(build)).get(build.dockerfile, build.context / build.dockerfile)
+    if not found.is_file():
+        return []  # the build says what is missing
+    text = found.read_text(encoding="utf-8", errors="replace")
+    values = {m.group(1): m.group(2) or "" for m in _ARG_RE.finditer(text)}
+    values.update(build.args)
+    stages, bases = {"scratch"}, []
+    for line in _FROM_RE.finditer(text):
+        image = _VARIABLE_RE.sub(lambda m: values.get(m.group(1), ""), line.group(1))
+        if image.lower() not in stages and image not in bases:
+            bases.append(image)
+        if line.group(2):
+            stages.add(line.group(2).lower())
+    return bases
+
+
 def image_exists(client: docker.DockerClient, reference: str) -> bool:
     """Whether the engine has this image locally."""
     try:
@@ -91,6 +116,9 @@ def build(
     tag = build_tag(template)
     if image_exists(client, tag):
         return tag
+    # Before the context's downloads and archive: a build without its base fails anyway.
+    for base in base_images(template.build):
+        pull(client, base, "missing", progress, stopped)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     step, lines = "", []
     archive = _context_archive(template.build, progress, stopped)
