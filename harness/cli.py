@@ -209,6 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
     clean_parser = commands.add_parser(
         "clean", help="remove every container, built image and local venv canary-matrix made"
     )
+    clean_parser.add_argument(
+        "templates", nargs="*", metavar="TEMPLATE", help="only these templates' (default: all)"
+    )
     clean_parser.set_defaults(func=_clean)
 
     report_parser = commands.add_parser("report", help="print the matrix of existing result files")
@@ -413,13 +416,13 @@ def _clean(args: argparse.Namespace) -> int:
     from harness.drivers.contexts import cache_root
 
     cache = cache_root()
-    local = venvs.clean(cache)
+    local = venvs.clean(cache, args.templates)
     print(f"removed {local} local copies and venvs (of process_from_build templates) in {cache}")
     client, problem = docker_driver.engine()
     if client is None:
         print(f"canary-matrix: no containers or images to clean: {problem}", file=sys.stderr)
         return 0
-    containers, images = docker_driver.clean(client)
+    containers, images = docker_driver.clean(client, args.templates)
     print(f"removed {containers} container(s) and {images} image(s) made by canary-matrix")
     return 0
 

@@ -19,10 +19,11 @@ from typing import Any
 
 import docker
 import pytest
+from docker.models.images import Image
 
 from harness.config import DEFAULT_CANARY_IDS
 from harness.drivers.contexts import CACHE_ENV
-from harness.drivers.docker import LABEL_PID, LABEL_RUN
+from harness.drivers.docker import LABEL_PID, LABEL_RUN, LABEL_TEMPLATE
 from harness.drivers.images import LABEL_TOOL, TOOL
 from tests.support.frameworks import (
     BROKEN_BY_SWITCH,
@@ -276,20 +277,51 @@ def test_run_canary_script_against_an_image(
     assert (tmp_path / "artifacts" / "reference" / "runtime.log").exists()
 
 
-def test_clean_removes_every_container_image_and_local_venv_of_the_tool(
+def _labelled_image(client: docker.DockerClient, base: str, labels: dict[str, str]) -> Image:
+    """A new image of ``base`` with these labels, as if the tool had built it."""
+    scratch = client.containers.create(base, ["true"])
+    try:
+        return scratch.commit(conf={"Labels": labels})
+    finally:
+        scratch.remove()
+
+
+def test_clean_removes_the_named_templates_containers_images_and_venvs_then_all(
     tmp_path: Path, client: docker.DockerClient, base_image: str
 ) -> None:
-    client.containers.run(base_image, ["sleep", "300"], detach=True, labels={LABEL_TOOL: TOOL})
-    assert client.images.list(filters={"label": f"{LABEL_TOOL}={TOOL}"})
+    # Named templates only: a bare clean here would remove the images other tests reuse.
+    labels = {name: {LABEL_TOOL: TOOL, LABEL_TEMPLATE: f"clean-{name}"} for name in ("a", "b")}
+    images = {name: _labelled_image(client, base_image, label) for name, label in labels.items()}
+    containers = {
+        name: client.containers.run(base_image, ["sleep", "300"], detach=True, labels=label)
+        for name, label in labels.items()
+    }
     # A cache of its own: the shared one holds the venvs the other tests reuse.
-    venv = tmp_path / "cache" / "venvs" / "alpha-0123456789ab"
-    (venv / "bin").mkdir(parents=True)
-    completed = run_cli("clean", cwd=tmp_path, env={CACHE_ENV: str(tmp_path / "cache")})
-    assert completed.returncode == 0, completed.stderr
-    assert tool_containers(client) == []
-    assert client.images.list(filters={"label": f"{LABEL_TOOL}={TOOL}"}) == []
-    assert not venv.exists()
-    assert "removed 1 local copies and venvs" in completed.stdout
+    cache = tmp_path / "cache"
+    venvs = {name: cache / "venvs" / f"clean-{name}-0123456789ab" for name in labels}
+    for venv in venvs.values():
+        (venv / "bin").mkdir(parents=True)
+    try:
+        completed = run_cli("clean", "clean-a", cwd=tmp_path, env={CACHE_ENV: str(cache)})
+        assert completed.returncode == 0, completed.stderr
+        assert "removed 1 local copies and venvs" in completed.stdout
+        assert "removed 1 container(s) and 1 image(s)" in completed.stdout
+        assert not venvs["a"].exists()
+        with pytest.raises(docker.errors.NotFound):
+            client.containers.get(str(containers["a"].id))
+        with pytest.raises(docker.errors.ImageNotFound):
+            client.images.get(str(images["a"].id))
+        assert client.containers.get(str(containers["b"].id))
+        assert client.images.get(str(images["b"].id))
+        assert venvs["b"].exists()
+        # Every template's, the engine out of reach: the cache is still cleaned.
+        unreachable = {CACHE_ENV: str(cache), "DOCKER_HOST": f"unix://{tmp_path}/none.sock"}
+        completed = run_cli("clean", cwd=tmp_path, env=unreachable)
+        assert completed.returncode == 0, completed.stderr
+        assert not venvs["b"].exists()
+    finally:
+        containers["b"].remove(force=True)
+        client.images.remove(str(images["b"].id), force=True)
 
 
 PROD = SUPPORT / "prod_runtime"

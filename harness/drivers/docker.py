@@ -17,7 +17,7 @@ import tarfile
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from fnmatch import fnmatch
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -128,16 +128,24 @@ def remove_orphans(client: docker.DockerClient) -> list[str]:
     return removed
 
 
-def clean(client: docker.DockerClient) -> tuple[int, int]:
-    """Remove every container, volume and built image the tool made; returns the counts."""
-    tool: dict[str, str | list[str] | bool] = {"label": f"{LABEL_TOOL}={TOOL}"}
-    containers = client.containers.list(all=True, filters=tool)
+def clean(client: docker.DockerClient, templates: Collection[str] = ()) -> tuple[int, int]:
+    """Remove the containers, volumes and built images the tool made; returns the counts.
+
+    Args:
+        client: The engine.
+        templates: Only these templates' (all of them when empty).
+    """
+    filters: list[dict[str, str | list[str] | bool]] = [
+        {"label": [f"{LABEL_TOOL}={TOOL}", f"{LABEL_TEMPLATE}={name}"]} for name in templates
+    ] or [{"label": f"{LABEL_TOOL}={TOOL}"}]
+    containers = [c for f in filters for c in client.containers.list(all=True, filters=f)]
     for container in containers:
-        container.remove(force=True)
-    for volume in client.volumes.list(filters=tool):
+        with contextlib.suppress(docker.errors.NotFound):
+            container.remove(force=True)
+    for volume in [v for f in filters for v in client.volumes.list(filters=f)]:
         with contextlib.suppress(docker.errors.NotFound):
             volume.remove(force=True)
-    built = client.images.list(filters=tool)
+    built = [i for f in filters for i in client.images.list(filters=f)]
     for image in built:
         with contextlib.suppress(docker.errors.NotFound):
             client.images.remove(str(image.id), force=True)

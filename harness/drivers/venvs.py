@@ -22,6 +22,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -186,13 +187,18 @@ def _npm(build: Build, name: str, cache: Path, progress: Progress, stopped: Stop
     return _used(target)
 
 
-def clean(cache: Path) -> int:
-    """Remove the local copies and venvs under ``cache`` no run is using; returns how many."""
+def clean(cache: Path, templates: Collection[str] = ()) -> int:
+    """Remove the local copies and venvs under ``cache`` no run is using; returns how many.
+
+    Only those of ``templates`` when it names any.
+    """
     removed = 0
     for kind in KINDS:
         for path in sorted((cache / kind).glob("*")):
             made = _MADE_RE.match(path.name)
             if not path.is_dir() or made is None:
+                continue
+            if templates and made.group("name") not in templates:
                 continue
             try:
                 with locked(cache / kind / f".{made.group('name')}.lock", stopped=lambda: True):
