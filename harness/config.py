@@ -66,7 +66,7 @@ _BUILD_KEYS = frozenset({"context", "dockerfile", "args", "wheelhouse", "npm", "
 # An exact npm version (``name@1.2.3``, ``@scope/name@1.2.3-beta.1``): images are rebuilt
 # only when this list changes, so a range would leave an image on whatever it got first.
 _NPM_SPEC_RE = re.compile(r"^(@[a-z0-9][\w.-]*/)?[a-z0-9][\w.-]*@\d+\.\d+\.\d+([-+][\w.-]+)?$")
-_WHEELHOUSE_KEYS = frozenset({"requirements", "python"})
+_WHEELHOUSE_KEYS = frozenset({"requirements", "python", "no_deps"})
 _PYTHON_VERSION_RE = re.compile(r"^3\.\d+$")
 CACHE_PARTS = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache"})
 """Directories that never change what an image does: no build context or include has them."""
@@ -84,10 +84,15 @@ class Wheelhouse:
     Attributes:
         requirements: Requirements file, relative to the build context.
         python: The image's Python version (wheels are chosen for it).
+        no_deps: The requirements are the whole pinned tree: pip downloads and installs
+            exactly them (``--no-deps``), none of the dependencies their packages declare
+            (a framework whose declared dependencies it never imports: crewai's vector
+            stores and document parsers, ≈700 MB).
     """
 
     requirements: str
     python: str = "3.11"
+    no_deps: bool = False
 
 
 @dataclass(frozen=True)
@@ -701,7 +706,10 @@ def _wheelhouse(check: _Checker, context: Path, raw: Any) -> Wheelhouse:
         raise check.fail(
             "build.wheelhouse.python", f"expected a version like '3.11', got {python!r}"
         )
-    return Wheelhouse(requirements=requirements, python=python)
+    no_deps = raw.get("no_deps", False)
+    if not isinstance(no_deps, bool):
+        raise check.fail("build.wheelhouse.no_deps", f"expected true or false, got {no_deps!r}")
+    return Wheelhouse(requirements=requirements, python=python, no_deps=no_deps)
 
 
 def _probe(check: _Checker, raw: Any) -> Probe:

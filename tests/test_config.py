@@ -362,3 +362,22 @@ def test_production_rows_on_the_scripted_model_need_no_key_and_get_their_wiring(
     assert envs["langgraph"]["OPENAI_BASE_URL"] == f"{url}/v1"
     assert all("${" not in value for env in envs.values() for value in env.values())
     assert config.templates["reference"].model == "none"  # it calls no model
+
+
+def test_a_wheelhouse_may_be_the_whole_tree_without_dependencies(tmp_path: Path) -> None:
+    (tmp_path / "ctx").mkdir()
+    (tmp_path / "ctx" / "requirements.txt").write_text("a==1.0\n")
+    wheels = 'wheelhouse = { requirements = "requirements.txt"%s }'
+    body = '[templates.alpha]\nbuild = { context = "ctx", %s }\n'
+    build = load(write_config(tmp_path, body % (wheels % ", no_deps = true")), {})
+    built = build.templates["alpha"].build
+    assert built is not None
+    assert built.wheelhouse is not None
+    assert built.wheelhouse.no_deps
+    default = load(write_config(tmp_path, body % (wheels % "")), {}).templates["alpha"].build
+    assert default is not None
+    assert default.wheelhouse is not None
+    assert not default.wheelhouse.no_deps
+    message = error_of(tmp_path, body % (wheels % ', no_deps = "yes"'))
+    assert "build.wheelhouse.no_deps" in message
+    assert "expected true or false" in message

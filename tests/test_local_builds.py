@@ -21,8 +21,9 @@ import pytest
 from harness.config import Build, Wheelhouse
 from harness.drivers import venvs
 from harness.drivers.base import TemplateError
-from harness.drivers.contexts import context_files, npm_stamp, run_stoppable, wheel_target
-from harness.drivers.images import _context_archive
+from harness.drivers.contexts import context_files, never, npm_stamp, run_stoppable, wheel_target
+from harness.drivers.images import _context_archive, build_args
+from tests.support.runs import ROOT
 
 
 def make_context(tmp_path: Path) -> Build:
@@ -154,3 +155,43 @@ def test_npm_packages_join_the_archive_and_the_local_path(tmp_path: Path) -> Non
         pytest.raises(TemplateError, match=r"build.npm needs npm .*@acme/cli@1.2.4"),
     ):
         venvs._npm(newer, "alpha", tmp_path / "cache", lambda _: None, lambda: False)
+
+
+def pip_commands(build: Build, tmp_path: Path) -> list[list[str]]:
+    """The pip commands a venv of ``build`` runs: the wheelhouse's download, the install."""
+    ran: list[list[str]] = []
+
+    def run(command: list[str], *_: object) -> tuple[int, str]:
+        ran.append(command)
+        return 0, ""
+
+    with (
+        mock.patch("harness.drivers.contexts.run_stoppable", run),
+        mock.patch("harness.drivers.venvs.run_stoppable", run),
+        mock.patch("harness.drivers.venvs._HOST_PYTHON", "3.11"),
+        mock.patch("harness.drivers.venvs.sys.platform", "linux"),
+    ):
+        venvs._install(build, build.context / "requirements.txt", tmp_path / "v", print, never)
+    return [c for c in ran if "pip" in c]
+
+
+def test_a_no_deps_wheelhouse_gets_exactly_its_requirements(tmp_path: Path) -> None:
+    build = make_context(tmp_path)
+    (build.context / "wheelhouse" / ".stamp").unlink()  # downloaded again: both commands run
+    default = pip_commands(build, tmp_path)
+    assert [c[c.index("pip") + 1] for c in default] == ["download", "install"]
+    assert not [c for c in default if "--no-deps" in c]
+    assert build.wheelhouse is not None
+    exact = dataclasses.replace(build, wheelhouse=dataclasses.replace(build.wheelhouse,
+                                                                      no_deps=True))  # fmt: skip
+    requirements = hashlib.sha256(b"a==1.0\n").hexdigest()
+    # The stamp of a download with dependencies: not good enough for one without them.
+    (build.context / "wheelhouse" / ".stamp").write_text(f"{requirements} {wheel_target(build)}\n")
+    commands = pip_commands(exact, tmp_path)
+    assert [c[c.index("pip") + 1] for c in commands] == ["download", "install"]
+    assert all("--no-deps" in c for c in commands)
+    # The image's pip reads it from the build argument the shell's Dockerfile declares.
+    assert build_args(exact)["PIP_NO_DEPS"] == "1"
+    assert "PIP_NO_DEPS" not in build_args(build)
+    dockerfile = (ROOT / "templates" / "framework_shell" / "Dockerfile").read_text()
+    assert "ARG PIP_NO_DEPS=0" in dockerfile

@@ -186,6 +186,7 @@ def _prepare_wheelhouse(build: Build, progress: Progress, stopped: Stopped) -> N
         return
     requirements = build.context / spec.requirements
     stamp_value = f"{hashlib.sha256(requirements.read_bytes()).hexdigest()} {wheel_target(build)}"
+    stamp_value += " no-deps" if spec.no_deps else ""
     wheelhouse = build.context / WHEELHOUSE_DIR
     stamp = wheelhouse / STAMP_FILE
     if stamp.is_file() and stamp.read_text().strip() == stamp_value:
@@ -201,6 +202,7 @@ def _prepare_wheelhouse(build: Build, progress: Progress, stopped: Stopped) -> N
         sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
         "--only-binary=:all:", "--python-version", python, "--implementation", "cp",
         "--abi", f"cp{python.replace('.', '')}", "-d", str(fresh), "-r", str(requirements),
+        *(["--no-deps"] if spec.no_deps else []),
         *(arg for p in platforms for arg in ("--platform", p)),
     ]  # fmt: skip
     code, output = run_stoppable(command, fresh, stopped, dict(os.environ))

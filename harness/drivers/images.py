@@ -47,9 +47,17 @@ def build_tag(template: Template) -> str:
         digest.update(f"{key}={value}\0".encode())
     if template.build.wheelhouse:
         digest.update(f"wheels:{wheel_target(template.build)}".encode())
+        digest.update(b" no-deps" if template.build.wheelhouse.no_deps else b"")
     if template.build.npm:
         digest.update(f"npm:{npm_stamp(template.build)}".encode())
     return f"{TOOL}/{template.name}:{digest.hexdigest()[:12]}"
+
+
+def build_args(build: Build) -> dict[str, str]:
+    """The template's build arguments, and ``PIP_NO_DEPS=1`` for a wheelhouse whose
+    requirements are the whole tree (the framework shell's Dockerfile passes it to pip)."""
+    no_deps = build.wheelhouse is not None and build.wheelhouse.no_deps
+    return {**build.args, **({"PIP_NO_DEPS": "1"} if no_deps else {})}
 
 
 @contextlib.contextmanager
@@ -128,7 +136,7 @@ def build(
                 fileobj=context,
                 custom_context=True,
                 dockerfile=template.build.dockerfile,
-                buildargs=dict(template.build.args),
+                buildargs=build_args(template.build),
                 tag=tag,
                 rm=True,
                 forcerm=True,

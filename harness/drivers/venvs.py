@@ -121,7 +121,7 @@ def _venv(build: Build, name: str, cache: Path, progress: Progress, stopped: Sto
     spec = build.wheelhouse
     assert spec is not None, "config: process_from_build needs build.wheelhouse"
     requirements = build.context / spec.requirements
-    host = f"{_HOST_PYTHON} {platform.machine()}"
+    host = f"{_HOST_PYTHON} {platform.machine()}{' no-deps' if spec.no_deps else ''}"
     key = hashlib.sha256(requirements.read_bytes() + host.encode())
     target = cache / "venvs" / f"{name}-{key.hexdigest()[:12]}"
     with locked(cache / "venvs" / f".{name}.lock", stopped):
@@ -151,6 +151,8 @@ def _install(
     assert build.wheelhouse is not None
     pip = [str(target / "bin" / "python"), "-m", "pip", "install", "--quiet",
            "--disable-pip-version-check"]  # fmt: skip
+    if build.wheelhouse.no_deps:  # the requirements are the whole tree
+        pip.append("--no-deps")
     if build.wheelhouse.python != _HOST_PYTHON or not sys.platform.startswith("linux"):
         # The wheelhouse is for the image's Python and Linux, not this host.
         return run_stoppable([*pip, "-r", str(requirements)], target, stopped, dict(os.environ))

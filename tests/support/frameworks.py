@@ -16,7 +16,8 @@ from harness.config import CANARY_IDS
 from tests.support.runs import ROOT, project_templates_text, run_cli
 
 FRAMEWORKS = ("langgraph-sim", "smolagents-sim", "autogen-sim", "google-adk-sim", "hermes-sim",
-              "deepagents-sim", "claude-code-sim", "gemini-cli-sim", "codex-sim")  # fmt: skip
+              "deepagents-sim", "crewai-sim", "claude-code-sim", "gemini-cli-sim",
+              "codex-sim")  # fmt: skip
 SWITCHES = {
     "LANGGRAPH_FAULT": "no_checkpointer",
     "SMOLAGENTS_FAULT": "shared_agent",
@@ -24,6 +25,7 @@ SWITCHES = {
     "ADK_FAULT": "session_per_workspace",
     "HERMES_FAULT": "chat_api",
     "DEEPAGENTS_FAULT": "text_parts_only",
+    "CREWAI_FAULT": "text_parts_only",
     "CLAUDE_CODE_FAULT": "shared_session",
     "GEMINI_FAULT": "fresh_session",
     "CODEX_FAULT": "stale_events",
@@ -50,6 +52,9 @@ BROKEN_BY_SWITCH = {
     "hermes-sim": {"name_recall": "session", "model_history": "model:history"},
     # Text parts only: the file never reaches the model, so neither file canary can pass.
     "deepagents-sim": {"file_only": "files", "file_caption": "files", "model_files": "model:files"},
+    # The same mistake as the platform's crewai adapter makes it: a turn with no text is
+    # answered "No message provided" without a model call, so model_files names the call.
+    "crewai-sim": {"file_only": "files", "file_caption": "files", "model_files": "model:call"},
     # One CLI session resumed for every conversation (the platform's claude-code bug).
     "claude-code-sim": {
         "session_scope": "session",
