@@ -16,7 +16,7 @@ from harness.config import CANARY_IDS
 from tests.support.runs import ROOT, project_templates_text, run_cli
 
 FRAMEWORKS = ("langgraph-sim", "smolagents-sim", "autogen-sim", "google-adk-sim", "hermes-sim",
-              "deepagents-sim", "claude-code-sim", "gemini-cli-sim")  # fmt: skip
+              "deepagents-sim", "claude-code-sim", "gemini-cli-sim", "openclaw-sim")  # fmt: skip
 SWITCHES = {
     "LANGGRAPH_FAULT": "no_checkpointer",
     "SMOLAGENTS_FAULT": "shared_agent",
@@ -26,6 +26,7 @@ SWITCHES = {
     "DEEPAGENTS_FAULT": "text_parts_only",
     "CLAUDE_CODE_FAULT": "shared_session",
     "GEMINI_FAULT": "fresh_session",
+    "OPENCLAW_FAULT": "session_per_message",
 }
 BROKEN_BY_SWITCH = {
     "langgraph-sim": {"name_recall": "session", "model_history": "model:history"},
@@ -57,6 +58,8 @@ BROKEN_BY_SWITCH = {
     },
     # A new CLI session every turn (the session id is never passed back).
     "gemini-cli-sim": {"name_recall": "session", "model_history": "model:history"},
+    # The session keyed by the message (the task id), not the context: every turn is new.
+    "openclaw-sim": {"name_recall": "session", "model_history": "model:history"},
 }
 
 # With every canary on: what each framework's adapter cannot do (the README's table).
@@ -82,10 +85,11 @@ def every_canary_config(directory: Path) -> Path:
     return path
 
 
-# The two CLIs start a process per turn and take most of the CPU while they run: run apart
-# from the Python frameworks, so the load on a 2-core machine stays what it was before them
-# (stream_cancel judges "started after the cancel" by arrival order: see its check).
-CLIS = ("claude-code-sim", "gemini-cli-sim")
+# The CLIs start a process per turn (openclaw a gateway that prepares each session) and take
+# most of the CPU while they run: run apart from the Python frameworks, so the load on a
+# 2-core machine stays what it was before them (stream_cancel judges "started after the
+# cancel" by arrival order: see its check).
+CLIS = ("claude-code-sim", "gemini-cli-sim", "openclaw-sim")
 GROUPS = (tuple(n for n in FRAMEWORKS if n not in CLIS), CLIS)
 
 
