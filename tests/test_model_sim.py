@@ -304,6 +304,27 @@ def test_the_environment_a_cli_describes_is_context_not_the_request(oa: openai.O
     assert chat(oa, [asked], tools=[READ_FILE]).content == "Nice to meet you, Tovaro!"
 
 
+OPENCLAW_STAMP = (
+    "\n\nRuntime: agent=main | session=agent:main:openai-user:ctx-1 | sessionId=7308a4c8 | "
+    "host=vm | os=Linux 6.18 (x64) | node=v24.22.3 | model=sim/canary-sim | channel=webchat"
+)
+
+
+def test_a_status_line_a_runtime_appends_is_context_not_the_request(oa: openai.OpenAI) -> None:
+    # openclaw appends its runtime's facts to a session's first message: what the user asked
+    # to remember ends before them, and the request is still answered.
+    said = {"role": "user", "content": "Please remember for future conversations: my favourite "
+            "colour is deep teal." + OPENCLAW_STAMP}  # fmt: skip
+    call = chat(oa, [said], tools=[SEARCH, STORE]).tool_calls[0]
+    assert json.loads(call.function.arguments) == {"content": "my favourite colour is deep teal."}
+    asked = {"role": "user", "content": "Hi! My name is Tovaro." + OPENCLAW_STAMP}
+    assert chat(oa, [asked]).content == "Nice to meet you, Tovaro!"
+    # A line that merely holds a "|" or an "=" is the user's own.
+    own = {"role": "user", "content": "Please remember: my favourite colour is red | a=b"}
+    call = chat(oa, [own], tools=[STORE]).tool_calls[0]
+    assert json.loads(call.function.arguments) == {"content": "my favourite colour is red | a=b"}
+
+
 def test_responses_api_json_and_streamed(oa: openai.OpenAI) -> None:
     items = [
         {"role": "user", "content": "My name is Lumo."},

@@ -97,6 +97,10 @@ _INJECTED_RE = re.compile(
 _ENVELOPE_RE = re.compile(
     r"<(session_context|environment_context|system-reminder)>.*?</\1>", re.DOTALL
 )
+# A status line a runtime appends to the user's message: a label and its facts as
+# ``key=value`` pairs joined by ``|`` (openclaw's "Runtime: agent=main | session=… | os=…"
+# after a session's first message). Context too: a fact the user states ends before it.
+_STAMP_RE = re.compile(r"\n\s*[A-Z][\w ]*:[ \t]*(?:[\w.-]+=[^|\n]*\|[ \t]*){2,}[\w.-]+=[^\n]*\s*$")
 
 
 @dataclass(frozen=True)
@@ -167,6 +171,9 @@ class _Turn:
 
 def _split_task(text: str) -> tuple[str, list[str]]:
     """The request within a message, and what a runtime embedded around it."""
+    if stamp := _STAMP_RE.search(text):
+        task, embedded = _split_task(text[: stamp.start()])
+        return task, [*embedded, stamp.group(0).strip()]
     envelopes = [m.group(0) for m in _ENVELOPE_RE.finditer(text)]
     if envelopes:
         task, embedded = _split_task(_ENVELOPE_RE.sub("", text).strip())

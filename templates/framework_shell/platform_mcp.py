@@ -2,7 +2,10 @@
 agents (claude-code, gemini-cli), which take tools only that way.
 
 The agent starts it as a child (``python platform_mcp.py``) with ``PLATFORM_URL``,
-``WORKSPACE_ID`` and the registration token in ``PLATFORM_TOKEN``, once per turn. It
+``WORKSPACE_ID`` and the registration token in ``PLATFORM_TOKEN``, once per turn (or per
+session), or in the file ``PLATFORM_TOKEN_FILE`` names: an agent whose configuration is
+written before the runtime registers (openclaw's gateway starts first) cannot be given the
+token itself. It
 speaks the few MCP messages a tool server needs (``initialize``, ``tools/list``,
 ``tools/call``, ``ping``; newline-delimited JSON-RPC, as MCP's stdio transport frames
 them) with nothing but the standard library: the ``mcp`` package took 2 s of CPU to
@@ -16,6 +19,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import platform_api
@@ -105,7 +109,17 @@ def serve() -> None:
             sys.stdout.flush()
 
 
-if __name__ == "__main__":
+def _token() -> str:
+    """The registration token: given itself, or in a file the runtime writes once it has it."""
     if os.environ.get("PLATFORM_TOKEN"):
-        platform_api.TOKEN["value"] = os.environ["PLATFORM_TOKEN"]
+        return os.environ["PLATFORM_TOKEN"]
+    try:
+        return Path(os.environ.get("PLATFORM_TOKEN_FILE", "")).read_text().strip()
+    except OSError:  # not registered (yet), or no file named
+        return ""
+
+
+if __name__ == "__main__":
+    if token := _token():
+        platform_api.TOKEN["value"] = token
     serve()

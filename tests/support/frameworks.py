@@ -17,7 +17,7 @@ from tests.support.runs import ROOT, project_templates_text, run_cli
 
 FRAMEWORKS = ("langgraph-sim", "smolagents-sim", "autogen-sim", "google-adk-sim", "hermes-sim",
               "deepagents-sim", "crewai-sim", "claude-code-sim", "gemini-cli-sim",
-              "codex-sim")  # fmt: skip
+              "codex-sim", "openclaw-sim")  # fmt: skip
 SWITCHES = {
     "LANGGRAPH_FAULT": "no_checkpointer",
     "SMOLAGENTS_FAULT": "shared_agent",
@@ -29,6 +29,7 @@ SWITCHES = {
     "CLAUDE_CODE_FAULT": "shared_session",
     "GEMINI_FAULT": "fresh_session",
     "CODEX_FAULT": "stale_events",
+    "OPENCLAW_FAULT": "session_per_message",
 }
 BROKEN_BY_SWITCH = {
     "langgraph-sim": {"name_recall": "session", "model_history": "model:history"},
@@ -71,6 +72,8 @@ BROKEN_BY_SWITCH = {
         "memory_recall": "runtime",
         "memory_layers": "runtime",
     },
+    # The session keyed by the message (the task id), not the context: every turn is new.
+    "openclaw-sim": {"name_recall": "session", "model_history": "model:history"},
 }
 
 # With every canary on: what each framework's adapter cannot do (the README's table).
@@ -93,9 +96,10 @@ def every_canary_config(directory: Path) -> Path:
     return path
 
 
-# The CLIs start a process per turn and take most of the CPU while they run: run apart from
-# the Python frameworks, so neither group's turns wait minutes for a core on a 2-core machine.
-CLIS = ("claude-code-sim", "gemini-cli-sim", "codex-sim")
+# The CLIs start a process per turn (openclaw: a gateway that prepares each session) and take
+# most of the CPU while they run: run apart from the Python frameworks, so neither group's
+# turns wait minutes for a core on a 2-core machine.
+CLIS = ("claude-code-sim", "gemini-cli-sim", "codex-sim", "openclaw-sim")
 GROUPS = (tuple(n for n in FRAMEWORKS if n not in CLIS), CLIS)
 
 
