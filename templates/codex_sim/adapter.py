@@ -97,7 +97,7 @@ async def answer(sessions: Sessions, context_id: str, text: str) -> str:
         # Rendered per turn: the token comes with the registration, the peers and skills
         # may have changed since the last turn.
         home = sessions.home(context_id)
-        (home / "config.toml").write_text(sessions.config())
+        platform_api.write_whole(home / "config.toml", sessions.config())
         instructions = f"developer_instructions={_toml(platform_api.system_prompt())}"
         command = [
             "codex", "exec", *(["resume", known] if known else []), "--json",

@@ -160,5 +160,13 @@ def read_file(path: str) -> str:
         return f"Cannot read {path}: {exc.strerror}"
 
 
+def write_whole(path: Path, text: str) -> None:
+    """Replace a file whole, never in place: a CLI turn of another context may be reading it
+    (gemini-cli read its settings half-written by a concurrent turn)."""
+    partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(path)
+
+
 TOOLS = (commit_memory, search_memory, list_peers, delegate_task, read_file)
 """Every tool a template offers its model, as the platform's runtime does."""

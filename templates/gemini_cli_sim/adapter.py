@@ -78,9 +78,10 @@ async def answer(sessions: Sessions, context_id: str, text: str) -> str:
         known = None if FRESH_SESSION else sessions.ids.get(context_id)
         session = known or str(uuid.uuid4())
         # Rendered per turn: the peers and skills may have changed since the last.
-        (HOME / ".gemini" / "settings.json").write_text(json.dumps(sessions.settings()))
+        settings = json.dumps(sessions.settings())
+        platform_api.write_whole(HOME / ".gemini" / "settings.json", settings)
         prompt_file = HOME / "system.md"
-        prompt_file.write_text(platform_api.system_prompt())
+        platform_api.write_whole(prompt_file, platform_api.system_prompt())
         command = [
             "gemini", "-m", MODEL, "-p", text, "-o", "json", "--skip-trust",
             "--approval-mode", "yolo", "--include-directories", str(platform_api.CONFIGS),

@@ -59,14 +59,6 @@ PR_SET_PDEATHSIG = 1
 WARM_UP_PROVIDER = "no-model"
 
 
-def _write(path: Path, text: str) -> None:
-    """Replace a file whole: the gateway's turns in other sessions may be reading it (a
-    settings file written in place was read half-written by a concurrent CLI turn)."""
-    partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
-    partial.write_text(text)
-    partial.replace(path)
-
-
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -161,7 +153,7 @@ class Gateway:
         turn: the peers and skills may have changed since the last)."""
         prompt = platform_api.system_prompt()
         if prompt != self.prompt:
-            _write(AGENT_WORKSPACE / "AGENTS.md", prompt + "\n")
+            platform_api.write_whole(AGENT_WORKSPACE / "AGENTS.md", prompt + "\n")
             self.prompt = prompt
 
     def wait_ready(self) -> None:
@@ -227,7 +219,7 @@ async def answer(gateway: Gateway, context_id: str, text: str) -> str:
     async with lock:
         token = platform_api.TOKEN.get("value", "")
         if token and gateway.token_written != token:  # for the MCP servers sessions start
-            _write(TOKEN_FILE, token)
+            platform_api.write_whole(TOKEN_FILE, token)
             gateway.token_written = token
         gateway.write_prompt()
         body = {"model": "openclaw/default", "user": key,
