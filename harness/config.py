@@ -62,7 +62,9 @@ _DUPLICATE_RE = re.compile(
 )
 _TOML_POSITION_RE = re.compile(r"\(at line (\d+), column (\d+)\)")
 
-_BUILD_KEYS = frozenset({"context", "dockerfile", "args", "wheelhouse", "npm", "include"})
+_BUILD_KEYS = frozenset(
+    {"context", "dockerfile", "args", "wheelhouse", "npm", "npm_scripts", "include"}
+)
 # An exact npm version (``name@1.2.3``, ``@scope/name@1.2.3-beta.1``): images are rebuilt
 # only when this list changes, so a range would leave an image on whatever it got first.
 _NPM_SPEC_RE = re.compile(r"^(@[a-z0-9][\w.-]*/)?[a-z0-9][\w.-]*@\d+\.\d+\.\d+([-+][\w.-]+)?$")
@@ -106,6 +108,10 @@ class Build:
         wheelhouse: Offline wheels to prepare in ``<context>/wheelhouse`` first.
         npm: npm packages (exact versions) to install on the host into ``<context>/npm``
             first, for images and local copies that cannot reach the registry.
+        npm_scripts: Names of ``npm``'s packages whose install scripts run (on the host,
+            once, after the install without scripts): a package that finishes its own
+            install at its first start cannot, where it runs as a user who may not
+            write it.
         include: Files shared between contexts, as (name in the context, absolute
             path): a directory listed in ``build.include`` joins the context root
             with its files, a file under its own name.
@@ -116,6 +122,7 @@ class Build:
     args: Mapping[str, str] = field(default_factory=dict)
     wheelhouse: Wheelhouse | None = None
     npm: tuple[str, ...] = ()
+    npm_scripts: tuple[str, ...] = ()
     include: tuple[tuple[str, Path], ...] = ()
 
 
@@ -664,10 +671,15 @@ def _build(check: _Checker, root: Path, raw: Any) -> Build:
             raise check.fail(
                 "build.npm", f"expected exact versions like 'name@1.2.3', got {spec!r}"
             )
+    names = {spec.rsplit("@", 1)[0] for spec in npm}
+    npm_scripts = tuple(check.string_list("build.npm_scripts", raw.get("npm_scripts", [])))
+    for name in npm_scripts:
+        if name not in names:
+            raise check.fail("build.npm_scripts", f"{name!r} is not one of build.npm's packages")
     include = _include(check, root, context, raw.get("include", []))
     return Build(
         context=context, dockerfile=dockerfile, args=args, wheelhouse=wheelhouse, npm=npm,
-        include=include,
+        npm_scripts=npm_scripts, include=include,
     )  # fmt: skip
 
 

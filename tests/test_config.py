@@ -260,6 +260,24 @@ def test_build_npm_packages_are_kept_in_order(tmp_path: Path) -> None:
     assert build.npm == tuple(specs)
 
 
+def test_build_npm_scripts_name_packages_of_build_npm(tmp_path: Path) -> None:
+    (tmp_path / "ctx").mkdir()
+    message = error_of(tmp_path, """
+        [templates.alpha]
+        build = { context = "ctx", npm = ["@acme/cli@1.2.3"], npm_scripts = ["acme"] }
+    """)  # fmt: skip
+    assert "'alpha'" in message
+    assert "'build.npm_scripts'" in message
+    assert "'acme' is not one of build.npm's packages" in message
+    body = (
+        '[templates.alpha]\nbuild = { context = "ctx", npm = ["@acme/cli@1.2.3"], '
+        'npm_scripts = ["@acme/cli"] }\n'
+    )
+    build = load(write_config(tmp_path, body), {}).templates["alpha"].build
+    assert build is not None
+    assert build.npm_scripts == ("@acme/cli",)
+
+
 @pytest.mark.parametrize(
     "body",
     [

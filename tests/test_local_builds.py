@@ -19,7 +19,7 @@ from unittest import mock
 import pytest
 
 from harness.config import Build, Wheelhouse
-from harness.drivers import venvs
+from harness.drivers import contexts, venvs
 from harness.drivers.base import TemplateError
 from harness.drivers.contexts import context_files, never, npm_stamp, run_stoppable, wheel_target
 from harness.drivers.images import _context_archive, build_args
@@ -155,6 +155,27 @@ def test_npm_packages_join_the_archive_and_the_local_path(tmp_path: Path) -> Non
         pytest.raises(TemplateError, match=r"build.npm needs npm .*@acme/cli@1.2.4"),
     ):
         venvs._npm(newer, "alpha", tmp_path / "cache", lambda _: None, lambda: False)
+
+
+def test_npm_scripts_run_after_the_install_without_scripts(tmp_path: Path) -> None:
+    # A stand-in npm that records what it is asked: the registry is not reached.
+    log = tmp_path / "npm.log"
+    fake = tmp_path / "npm"
+    fake.write_text(f'#!/bin/sh\necho "$@" >> {log}\n')
+    fake.chmod(0o755)
+    build = dataclasses.replace(
+        make_context(tmp_path), npm=("@acme/cli@1.2.3",), npm_scripts=("@acme/cli",)
+    )
+    with mock.patch("shutil.which", return_value=str(fake)):
+        contexts._prepare_npm(build, lambda _: None, lambda: False)
+    install, rebuild = [line.split() for line in log.read_text().splitlines()]
+    assert install[0] == "install"
+    assert "--ignore-scripts" in install
+    assert rebuild[0] == "rebuild"
+    assert rebuild[-1] == "@acme/cli"
+    assert install[install.index("--prefix") + 1] == rebuild[rebuild.index("--prefix") + 1]
+    stamp = (build.context / "npm" / ".stamp").read_text()
+    assert "scripts:@acme/cli" in stamp, "the scripts are part of what the npm dir is made of"
 
 
 def pip_commands(build: Build, tmp_path: Path) -> list[list[str]]:

