@@ -79,7 +79,8 @@ def _context_archive(build: Build, progress: Progress, stopped: Stopped) -> Iter
 def base_images(build: Build) -> list[str]:
     """The images the Dockerfile builds ``FROM``, its ``ARG`` defaults and the build's
     args filled in; earlier stages and ``scratch`` are not images to get."""
-    found = dict(context_files(build)).get(build.dockerfile, build.context / build.dockerfile)
+    # An included Dockerfile (the shell's) or the context's own: no walk of the context.
+    found = dict(build.include).get(build.dockerfile, build.context / build.dockerfile)
     if not found.is_file():
         return []  # the build says what is missing
     text = found.read_text(encoding="utf-8", errors="replace")
