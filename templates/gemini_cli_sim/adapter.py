@@ -59,7 +59,8 @@ class Sessions:
             },
             "privacy": {"usageStatisticsEnabled": False},
             "telemetry": {"enabled": False},
-            "general": {"disableAutoUpdate": True, "disableUpdateNag": True},
+            # The current names: the CLI rewrites a file with deprecated ones in place.
+            "general": {"enableAutoUpdate": False, "enableAutoUpdateNotification": False},
             # Not "core": an allow-list of built-ins that hides the MCP servers' tools too.
             "tools": {"exclude": list(BUILT_IN_TOOLS_OFF)},
             "mcpServers": {"platform": mcp},
@@ -78,8 +79,10 @@ async def answer(sessions: Sessions, context_id: str, text: str) -> str:
         known = None if FRESH_SESSION else sessions.ids.get(context_id)
         session = known or str(uuid.uuid4())
         # Rendered per turn: the peers and skills may have changed since the last.
-        settings = json.dumps(sessions.settings())
-        platform_api.write_whole(HOME / ".gemini" / "settings.json", settings)
+        # System settings, which the CLI never writes back: it migrates user settings by
+        # rewriting them in place, and a concurrent turn then read an empty file (exit 52).
+        settings_file = HOME / "system-settings.json"
+        platform_api.write_whole(settings_file, json.dumps(sessions.settings()))
         prompt_file = HOME / "system.md"
         platform_api.write_whole(prompt_file, platform_api.system_prompt())
         command = [
@@ -90,6 +93,7 @@ async def answer(sessions: Sessions, context_id: str, text: str) -> str:
         # No relaunch: by default the CLI starts itself again as a child process, which
         # doubles its start-up and outlived a kill of the parent.
         env = {**os.environ, "HOME": str(HOME), "GEMINI_SYSTEM_MD": str(prompt_file),
+               "GEMINI_CLI_SYSTEM_SETTINGS_PATH": str(settings_file),
                "NO_COLOR": "1", "GEMINI_CLI_NO_RELAUNCH": "true"}  # fmt: skip
         out = await _run(command, env)
         sessions.ids[context_id] = str(out.get("session_id") or session)
