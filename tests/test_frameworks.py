@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from tests.support.frameworks import (
-    BROKEN_BY_SWITCH,
     EVERY_CANARY_EXPECTED,
+    SWITCH_VERDICTS,
     SWITCHES,
-    broken,
     every_canary_verdicts,
     run_frameworks,
+    switch_verdicts,
 )
 
 pytestmark = pytest.mark.slow
@@ -25,7 +25,8 @@ pytestmark = pytest.mark.slow
 
 def test_each_framework_switch_breaks_what_it_should_as_a_process(tmp_path: Path) -> None:
     results = run_frameworks(tmp_path, "process", SWITCHES)
-    assert broken(results) == BROKEN_BY_SWITCH
+    # The same table as through Docker (tests/test_docker.py): identical verdicts, twice.
+    assert switch_verdicts(results) == SWITCH_VERDICTS
     lost = results["hermes-sim"]["canaries"]["model_history"]["message"]
     assert "reached the model without turn 1" in lost
 

@@ -94,6 +94,8 @@ async def answer(sessions: Sessions, context_id: str, text: str) -> str:
         # doubles its start-up and outlived a kill of the parent.
         env = {**os.environ, "HOME": str(HOME), "GEMINI_SYSTEM_MD": str(prompt_file),
                "GEMINI_CLI_SYSTEM_SETTINGS_PATH": str(settings_file),
+               # V8's code cache for the CLI's bundle: a third less CPU at each turn's start.
+               "NODE_COMPILE_CACHE": str(HOME / "node-compile-cache"),
                "NO_COLOR": "1", "GEMINI_CLI_NO_RELAUNCH": "true"}  # fmt: skip
         out = await _run(command, env)
         sessions.ids[context_id] = str(out.get("session_id") or session)

@@ -76,6 +76,24 @@ BROKEN_BY_SWITCH = {
     "openclaw-sim": {"name_recall": "session", "model_history": "model:history"},
 }
 
+
+def _skipped_by_switch(name: str) -> set[str]:
+    """What cannot be judged under a template's switch, with the project's default canaries."""
+    skipped = {"session_store"}  # the default config gives no store to probe
+    if "name_recall" in BROKEN_BY_SWITCH[name]:
+        skipped.add("session_scope")  # it needs a context that kept the name
+    if name == "codex-sim":
+        skipped |= {"model_history", "model_files"}  # no turn is answered to judge them by
+    return skipped
+
+
+SWITCH_VERDICTS = {
+    name: {**dict.fromkeys(_skipped_by_switch(name), ("skipped", None)),
+           **{c: ("failed", layer) for c, layer in broken_canaries.items()}}
+    for name, broken_canaries in BROKEN_BY_SWITCH.items()
+}  # fmt: skip
+"""Every verdict but "passed" with every switch on: the same table for both drivers."""
+
 # With every canary on: what each framework's adapter cannot do (the README's table).
 EVERY_CANARY: dict[str, tuple[str, str | None]] = {}
 
@@ -125,12 +143,13 @@ def run_frameworks(
     return found
 
 
-def broken(results: dict[str, Any]) -> dict[str, dict[str, str]]:
-    """Each template's failed canaries, with their layers."""
+def switch_verdicts(results: dict[str, Any]) -> dict[str, dict[str, tuple[str, str | None]]]:
+    """Each template's verdicts but "passed": outcome and layer."""
     return {
-        name: {c: e["layer"] for c, e in result["canaries"].items() if e["outcome"] == "failed"}
+        name: {c: (e["outcome"], e.get("layer")) for c, e in result["canaries"].items()
+               if e["outcome"] != "passed"}
         for name, result in results.items()
-    }
+    }  # fmt: skip
 
 
 def every_canary_verdicts(result: dict[str, Any]) -> dict[str, tuple[str, str | None] | None]:
