@@ -79,9 +79,10 @@ async def answer(sessions: Sessions, context_id: str, text: str) -> str:
         known = None if FRESH_SESSION else sessions.ids.get(context_id)
         session = known or str(uuid.uuid4())
         # Rendered per turn: the peers and skills may have changed since the last.
-        # System settings, which the CLI never writes back: it migrates user settings by
-        # rewriting them in place, and a concurrent turn then read an empty file (exit 52).
-        settings_file = HOME / "system-settings.json"
+        # Replaced whole, in current key names: the CLI migrates deprecated ones by rewriting
+        # the file in place, and a concurrent turn then read it empty (exit 52). (As system
+        # settings, which it never writes, 0.61 refuses the API key: "Invalid auth method".)
+        settings_file = HOME / ".gemini" / "settings.json"
         platform_api.write_whole(settings_file, json.dumps(sessions.settings()))
         prompt_file = HOME / "system.md"
         platform_api.write_whole(prompt_file, platform_api.system_prompt())
@@ -93,7 +94,6 @@ async def answer(sessions: Sessions, context_id: str, text: str) -> str:
         # No relaunch: by default the CLI starts itself again as a child process, which
         # doubles its start-up and outlived a kill of the parent.
         env = {**os.environ, "HOME": str(HOME), "GEMINI_SYSTEM_MD": str(prompt_file),
-               "GEMINI_CLI_SYSTEM_SETTINGS_PATH": str(settings_file),
                # V8's code cache for the CLI's bundle: a third less CPU at each turn's start.
                "NODE_COMPILE_CACHE": str(HOME / "node-compile-cache"),
                "NO_COLOR": "1", "GEMINI_CLI_NO_RELAUNCH": "true"}  # fmt: skip
