@@ -17,6 +17,7 @@ from harness import report, results
 from harness.config import (
     CANARY_IDS,
     DIAGNOSTIC_IDS,
+    DIALECTS,
     PULL_POLICIES,
     Config,
     Template,
@@ -64,6 +65,15 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         metavar="ID",
         choices=(*CANARY_IDS, *DIAGNOSTIC_IDS),
         help="run only this canary or diagnostic (repeatable)",
+    )
+    parser.add_argument(
+        "--dialect",
+        action="append",
+        dest="dialects",
+        metavar="NAME",
+        choices=DIALECTS,
+        help="speak this platform dialect to every template (repeatable: one cell each; "
+        "default: each template's dialects)",
     )
     _add_judge_options(parser)
     _add_strict_option(parser)
@@ -358,6 +368,7 @@ def run_and_report(config: Config, templates: list[Template], args: argparse.Nam
         artifacts_dir=args.artifacts,
         pull=args.pull,
         extra_env=_extra_env(args.env),
+        dialects=tuple(dict.fromkeys(args.dialects)) if args.dialects else None,
     )
     for flag, directory in (("--results", args.results), ("--artifacts", args.artifacts)):
         _writable_directory(flag, directory)

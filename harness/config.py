@@ -36,10 +36,13 @@ Gate = Literal["required", "advisory", "off"]
 SessionScope = Literal["context", "workspace", "container"]
 PullPolicy = Literal["missing", "always", "never"]
 Model = Literal["sim", "none"]
+DialectName = Literal["context", "history"]
+"""How the harness speaks to a runtime (DESIGN §3.4; :mod:`harness.cp_sim.dialects`)."""
 GATES: tuple[Gate, ...] = typing.get_args(Gate)
 SESSION_SCOPES: tuple[SessionScope, ...] = typing.get_args(SessionScope)
 PULL_POLICIES: tuple[PullPolicy, ...] = typing.get_args(PullPolicy)
 MODELS: tuple[Model, ...] = typing.get_args(Model)
+DIALECTS: tuple[DialectName, ...] = typing.get_args(DialectName)
 
 DEFAULT_DROPPED_MARKERS = (
     "(empty prompt — nothing to do)",
@@ -328,6 +331,18 @@ def _canaries(c: _Checker, k: str, v: Any, root: Path) -> tuple[str, ...]:
     return canaries
 
 
+def _dialects(c: _Checker, k: str, v: Any, root: Path) -> tuple[str, ...]:
+    names = c.string_list(k, v)
+    if not names:
+        raise c.fail(k, "must name at least one dialect")
+    for name in names:
+        if name not in DIALECTS:
+            raise c.fail(k, f"unknown dialect {name!r} (known: {', '.join(DIALECTS)})")
+    if len(set(names)) < len(names):
+        raise c.fail(k, f"names a dialect twice: {list(names)}")
+    return names
+
+
 def _secrets(c: _Checker, k: str, v: Any, root: Path) -> tuple[str, ...]:
     names = c.string_list(k, v)
     for name in names:
@@ -384,7 +399,8 @@ def _logs(c: _Checker, k: str, v: Any, root: Path) -> tuple[str, ...]:
 class Template:
     """One agent runtime template, with defaults merged in.
 
-    Every field but ``name`` is a key of ``templates.toml`` (DESIGN §5), declared once
+    Every field but ``name``, ``dialect`` and ``cell`` is a key of ``templates.toml``
+    (DESIGN §5), declared once
     here with its default and its check: the allowed keys, ``[defaults]`` and the
     builder all derive from these fields.
     """
@@ -429,6 +445,17 @@ class Template:
     logs: tuple[str, ...] = key([], _logs)
     """Log files in the runtime's filesystem (globs, ``{workspace}`` allowed): copied into
     the artifacts, masked and capped, and searched for why the runtime failed."""
+    dialects: tuple[str, ...] = key(["context"], _dialects)
+    """How the harness speaks to it (DESIGN §3.4): one cell of the matrix per dialect."""
+    dialect: str = "context"
+    """The dialect of this cell (set by :func:`cells`, not a key)."""
+    cell: str = ""
+    """This cell's name in results and artifacts (set by :func:`cells`; empty: ``name``)."""
+
+    @property
+    def label(self) -> str:
+        """What results, artifacts and progress lines call this cell."""
+        return self.cell or self.name
 
     @property
     def session_name(self) -> str:
@@ -518,6 +545,24 @@ class Cascading(Protocol):
 
 
 CascadingT = TypeVar("CascadingT", bound=Cascading)
+
+
+def cells(templates: Iterable[Template], dialects: tuple[str, ...] | None = None) -> list[Template]:
+    """One cell per template and dialect: what a run drives and judges.
+
+    Args:
+        templates: The templates to run.
+        dialects: Every template's dialects (``--dialect``; None: each template's own).
+
+    Returns:
+        A copy of each template per dialect. When the run speaks more than one dialect,
+        each cell is named ``<template>@<dialect>`` (its result file, its artifacts).
+    """
+    chosen = [(t, d) for t in templates for d in (dialects or t.dialects)]
+    many = len({d for _, d in chosen}) > 1
+    return [
+        dataclasses.replace(t, dialect=d, cell=f"{t.name}@{d}" if many else "") for t, d in chosen
+    ]
 
 
 def cascade_order(items: Iterable[CascadingT]) -> list[CascadingT]:

@@ -64,6 +64,8 @@ class Header(_Event):
     turn_timeout: float = 120.0
     concurrent: bool = True
     """The conversations overlap (False where the template declares a shared session)."""
+    dialect: str = "context"
+    """How the harness spoke to the runtime (DESIGN §3.4)."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -13,7 +13,7 @@ import jinja2
 from tabulate import tabulate
 
 from canary import registry
-from harness.config import CANARY_IDS, DIAGNOSTIC_IDS, cascade_order
+from harness.config import CANARY_IDS, DIAGNOSTIC_IDS, DIALECTS, cascade_order
 from harness.results import Result, Status
 
 FORMATS = ("terminal", "markdown", "json", "html", "junit")
@@ -55,13 +55,16 @@ def rows(
     """Header and rows: one row per template, in cascade order."""
     results = cascade_order(results)
     canaries = columns(results)
-    header = ["template", "gate", "wave", "status", *canaries, "boot s", "driver", "reason"]
+    spoken = list(by_dialect(results)) != ["context"]
+    header = ["template", *(["dialect"] if spoken else []), "gate", "wave", "status",
+              *canaries, "boot s", "driver", "reason"]  # fmt: skip
     body = []
     for r in results:
         boot = r.timings.get("boot_s") or 0.0
         body.append(
             [
                 r.template,
+                *([r.dialect] if spoken else []),
                 gate_cell(r, today),
                 str(r.wave),
                 str(r.status).upper() if r.status in _LOUD else str(r.status),
@@ -127,15 +130,40 @@ def compact(results: list[Result], today: datetime.date | None = None) -> str:
     """The matrix for a terminal: short heads, one mark per cell, numbered notes below.
 
     A cell shows what a diagnostic observed only where it is not what a healthy runtime
-    shows; a template's reason, warnings and unserved calls become numbered notes.
+    shows; a template's reason, warnings and unserved calls become numbered notes. A run
+    in other dialects than today's (or in several) gets one table per dialect.
     """
+    notes: list[str] = []
+    groups = by_dialect(results)
+    lines: list[str] = []
+    for dialect, group in groups.items():
+        if list(groups) != ["context"]:
+            lines += [*([""] if lines else []), f"dialect {dialect}:"]
+        lines += _compact_table(group, notes, today)
+    if notes:
+        lines += ["", "notes:", *(f"  {note}" for note in notes)]
+    failed = failures(results)
+    if failed:
+        lines += ["", "findings:", *(f"  {line}" for line in failed)]
+    return "\n".join(lines)
+
+
+def by_dialect(results: list[Result]) -> dict[str, list[Result]]:
+    """Results per dialect, the dialects in DESIGN §3.4's order (others after)."""
+    present = {r.dialect for r in results}
+    order = [d for d in DIALECTS if d in present] + sorted(present - set(DIALECTS))
+    return {d: [r for r in results if r.dialect == d] for d in order}
+
+
+def _compact_table(
+    results: list[Result], notes: list[str], today: datetime.date | None
+) -> list[str]:
     ordered = cascade_order(results)
     canaries = columns(ordered)
     specs = registry.specs()
     header = ["template", "gate", "status", *(specs[c].short if c in specs else c
               for c in canaries), "boot", "drv", "notes"]  # fmt: skip
     body: list[list[str]] = []
-    notes: list[str] = []
     for r in ordered:
         numbers = []
         for remark in ([r.reason.splitlines()[0]] if r.reason else []) + _remarks(r):
@@ -152,14 +180,8 @@ def compact(results: list[Result], today: datetime.date | None = None) -> str:
             _DRIVERS.get(r.driver or "", r.driver or "-"), ",".join(numbers),
         ])  # fmt: skip
     widths = [max(len(row[i]) for row in (header, *body)) for i in range(len(header))]
-    lines = [" ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-             for row in (header, ["-" * w for w in widths], *body)]  # fmt: skip
-    if notes:
-        lines += ["", "notes:", *(f"  {note}" for note in notes)]
-    failed = failures(ordered)
-    if failed:
-        lines += ["", "findings:", *(f"  {line}" for line in failed)]
-    return "\n".join(lines)
+    return [" ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+            for row in (header, ["-" * w for w in widths], *body)]  # fmt: skip
 
 
 def render(results: list[Result], fmt: str = "terminal", *, wide: bool = False) -> str:
@@ -217,6 +239,7 @@ def _as_json(results: list[Result]) -> dict[str, Any]:
         "templates": [
             {
                 "template": r.template,
+                "dialect": r.dialect,
                 "gate": r.gate,
                 "wave": r.wave,
                 "status": str(r.status),

@@ -74,6 +74,7 @@ class Result:
     """One template's run, as its result file holds it."""
 
     template: str
+    """The cell's name: the template's, ``<template>@<dialect>`` when a run spoke several."""
     gate: Gate
     wave: int
     status: Status = Status.ERROR
@@ -88,13 +89,15 @@ class Result:
     warnings: tuple[str, ...] = ()
     required_since: str | None = None
     artifacts: tuple[str, ...] = ()
+    dialect: str = "context"
+    """How the harness spoke to the runtime (DESIGN §3.4)."""
 
     @classmethod
     def new(cls, template: Template) -> Result:
         """A result for a template that has not run yet."""
         since = template.required_since.isoformat() if template.required_since else None
-        return cls(template=template.name, gate=template.gate, wave=template.wave,
-                   image=template.image, required_since=since)  # fmt: skip
+        return cls(template=template.label, dialect=template.dialect, gate=template.gate,
+                   wave=template.wave, image=template.image, required_since=since)  # fmt: skip
 
     @property
     def name(self) -> str:
@@ -111,6 +114,7 @@ class Result:
         return {
             "schema": SCHEMA_VERSION,
             "template": self.template,
+            "dialect": self.dialect,
             "status": str(self.status),
             "reason": self.reason,
             "gate": self.gate,
@@ -143,6 +147,7 @@ class Result:
         try:
             return cls(
                 template=str(data["template"]),
+                dialect=str(data.get("dialect") or "context"),
                 gate=gate,
                 wave=int(data.get("wave") or 0),
                 status=Status(data["status"]),
@@ -273,7 +278,8 @@ def reconcile(merged: Merged, config: Config | None, where: str) -> list[Result]
             found.append(missing_result(name, template.gate, template.wave, reason))
             have.add(name)
     for template in config.matrix_templates() if config else []:
-        if template.gate == "required" and template.name not in have:
+        ran = template.name in have or any(h.startswith(f"{template.name}@") for h in have)
+        if template.gate == "required" and not ran:
             reason = f"no result in {where} (required by {config.path.name if config else ''})"
             found.append(missing_result(template.name, template.gate, template.wave, reason))
     return cascade_order(found)

@@ -39,6 +39,8 @@ def one_line_error(completed: subprocess.CompletedProcess[str], code: int, *need
         ("port = 70000", "port", "from 1 to 65535"),
         (f'image = "{"x" * 300}"', "image", "not an image reference"),
         ('model = "gpt-4"', "model", "must be one of sim"),
+        ('dialects = ["a2a-0.2"]', "dialects", "unknown dialect 'a2a-0.2' (known: context"),
+        ("dialects = []", "dialects", "must name at least one dialect"),
     ],
 )
 def test_out_of_range_values_stop_everything_with_exit_2(

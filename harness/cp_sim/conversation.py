@@ -27,6 +27,7 @@ from harness.cp_sim.a2a import (
     task_id,
     text_part,
 )
+from harness.cp_sim.dialects import Turn, dialect, history_turn, part_text
 from harness.cp_sim.transcript import Transcript
 from harness.events import (
     A2ACall,
@@ -100,6 +101,8 @@ class Conversation:
         self._slow = slow
         self.last_state: str | None = None
         """The task state the last JSON-RPC reply named (``tasks/get`` polling reads it)."""
+        self.dialect = dialect(settings.dialect)
+        self._histories: dict[str, list[Turn]] = {}
 
     def token(self, name: str, value: str) -> str:
         """Record a randomized value the checks will look for; returns it."""
@@ -122,7 +125,20 @@ class Conversation:
             parts: The message parts, as production sends them.
             sent: What was sent, in words, for failure messages.
         """
-        await self.rpc(message_envelope(parts, context_id), sent=sent, context_id=context_id)
+        history = self._histories.setdefault(context_id, [])
+        envelope = self.dialect.envelope(parts, context_id, history)
+        exchange = await self.rpc(envelope, sent=sent, context_id=context_id)
+        self._remember(history, parts, _shown_text(exchange))
+
+    def _remember(self, history: list[Turn], parts: list[Part], reply: str | None) -> None:
+        """Keep a turn for the history later turns carry, as the chat kept it (its text)."""
+        if not self.dialect.sends_history:
+            return
+        said = part_text(parts)
+        if said:
+            history.append(history_turn("user", said))
+        if reply:
+            history.append(history_turn("agent", reply))
 
     async def stream(
         self, context_id: str, text: str, *, events: int | None = None
@@ -134,8 +150,9 @@ class Conversation:
             text: What the user says.
             events: Disconnect after this many events (None: read to the stream's end).
         """
-        envelope = message_envelope([text_part(text)], context_id)
-        envelope["method"] = "message/stream"
+        history = self._histories.setdefault(context_id, [])
+        parts = [text_part(text)]
+        envelope = self.dialect.envelope(parts, context_id, history, method="message/stream")
         turn = self._transcript.begin_turn(self.canary)
         started = self._transcript.now()
         try:
@@ -149,6 +166,7 @@ class Conversation:
                        events=streamed.events, body=body, error=streamed.error,
                        elapsed_s=streamed.elapsed_s, disconnected=streamed.disconnected)
         )  # fmt: skip
+        self._remember(history, parts, None)
         return streamed.events
 
     def holding_slow_answers(self) -> contextlib.AbstractContextManager[Hold | None]:
@@ -182,8 +200,8 @@ class Conversation:
         sent: str,
         context_id: str | None = None,
         poll: bool = True,
-    ) -> None:
-        """POST any JSON-RPC envelope to the runtime and record the exchange.
+    ) -> Exchange:
+        """POST any JSON-RPC envelope to the runtime, record the exchange and return it.
 
         Args:
             envelope: The JSON-RPC request.
@@ -208,6 +226,7 @@ class Conversation:
         pending = _pending_task(exchange, self.last_state) if poll else None
         if pending is not None:
             await self._poll(turn, pending, deadline)
+        return exchange
 
     async def _poll(self, turn: int, task: str, deadline: float) -> None:
         """Record what a runtime that ignored ``blocking`` would have answered.
@@ -282,6 +301,14 @@ def _task_state(exchange: Exchange) -> str | None:
     if exchange.status != 200:
         return None
     return parse_reply(exchange.status, exchange.body).task_state
+
+
+def _shown_text(exchange: Exchange) -> str | None:
+    """The text the platform's chat showed for a reply (None: it showed none)."""
+    if exchange.status != 200:
+        return None
+    reply = parse_reply(exchange.status, exchange.body)
+    return reply.text if reply.ok else None
 
 
 def _pending_task(exchange: Exchange, state: str | None) -> str | None:

@@ -18,7 +18,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
 from harness import secrets
-from harness.config import GATES, Config, Template, cascade_order
+from harness.config import GATES, Config, Template, cascade_order, cells
 from harness.cp_sim.transcript import FILE_NAME, read
 from harness.errors import UsageError
 from harness.events import Footer, Header, TranscriptError
@@ -39,7 +39,7 @@ def run(config: Config, templates: list[Template], options: RunOptions) -> list[
 
     Args:
         config: The loaded templates file.
-        templates: The templates to run.
+        templates: The templates to run (each once per dialect, :func:`cells`).
         options: Command-line options.
 
     Returns:
@@ -47,6 +47,7 @@ def run(config: Config, templates: list[Template], options: RunOptions) -> list[
         the templates that finished driving are still judged and written, and
         KeyboardInterrupt propagates.
     """
+    templates = cells(templates, options.dialects)
     run_id = uuid.uuid4().hex[:12]
     live = Live()
     reaper = _start_reaper(run_id) if options.driver != "process" else None
@@ -231,6 +232,12 @@ def _stored(path: Path) -> Driven:
     else:
         reason = "the transcript has no footer: the run was stopped before it ended"
         gate = as_gate(header.gate) if header.gate in GATES else "advisory"
-        result = Result(template=header.template, gate=gate, wave=header.wave, reason=reason)
+        result = Result(
+            template=header.template,
+            dialect=header.dialect,
+            gate=gate,
+            wave=header.wave,
+            reason=reason,
+        )
         driven = False
     return Driven(result, path if driven else None, header.selected)

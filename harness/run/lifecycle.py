@@ -90,7 +90,8 @@ class _Facts:
     def result(self, template: Template, artifacts: tuple[str, ...]) -> Result:
         since = template.required_since.isoformat() if template.required_since else None
         return Result(
-            template=template.name, gate=template.gate, wave=template.wave, status=self.status,
+            template=template.label, dialect=template.dialect, gate=template.gate,
+            wave=template.wave, status=self.status,
             reason=self.reason, driver=self.driver, image=self.image, image_id=self.image_id,
             timings=dict(self.timings), unserved_calls=tuple(self.unserved),
             warnings=tuple(self.warnings), required_since=since, artifacts=artifacts,
@@ -100,9 +101,10 @@ class _Facts:
 def run_template(shared: Shared, template: Template, run_id: str) -> Driven:
     """Run one template up to (not including) the judge; never raises for the template."""
     options = shared.options
-    artifacts = options.artifacts_dir.resolve() / template.name
+    artifacts = options.artifacts_dir.resolve() / template.label
     hidden = tuple(secrets.values(template, options.extra_env))
-    context = RunContext(run_id, shared.config.root, artifacts, hidden=hidden)
+    instance = f"-{template.dialect}" if template.cell else ""  # cells of one template apart
+    context = RunContext(run_id, shared.config.root, artifacts, hidden=hidden, instance=instance)
     facts = _Facts(image=template.image)
     try:
         _run(shared, template, context, facts)
@@ -139,7 +141,7 @@ def _run(shared: Shared, template: Template, context: RunContext, facts: _Facts)
     try:
         driver = drivers.select(
             template, options.driver, context, pull_policy=options.pull,
-            progress=lambda text: progress(template.name, text),
+            progress=lambda text: progress(template.label, text),
         )  # fmt: skip
     except (TemplateSkipped, TemplateError):
         raise
@@ -152,9 +154,9 @@ def _run(shared: Shared, template: Template, context: RunContext, facts: _Facts)
             raise
         # auto: an image that cannot be had here is no reason to skip a runnable command.
         note = f"docker image unavailable ({str(exc).splitlines()[0]}); ran as a process"
-        progress(template.name, note)
+        progress(template.label, note)
         driver = drivers.ProcessDriver(
-            template, context, lambda text: progress(template.name, text)
+            template, context, lambda text: progress(template.label, text)
         )
         facts.image = facts.image_id = None
         facts.warnings.append(note)
@@ -184,14 +186,14 @@ def _timed(facts: _Facts, key: str) -> Iterator[None]:
 def header(template: Template, judged: tuple[str, ...], workspace_id: str) -> Header:
     """The transcript's first line: the template's facts the checks need."""
     return Header(
-        template=template.name, gate=template.gate, wave=template.wave, selected=judged,
+        template=template.label, gate=template.gate, wave=template.wave, selected=judged,
         conversations=registry.conversations(judged), session_scope=template.session_scope,
         probe_store=template.probe.session_store, probe_key=template.probe.key,
         dropped_markers=tuple(template.dropped_markers), workspace_id=workspace_id,
         ready_path=template.ready_path, a2a_path=template.a2a_path,
         turn_timeout=template.turn_timeout,
         # Interleaved conversations would mix in one session a runtime declared to share.
-        concurrent=template.session_scope == "context",
+        concurrent=template.session_scope == "context", dialect=template.dialect,
     )  # fmt: skip
 
 
@@ -220,7 +222,7 @@ def _run_driver(shared: Shared, driver: Driver, judged: tuple[str, ...], facts: 
             _prepare(driver, facts)
         with _timed(facts, "boot_s"):
             running, peer, slow = _boot(shared, driver, platform, stack, facts)
-        progress(template.name, f"ready in {facts.timings['boot_s']:.2f}s; driving the canaries")
+        progress(template.label, f"ready in {facts.timings['boot_s']:.2f}s; driving the canaries")
         facts.warnings += _card_warnings(running, transcript)
         with _timed(facts, "canaries_s"):
             asyncio.run(drive(running, facts.header, transcript, peer, slow))
@@ -271,7 +273,7 @@ def _boot(
 
 def _prepare(driver: Driver, facts: _Facts) -> None:
     """Pull or build what the driver needs; a failure here means nothing was started."""
-    progress(driver.template.name, f"preparing ({driver.name} driver)")
+    progress(driver.template.label, f"preparing ({driver.name} driver)")
     try:
         driver.prepare()
     except TemplateError as exc:

@@ -24,6 +24,7 @@ class RunOptions:
         artifacts_dir: Where transcripts, logs and snapshots go, one directory per template.
         pull: Pull policy for every image (None: each template's own).
         extra_env: More environment for every runtime (``--env``).
+        dialects: The dialects to speak to every template (None: each template's own).
     """
 
     driver: str = "auto"
@@ -33,6 +34,7 @@ class RunOptions:
     artifacts_dir: Path = Path("artifacts")
     pull: str | None = None
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    dialects: tuple[str, ...] | None = None
 
 
 def progress(template: str, text: str) -> None:
@@ -67,7 +69,7 @@ class Live:
             try:
                 driver.stop()
             except Exception as exc:
-                progress(driver.template.name, f"could not stop: {exc}")
+                progress(driver.template.label, f"could not stop: {exc}")
 
 
 def can_fall_back(driver: Driver, options: RunOptions, live: Live) -> bool:

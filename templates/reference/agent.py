@@ -152,6 +152,30 @@ def respond(
     return _converse(text, session, memory, faults)
 
 
+def session_from_history(history: list[dict[str, Any]]) -> dict[str, Any]:
+    """A conversation's state rebuilt from the earlier turns a request carries.
+
+    The platform's April 2026 chat sent no ``contextId`` but the conversation so far in
+    ``params.metadata.history``; what the user said there counts as said in this session.
+    """
+    session: dict[str, Any] = {}
+    for turn in history:
+        if not isinstance(turn, dict) or turn.get("role") != "user":
+            continue
+        parts = turn.get("parts")
+        for part in parts if isinstance(parts, list) else []:
+            text = part.get("text") if isinstance(part, dict) else None
+            if not isinstance(text, str):
+                continue
+            name = _NAME_RE.search(text)
+            if name:
+                session["name"] = name.group(1)
+            fact = _FACT_RE.search(text)
+            if fact:
+                session.setdefault("facts", {})[_normalize(fact.group(1))] = fact.group(2)
+    return session
+
+
 def _delegate(request: str, peer: PeerPort, faults: frozenset[str]) -> str:
     # The peer knows nothing of this conversation: the request must travel whole.
     sent = f"Please tell me {request}."

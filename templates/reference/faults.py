@@ -4,6 +4,7 @@
 
 ========================  ==================================================================
 ``forget_context``        forgets each conversation (sessions are never loaded)
+``no_history``            ignores the earlier turns a request carries (``metadata.history``)
 ``empty_prompt``          drops a file-only message as "(empty prompt — nothing to do)"
 ``ignore_caption``        ignores the text next to a file
 ``no_memory``             never stores memories through the platform
@@ -41,7 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 SWITCHES = frozenset({
-    "forget_context", "empty_prompt", "ignore_caption", "no_memory", "search_unused",
+    "forget_context", "no_history", "empty_prompt", "ignore_caption", "no_memory", "search_unused",
     "shared_sessions", "stale_memory", "global_session", "ignore_skills",
     "cancel_on_disconnect", "wedge_after_cancel", "drop_peer_context", "task_reply",
     "type_parts",

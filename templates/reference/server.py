@@ -41,7 +41,7 @@ from a2a.types.a2a_pb2 import (
 )
 from starlette.applications import Starlette
 
-from templates.reference.agent import Attachment, Skill, respond
+from templates.reference.agent import Attachment, Skill, respond, session_from_history
 from templates.reference.faults import STREAMING, Faults, WireFaults, leaked
 
 WORKSPACE_URI_PREFIX = "workspace:"
@@ -295,6 +295,12 @@ def read_allowed(settings: Settings, path: str) -> str | None:
         return None
 
 
+def _history(metadata: dict[str, Any]) -> list[dict[str, Any]]:
+    """The earlier turns a request carries in ``params.metadata.history`` (April 2026 chat)."""
+    history = metadata.get("history") if isinstance(metadata, dict) else None
+    return [turn for turn in history if isinstance(turn, dict)] if isinstance(history, list) else []
+
+
 class ReferenceExecutor(AgentExecutor):
     """Turns an A2A message into one agent reply."""
 
@@ -348,7 +354,8 @@ class ReferenceExecutor(AgentExecutor):
             self.current_context = context_id
             await asyncio.sleep(GLOBAL_SESSION_THINK_S)
             session_context = self.current_context or context_id
-        reply = await asyncio.to_thread(self._turn, session_context, text, attachments)
+        earlier = [] if "no_history" in faults else _history(context.metadata)
+        reply = await asyncio.to_thread(self._turn, session_context, text, attachments, earlier)
         if "leak_env" in faults:
             reply += leaked(os.environ)
         log.info("turn context=%s text_parts=%d files=%d", context_id, len(texts), len(attachments))
@@ -375,13 +382,21 @@ class ReferenceExecutor(AgentExecutor):
         await updater.add_artifact([new_text_part(reply)])
         await updater.complete()
 
-    def _turn(self, context_id: str, text: str, attachments: list[Attachment]) -> str:
+    def _turn(
+        self,
+        context_id: str,
+        text: str,
+        attachments: list[Attachment],
+        history: list[dict[str, Any]] | None = None,
+    ) -> str:
         faults = self.settings.faults
         shared = "shared_sessions" in faults  # keyed by workspace: every context is one session
         key = self.settings.workspace_id if shared else f"{self.settings.workspace_id}:{context_id}"
         memory = PlatformMemory(self.settings, self.registration.token)
         with self.sessions.lock(key):
             session = {} if "forget_context" in faults else self.sessions.load(key)
+            # Without a contextId each message is a new context: the history is the session.
+            session = {**session_from_history(history or []), **session}
             skills = load_skills(self.settings)
             try:
                 reply = respond(
