@@ -22,6 +22,7 @@ from harness.config import (
     Config,
     Template,
     cascade_order,
+    cells,
     default_path,
     load,
     on_scripted_model,
@@ -195,6 +196,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--gate", action="append", choices=("required", "advisory"), dest="gates",
         help="only templates with this gate (repeatable; default: every gate but off)",
     )  # fmt: skip
+    ci_parser.add_argument(
+        "--dialect", action="append", choices=DIALECTS, dest="dialects", metavar="NAME",
+        help="a job per template in this dialect (repeatable; default: each template's)",
+    )  # fmt: skip
     ci_parser.set_defaults(func=_ci_matrix)
 
     judge_parser = commands.add_parser(
@@ -292,7 +297,9 @@ def _matrix(args: argparse.Namespace) -> int:
 
 
 def _ci_matrix(args: argparse.Namespace) -> int:
-    print(json.dumps(ci_matrix(_config(args), wave=args.wave, gates=args.gates)))
+    dialects = tuple(dict.fromkeys(args.dialects)) if args.dialects else None
+    matrix = ci_matrix(_config(args), wave=args.wave, gates=args.gates, dialects=dialects)
+    print(json.dumps(matrix))
     return EXIT_OK
 
 
@@ -310,13 +317,22 @@ def _onboard(args: argparse.Namespace) -> int:
 
 
 def ci_matrix(
-    config: Config, *, wave: int | None = None, gates: list[str] | None = None
+    config: Config,
+    *,
+    wave: int | None = None,
+    gates: list[str] | None = None,
+    dialects: tuple[str, ...] | None = None,
 ) -> dict[str, list[dict[str, object]]]:
-    """The fan-out matrix: one CI job per template, ``off`` gates left out.
+    """The fan-out matrix: one CI job per template and dialect, ``off`` gates left out.
 
-    Each entry names the template, its wave and gate, the nox session the job runs, and
-    the secrets it needs (by name, for the workflow to map).
+    Each entry names the template, its wave and gate, the nox session the job runs, the
+    secrets it needs (by name, for the workflow to map), and its dialect: the cell it
+    writes and the arguments that make the job speak it.
     """
+    chosen = [
+        t for t in config.matrix_templates()
+        if (wave is None or t.wave <= wave) and (not gates or t.gate in gates)
+    ]  # fmt: skip
     return {
         "include": [
             {
@@ -325,9 +341,11 @@ def ci_matrix(
                 "gate": t.gate,
                 "session": t.session_name,
                 "secrets": list(t.secrets),
+                "dialect": t.dialect,
+                "cell": t.label,
+                "args": f"--dialect {t.dialect}",
             }
-            for t in config.matrix_templates()
-            if (wave is None or t.wave <= wave) and (not gates or t.gate in gates)
+            for t in cells(chosen, dialects)
         ]
     }
 

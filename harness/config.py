@@ -555,13 +555,16 @@ def cells(templates: Iterable[Template], dialects: tuple[str, ...] | None = None
         dialects: Every template's dialects (``--dialect``; None: each template's own).
 
     Returns:
-        A copy of each template per dialect. When the run speaks more than one dialect,
-        each cell is named ``<template>@<dialect>`` (its result file, its artifacts).
+        A copy of each template per dialect, named ``<template>@<dialect>`` (its result
+        file, its artifacts) unless it is the only dialect its template declares. The name
+        depends on the cell alone, not on what else the run speaks: a CI job per dialect
+        writes the same cell as a local run of every dialect, and a baseline taken before
+        a template had dialects still compares with its one cell.
     """
-    chosen = [(t, d) for t in templates for d in (dialects or t.dialects)]
-    many = len({d for _, d in chosen}) > 1
     return [
-        dataclasses.replace(t, dialect=d, cell=f"{t.name}@{d}" if many else "") for t, d in chosen
+        dataclasses.replace(t, dialect=d, cell="" if t.dialects == (d,) else f"{t.name}@{d}")
+        for t in templates
+        for d in (dialects or t.dialects)
     ]
 
 

@@ -36,13 +36,23 @@ def ci_matrix(config: Path, *args: str) -> list[dict[str, object]]:
 
 
 def test_ci_matrix_lists_every_gated_template_with_its_secrets(tmp_path: Path) -> None:
+    today = {"dialect": "context", "args": "--dialect context"}
     assert ci_matrix(write_config(tmp_path, SAMPLE)) == [
         {"template": "ref", "wave": 0, "gate": "required", "session": "canary-ref",
-         "secrets": []},
+         "secrets": [], "cell": "ref", **today},
         {"template": "alpha", "wave": 1, "gate": "required", "session": "canary-alpha",
-         "secrets": ["ALPHA_KEY"]},
+         "secrets": ["ALPHA_KEY"], "cell": "alpha", **today},
         {"template": "beta", "wave": 2, "gate": "advisory", "session": "canary-beta",
-         "secrets": ["BETA_KEY", "BETA_TOKEN"]},
+         "secrets": ["BETA_KEY", "BETA_TOKEN"], "cell": "beta", **today},
+    ]  # fmt: skip
+
+
+def test_ci_matrix_fans_out_by_dialect_with_a_cell_per_job(tmp_path: Path) -> None:
+    config = write_config(tmp_path, SAMPLE)
+    jobs = ci_matrix(config, "--wave", "0", "--dialect", "context", "--dialect", "history")
+    # What each job's own run names its cell (it speaks one dialect): no job overwrites another.
+    assert [(e["cell"], e["args"]) for e in jobs] == [
+        ("ref", "--dialect context"), ("ref@history", "--dialect history"),
     ]  # fmt: skip
 
 

@@ -61,5 +61,5 @@ def test_artifacts_are_uploaded_even_when_a_job_fails() -> None:
                if str(s.get("uses", "")).startswith("actions/upload-artifact")]  # fmt: skip
     assert uploads
     assert uploads[0]["if"] == "always()"
-    assert "${{ matrix.template }}" in uploads[0]["with"]["name"]
+    assert "${{ matrix.cell }}" in uploads[0]["with"]["name"]  # one per template and dialect
     assert workflow["jobs"]["report"]["if"] == "always()"
