@@ -13,6 +13,7 @@ from typing import Any, NoReturn, TypeVar
 
 from harness.cp_sim import Reply, parse_reply, trim
 from harness.cp_sim.a2a import RUNTIME, lost
+from harness.cp_sim.dialects import canonical_method, dialect
 from harness.cp_sim.transcript import Line, read
 from harness.events import (
     A2ACall,
@@ -87,13 +88,16 @@ class Turn:
 
     @property
     def method(self) -> str:
-        """The JSON-RPC method the turn called."""
-        return str(self.request.get("method", ""))
+        """The JSON-RPC method the turn called, by its 0.3 name (``SendMessage``: message/send)."""
+        return canonical_method(str(self.request.get("method", "")))
 
     def rejected_send(self) -> bool:
-        """The runtime answered the platform's own ``message/send`` as a method it lacks."""
+        """The runtime answered the platform's own 0.3 ``message/send`` as a method it lacks."""
+        return self._rejected(SEND_METHOD)
+
+    def _rejected(self, method: str) -> bool:
         code = (self.reply.rpc_error or {}).get("code")
-        return self.method == SEND_METHOD and code in REJECTED_SEND_CODES
+        return str(self.request.get("method", "")) == method and code in REJECTED_SEND_CODES
 
     def failure(self) -> tuple[str, str] | None:
         """The failed turn's layer and message (None when the turn got a reply).
@@ -107,7 +111,11 @@ class Turn:
         if self.polled is not None:
             answer = repr(trim(self.polled.text)) if self.polled.text else "no text"
             polled = f"; polled with tasks/get, it would have answered {answer}"
-        hint = f"; {REJECTED_SEND_HINT}" if self.rejected_send() else ""
+        hint = ""
+        if self.rejected_send():
+            hint = f"; {REJECTED_SEND_HINT}"
+        elif self._rejected(V1_SEND_METHOD):
+            hint = f"; {REJECTED_V1_SEND_HINT}"
         gone = f"; {self.runtime_gone}" if self.runtime_gone else ""
         layer = RUNTIME if self.runtime_gone else self.reply.layer or "wire"
         message = (
@@ -126,17 +134,21 @@ class Turn:
 
 SEND_METHOD = "message/send"
 REJECTED_SEND_CODES = frozenset({-32601, -32602})
+V1_SEND_METHOD = "SendMessage"
+REJECTED_V1_SEND_HINT = (
+    "the runtime does not take A2A 1.0's `SendMessage` (dialect a2a-1.0): a 0.3-only server"
+)
 REJECTED_SEND_HINT = (
     "the runtime does not accept the platform's 0.3 `message/send` (a server on a2a-sdk "
     "1.x needs 0.3 compatibility: its JSON-RPC routes built with enable_v0_3_compat=True)"
 )
 
 
-def _reply(event: A2ACall | A2APoll) -> Reply:
+def _reply(event: A2ACall | A2APoll, v1: bool) -> Reply:
     if event.status is None:
         return lost(event.error or "no response")
     body = event.body_bytes()
-    reply = parse_reply(event.status, body)
+    reply = parse_reply(event.status, body, v1=v1)
     if event.body_truncated and not reply.ok:
         problem = f"{reply.problem} (body of {event.body_truncated} bytes, first {len(body)} kept)"
         return replace(reply, problem=problem)
@@ -158,6 +170,8 @@ class Evidence:
         if not headers:
             raise ValueError("the transcript has no header line")
         self.header: Header = headers[0]
+        self.v1 = dialect(self.header.dialect).v1
+        """Replies are read by A2A 1.0's rules (dialect ``a2a-1.0``)."""
         self.platform_calls: list[Line[PlatformCall]] = self.of(PlatformCall)
         self._polls: dict[int, list[A2APoll]] = {}
         for poll in self.of(A2APoll):
@@ -193,8 +207,9 @@ class Evidence:
         gone = self.gone_by(line.number, lost=call.status is None)
         return Turn(
             line=line.number, turn=call.turn, canary=call.canary, context_id=call.context_id,
-            sent=call.sent, reply=_reply(call), request=call.request, started=call.started,
-            polled=_reply(polls[-1]) if polls else None,  # the last poll of a turn wins
+            sent=call.sent, reply=_reply(call, self.v1), request=call.request,
+            started=call.started,
+            polled=_reply(polls[-1], self.v1) if polls else None,  # the last poll of a turn wins
             runtime_gone=gone,
         )  # fmt: skip
 

@@ -27,6 +27,7 @@ from canary.tokens import random_name
 from canary.wire import LEGACY_CARD_PATH
 from harness.cp_sim import Conversation, trim
 from harness.cp_sim.a2a import FAILED_TASK_STATES
+from harness.cp_sim.dialects import canonical_method
 from harness.events import A2ACall, CanaryEnd, HttpGet, ModelCall, StreamCall
 
 KIND = "canary"
@@ -49,14 +50,29 @@ def streams(card: Any) -> bool:
     return isinstance(capabilities, dict) and capabilities.get("streaming") is True
 
 
-def result_of(data: str) -> dict[str, Any] | None:
-    """The ``result`` of one event's JSON-RPC response (None: an error or no object)."""
+STREAM_KINDS = {"task": "task", "message": "message", "statusUpdate": "status-update",
+                "artifactUpdate": "artifact-update"}  # fmt: skip
+"""A 1.0 stream event's one field, and the 0.3 ``kind`` of what it holds."""
+
+
+def result_of(data: str, v1: bool = False) -> dict[str, Any] | None:
+    """The ``result`` of one event's JSON-RPC response (None: an error or no object).
+
+    ``v1``: an A2A 1.0 event, ``{"statusUpdate": {…}}`` and the like, read as the 0.3
+    object it holds, its ``kind`` set.
+    """
     try:
         payload = json.loads(data)
     except ValueError:
         return None
     result = payload.get("result") if isinstance(payload, dict) else None
-    return result if isinstance(result, dict) else None
+    if not isinstance(result, dict):
+        return None
+    if v1 and len(result) == 1:
+        field, inner = next(iter(result.items()))
+        if field in STREAM_KINDS and isinstance(inner, dict):
+            return {**inner, "kind": STREAM_KINDS[field]}
+    return result
 
 
 def kind(result: dict[str, Any]) -> str:
@@ -92,12 +108,12 @@ async def converse(talk: Conversation) -> None:
     chat = talk.new_context()
     await talk.stream(chat, f"Hi! My name is {name}. Please remember it.")
     first = await talk.stream(chat, QUESTION, events=1)
-    await _until_done(talk, task_id(result_of(first[0])) if first else None)
+    await _until_done(talk, task_id(result_of(first[0], talk.dialect.v1)) if first else None)
     await talk.say(chat, QUESTION)
     slow = talk.new_context()
     with talk.holding_slow_answers() as hold:
         started = await talk.stream(slow, SLOW, events=1)
-        task = task_id(result_of(started[0])) if started else None
+        task = task_id(result_of(started[0], talk.dialect.v1)) if started else None
         if task is not None:
             # Cancel while the model is on the request; hold its answer until the runtime
             # has shown it has the cancel (harness.model_sim.slow says why).
@@ -136,7 +152,7 @@ def check(evidence: Evidence) -> str:
     if len(streamed) < 3:
         raise NoEvidence("the stream_cancel conversation recorded fewer than three streams")
     full, dropped, slow = streamed[:3]
-    results = _read(full)
+    results = _read(full, evidence.v1)
     if not results:
         fail("stream:order", f"{_said(full)}: no event ({full.event.error or full.event.body!r}; "
              f"{full.where})")  # fmt: skip
@@ -148,7 +164,7 @@ def check(evidence: Evidence) -> str:
         fail("stream:order", f"{_said(full)}: the stream ended in state {state(last)!r}, not a "
              f"terminal one ({full.where})")  # fmt: skip
     observed = "message"
-    dropped_results = _read(dropped)
+    dropped_results = _read(dropped, evidence.v1)
     dropped_task = task_id(dropped_results[0]) if dropped_results else None
     if dropped_task is not None:
         observed = "task"
@@ -176,7 +192,7 @@ def check(evidence: Evidence) -> str:
 
 def _check_cancel(evidence: Evidence, slow: Any, calls: list[Any]) -> None:
     """The slow stream's task ended ``canceled``, and no model request for it followed."""
-    slow_results = _read(slow)
+    slow_results = _read(slow, evidence.v1)
     slow_task = task_id(slow_results[0]) if slow_results else None
     if slow_task is None:
         return
@@ -184,7 +200,7 @@ def _check_cancel(evidence: Evidence, slow: Any, calls: list[Any]) -> None:
     if final != "canceled":
         fail("stream:cancel", f"{_said(slow)}, then tasks/cancel {slow_task}: tasks/get says "
              f"{final!r}, not 'canceled' ({slow.where})")  # fmt: skip
-    cancel = next(c for c in calls if c.event.request.get("method") == "tasks/cancel")
+    cancel = next(c for c in calls if _method(c) == "tasks/cancel")
     ends = evidence.events("stream_cancel", CanaryEnd)
     # The model's first request for the slow turn may arrive after the cancel's answer (sent
     # just before the runtime had the cancel); any other was started after the runtime had
@@ -199,8 +215,13 @@ def _check_cancel(evidence: Evidence, slow: Any, calls: list[Any]) -> None:
              f"({cancel.where}): {late[0].where}")  # fmt: skip
 
 
-def _read(line: Any) -> list[dict[str, Any]]:
-    return [r for r in (result_of(data) for data in line.event.events) if r is not None]
+def _read(line: Any, v1: bool) -> list[dict[str, Any]]:
+    return [r for r in (result_of(data, v1) for data in line.event.events) if r is not None]
+
+
+def _method(line: Any) -> str:
+    """A recorded call's method by its 0.3 name."""
+    return canonical_method(str(line.event.request.get("method", "")))
 
 
 def _said(line: Any) -> str:
@@ -212,7 +233,7 @@ def _final_state(calls: list[Any], task: str) -> str | None:
     found = None
     for line in calls:
         request = line.event.request
-        if request.get("method") != "tasks/get" or (request.get("params") or {}).get("id") != task:
+        if _method(line) != "tasks/get" or (request.get("params") or {}).get("id") != task:
             continue
         result = result_of(line.event.body or "")
         found = state(result) if result else f"no task ({trim(line.event.body or '', 120)})"

@@ -16,7 +16,7 @@ import pytest
 from harness import config as config_module
 from harness.config import cells, load
 from harness.cp_sim import dialects
-from harness.cp_sim.a2a import file_part, text_part
+from harness.cp_sim.a2a import file_part, parse_reply, text_part
 from harness.cp_sim.dialects import HISTORY_TURNS, dialect, history_turn
 from tests.support.runs import ROOT, SUPPORT, run_cli, write_config
 
@@ -148,3 +148,72 @@ def test_the_reference_that_ignores_history_forgets_in_history_only(tmp_path: Pa
     forgot = found["reference@history"]["canaries"]["name_recall"]
     assert (forgot["outcome"], forgot["layer"]) == ("failed", "session"), forgot
     assert "metadata.history" not in forgot["message"]  # it was sent: no such note
+
+
+def test_a2a_1_0_sends_the_1_0_binding() -> None:
+    spoken = dialect("a2a-1.0")
+    parts = [text_part("hi"), file_part("a.txt", "workspace:/workspace/a.txt")]
+    envelope = spoken.envelope(parts, "ctx-1", method="message/stream")
+    message = envelope["params"]["message"]
+    assert envelope["method"] == "SendStreamingMessage"
+    assert spoken.headers == {"A2A-Version": "1.0"}
+    assert (message["role"], message["contextId"], "kind" in message) == ("ROLE_USER", "ctx-1",
+                                                                          False)  # fmt: skip
+    assert message["parts"] == [
+        {"text": "hi"},
+        {"url": "workspace:/workspace/a.txt", "filename": "a.txt", "mediaType": "text/plain"},
+    ]
+    assert envelope["params"]["configuration"]["returnImmediately"] is False
+    assert [spoken.method(m) for m in ("tasks/get", "tasks/cancel")] == ["GetTask", "CancelTask"]
+    assert dialect("context").headers == {}
+
+
+def test_1_0_replies_are_read_by_1_0_rules_and_only_under_1_0() -> None:
+    message = {"result": {"message": {"role": "ROLE_AGENT", "parts": [{"text": "Hello, Ada."}]}}}
+    task = {"result": {"task": {"id": "t", "status": {"state": "TASK_STATE_COMPLETED"},
+                                "artifacts": [{"parts": [{"text": "Done, Ada."}]}]}}}  # fmt: skip
+    read = parse_reply(200, json.dumps(message).encode(), v1=True)
+    assert (read.ok, read.text, read.shape) == (True, "Hello, Ada.", "message")
+    read = parse_reply(200, json.dumps(task).encode(), v1=True)
+    assert (read.ok, read.text, read.shape, read.task_state) == (True, "Done, Ada.", "task",
+                                                                 "completed")  # fmt: skip
+    # The platform's 0.3 chat would show neither: the same bodies fail under context.
+    for body in (message, task):
+        read = parse_reply(200, json.dumps(body).encode())
+        assert not read.ok
+        assert "A2A 1.0 shape" in str(read.problem)
+
+
+@pytest.mark.slow
+def test_a_runtime_without_0_3_compatibility_fails_in_context_and_passes_in_1_0(
+    tmp_path: Path,
+) -> None:
+    body = f"""
+    [templates.reference]
+    {REFERENCE.replace('" }', '", REFERENCE_FAULTS = "only_1_0" }')}
+    dialects = ["context", "a2a-1.0"]
+    """
+    _, found, output = _run(tmp_path, body, "reference")
+    today, v1 = found["reference@context"], found["reference@a2a-1.0"]
+    for canary, entry in today["canaries"].items():
+        if entry["outcome"] != "skipped":
+            assert (entry["outcome"], entry["layer"]) == ("failed", "wire"), (canary, entry)
+    assert "needs 0.3 compatibility" in today["canaries"]["name_recall"]["message"]
+    assert any("not 0.3" in w for w in today["warnings"]), today["warnings"]
+    assert v1["status"] == "passed", v1
+    assert v1["warnings"] == [], v1["warnings"]  # its card lists 1.0, the version it was spoken
+    assert "dialect a2a-1.0:" in output
+
+
+@pytest.mark.slow
+def test_a_0_3_only_runtime_fails_in_1_0_saying_so(tmp_path: Path) -> None:
+    body = f"""
+    [templates.alt]
+    command = ["python", "{SUPPORT / "alt_runtime.py"}"]
+    ready_path = "/.well-known/agent.json"
+    dialects = ["a2a-1.0"]
+    """
+    _, found, _ = _run(tmp_path, body, "alt", "--canary", "name_recall")
+    recall = found["alt"]["canaries"]["name_recall"]  # its one dialect: its own name
+    assert (recall["outcome"], recall["layer"]) == ("failed", "wire"), recall
+    assert "does not take A2A 1.0's `SendMessage`" in recall["message"]

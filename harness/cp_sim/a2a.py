@@ -104,12 +104,14 @@ def trim(text: str, limit: int = 300) -> str:
     return f"{text[:limit]}… (+{len(text) - limit} chars)"
 
 
-def parse_reply(status_code: int, body: bytes) -> Reply:
+def parse_reply(status_code: int, body: bytes, *, v1: bool = False) -> Reply:
     """Read one JSON-RPC response as the platform's chat reads it (DESIGN §3.2).
 
     Args:
         status_code: The HTTP status of the response.
         body: The raw response body.
+        v1: Read it by A2A 1.0's rules (dialect ``a2a-1.0``): the answer is in
+            ``result.message`` or ``result.task``, and a part is text when it has ``text``.
 
     Returns:
         The reply; ``ok`` is false for a non-200 status, invalid JSON, a JSON-RPC
@@ -136,9 +138,10 @@ def parse_reply(status_code: int, body: bytes) -> Reply:
     result = payload.get("result")
     if not isinstance(result, dict):
         return replace(received, problem=f"no 'result' object in response: {excerpt!r}")
-    text = reply_text(result)
+    result, wrapper = unwrap(result) if v1 else (result, "")
+    text = reply_text(result, v1=v1)
     state = _task_state(result)
-    received = replace(received, text=text, shape=_shape(result), task_state=state)
+    received = replace(received, text=text, shape=wrapper or _shape(result), task_state=state)
     if state in FAILED_TASK_STATES:
         return replace(received, problem=f"task ended {state}: {trim(text)!r}", layer=RUNTIME)
     if state in PENDING_TASK_STATES:
@@ -169,14 +172,24 @@ def _rpc_problem(error: dict[str, Any]) -> str:
     return problem
 
 
-def reply_text(result: dict[str, Any]) -> str:
+def unwrap(result: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """A 1.0 ``SendMessage`` answer's Message or Task, and which (a Task as is: ``""``)."""
+    for key in ("message", "task"):
+        inner = result.get(key)
+        if isinstance(inner, dict) and len(result) == 1:
+            return inner, key
+    return result, ""
+
+
+def reply_text(result: dict[str, Any], *, v1: bool = False) -> str:
     """The text the platform's chat shows for a result (canvas ``extractAgentText``).
 
     The text parts of the first of ``result.parts``, ``result.artifacts[0].parts``
-    and ``result.status.message.parts`` that has any, joined with newlines.
+    and ``result.status.message.parts`` that has any, joined with newlines (``v1``: of
+    an unwrapped 1.0 Message or Task, whose text parts have no discriminator).
     """
     for parts in _shown_places(result):
-        texts = _part_texts(parts)
+        texts = _part_texts(parts, v1=v1)
         if texts:
             return "\n".join(texts)
     return ""
@@ -263,12 +276,14 @@ def _dicts(value: Any) -> list[dict[str, Any]]:
     return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 
-def _part_texts(parts: Any) -> list[str]:
-    # A part is text only when its "kind" (0.3) or "type" says so, as the canvas reads it.
+def _part_texts(parts: Any, *, v1: bool = False) -> list[str]:
+    # A part is text only when its "kind" (0.3) or "type" says so, as the canvas reads it;
+    # in 1.0 a part is what its one content field is, and a text part has "text".
     return [
         part["text"]
         for part in _dicts(parts)
-        if "text" in (part.get("kind"), part.get("type")) and isinstance(part.get("text"), str)
+        if (v1 or "text" in (part.get("kind"), part.get("type")))
+        and isinstance(part.get("text"), str)
     ]
 
 
@@ -316,31 +331,38 @@ class A2AClient:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    async def post(self, envelope: dict[str, Any]) -> Exchange:
-        """POST a JSON-RPC envelope to the A2A endpoint."""
-        return await self._request("POST", self.a2a_path, envelope)
+    async def post(
+        self, envelope: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> Exchange:
+        """POST a JSON-RPC envelope to the A2A endpoint (``headers``: the dialect's)."""
+        return await self._request("POST", self.a2a_path, envelope, headers)
 
     async def get(self, path: str) -> Exchange:
         """GET a path of the runtime (its agent card, say)."""
         return await self._request("GET", path, None)
 
-    async def stream(self, envelope: dict[str, Any], *, events: int | None = None) -> Streamed:
+    async def stream(
+        self,
+        envelope: dict[str, Any],
+        *,
+        events: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Streamed:
         """POST a streaming JSON-RPC envelope and read its server-sent events.
 
         Args:
             envelope: ``message/stream``, as the platform sends it.
             events: Disconnect after this many events (None: read to the stream's end).
+            headers: The dialect's headers.
         """
         started = time.monotonic()
         read: list[str] = []
         status: int | None = None
         try:
             async with asyncio.timeout(self.timeout):
-                headers = {"Accept": "text/event-stream"}
+                sent = {"Accept": "text/event-stream", **(headers or {})}
                 url = self.base_url + self.a2a_path
-                async with self._client.stream(
-                    "POST", url, json=envelope, headers=headers
-                ) as reply:
+                async with self._client.stream("POST", url, json=envelope, headers=sent) as reply:
                     status = reply.status_code
                     if "text/event-stream" not in reply.headers.get("content-type", ""):
                         body = await reply.aread()
@@ -359,12 +381,19 @@ class A2AClient:
             return Streamed(status, tuple(read), b"", error, _since(started))
         return Streamed(status, tuple(read), b"", None, _since(started))
 
-    async def _request(self, method: str, path: str, payload: dict[str, Any] | None) -> Exchange:
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        payload: dict[str, Any] | None,
+        headers: dict[str, str] | None = None,
+    ) -> Exchange:
         started = time.monotonic()
+        url = self.base_url + path
         try:
             # The whole exchange, not each read: a runtime that trickles bytes still times out.
             async with asyncio.timeout(self.timeout):
-                response = await self._client.request(method, self.base_url + path, json=payload)
+                response = await self._client.request(method, url, json=payload, headers=headers)
         except (TimeoutError, httpx.TimeoutException):
             error = f"no reply within {self.timeout:g}s"
         except httpx.HTTPError as exc:

@@ -26,6 +26,7 @@ from harness.cp_sim.a2a import (
     parse_reply,
     task_id,
     text_part,
+    unwrap,
 )
 from harness.cp_sim.dialects import Turn, dialect, history_turn, part_text
 from harness.cp_sim.transcript import Transcript
@@ -128,7 +129,7 @@ class Conversation:
         history = self._histories.setdefault(context_id, [])
         envelope = self.dialect.envelope(parts, context_id, history)
         exchange = await self.rpc(envelope, sent=sent, context_id=context_id)
-        self._remember(history, parts, _shown_text(exchange))
+        self._remember(history, parts, _shown_text(exchange, self.dialect.v1))
 
     def _remember(self, history: list[Turn], parts: list[Part], reply: str | None) -> None:
         """Keep a turn for the history later turns carry, as the chat kept it (its text)."""
@@ -156,7 +157,9 @@ class Conversation:
         turn = self._transcript.begin_turn(self.canary)
         started = self._transcript.now()
         try:
-            streamed = await self._client.stream(envelope, events=events)
+            streamed = await self._client.stream(
+                envelope, events=events, headers=self.dialect.headers
+            )
         finally:
             self._transcript.end_turn(turn)
         body = streamed.body.decode("utf-8", errors="replace") if streamed.body else None
@@ -190,7 +193,8 @@ class Conversation:
 
     async def call(self, method: str, params: dict[str, Any], *, sent: str) -> None:
         """One JSON-RPC call that is no user turn (``tasks/get``, ``tasks/cancel``), recorded."""
-        envelope = {"jsonrpc": "2.0", "id": str(uuid.uuid4()), "method": method, "params": params}
+        envelope = {"jsonrpc": "2.0", "id": str(uuid.uuid4()),
+                    "method": self.dialect.method(method), "params": params}  # fmt: skip
         await self.rpc(envelope, sent=sent, poll=False)
 
     async def rpc(
@@ -213,7 +217,7 @@ class Conversation:
         started = self._transcript.now()
         deadline = time.monotonic() + self._client.timeout
         try:
-            exchange = await self._client.post(envelope)
+            exchange = await self._client.post(envelope, self.dialect.headers)
         finally:
             self._transcript.end_turn(turn)
         if exchange.status is None:
@@ -222,8 +226,9 @@ class Conversation:
             A2ACall(canary=self.canary, turn=turn, context_id=context_id, sent=sent,
                     request=envelope, started=started, **_response(exchange))
         )  # fmt: skip
-        self.last_state = _task_state(exchange)
-        pending = _pending_task(exchange, self.last_state) if poll else None
+        v1 = self.dialect.v1
+        self.last_state = _task_state(exchange, v1)
+        pending = _pending_task(exchange, self.last_state, v1) if poll else None
         if pending is not None:
             await self._poll(turn, pending, deadline)
         return exchange
@@ -238,13 +243,15 @@ class Conversation:
         while time.monotonic() + delay < deadline:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 1.0)
-            envelope = {"jsonrpc": "2.0", "id": str(uuid.uuid4()), "method": "tasks/get",
+            method = self.dialect.method("tasks/get")
+            envelope = {"jsonrpc": "2.0", "id": str(uuid.uuid4()), "method": method,
                         "params": {"id": task}}  # fmt: skip
-            exchange = await self._client.post(envelope)
+            exchange = await self._client.post(envelope, self.dialect.headers)
             self._transcript.write(
                 A2APoll(canary=self.canary, turn=turn, request=envelope, **_response(exchange))
             )
-            if _pending_task(exchange, _task_state(exchange)) is None:
+            v1 = self.dialect.v1
+            if _pending_task(exchange, _task_state(exchange, v1), v1) is None:
                 return
 
     async def get(self, path: str) -> Exchange:
@@ -296,29 +303,30 @@ class Conversation:
         self._transcript.write(Snapshot(canary=self.canary, path=path, copy=relative))
 
 
-def _task_state(exchange: Exchange) -> str | None:
+def _task_state(exchange: Exchange, v1: bool) -> str | None:
     """The task state a reply names (None: no task, or no reply)."""
     if exchange.status != 200:
         return None
-    return parse_reply(exchange.status, exchange.body).task_state
+    return parse_reply(exchange.status, exchange.body, v1=v1).task_state
 
 
-def _shown_text(exchange: Exchange) -> str | None:
+def _shown_text(exchange: Exchange, v1: bool) -> str | None:
     """The text the platform's chat showed for a reply (None: it showed none)."""
     if exchange.status != 200:
         return None
-    reply = parse_reply(exchange.status, exchange.body)
+    reply = parse_reply(exchange.status, exchange.body, v1=v1)
     return reply.text if reply.ok else None
 
 
-def _pending_task(exchange: Exchange, state: str | None) -> str | None:
+def _pending_task(exchange: Exchange, state: str | None, v1: bool) -> str | None:
     """The task id when the exchange (in ``state``) answered with a submitted or working task."""
     if state not in PENDING_TASK_STATES:
         return None
     try:
-        return task_id(json.loads(exchange.body).get("result"))
+        result = json.loads(exchange.body).get("result")
     except (ValueError, AttributeError):
         return None
+    return task_id(unwrap(result)[0] if v1 and isinstance(result, dict) else result)
 
 
 def _response(exchange: Exchange) -> dict[str, Any]:

@@ -4,7 +4,9 @@ A canary's conversation says what a user says, in which conversation; the dialec
 decides what goes on the wire for it. ``context`` is today's chat (a stable
 ``contextId``, no history); ``history`` is the April 2026 chat (no ``contextId``,
 the earlier turns in ``params.metadata.history``), where conversations are the
-harness's bookkeeping only.
+harness's bookkeeping only; ``a2a-1.0`` is today's chat on the A2A 1.0 JSON-RPC
+binding (``SendMessage``, the ``A2A-Version: 1.0`` header, parts without ``kind``).
+Conversations and checks speak 0.3's method names; the dialect translates them.
 """
 
 from __future__ import annotations
@@ -19,15 +21,19 @@ Turn = dict[str, Any]
 
 CONTEXT = "context"
 HISTORY = "history"
+A2A_1_0 = "a2a-1.0"
 
 HISTORY_TURNS = 20
 """The April 2026 chat sent at most the last 20 turns."""
 
-WITHOUT_HISTORY = (
-    "the request carried no params.metadata.history (dialect context sends the conversation "
-    "as contextId only; a runtime that rebuilds it from the history field finds it empty)"
-)
-"""What a failed recall adds under a dialect without history: what the runtime was not given."""
+V1_METHODS = {
+    "message/send": "SendMessage",
+    "message/stream": "SendStreamingMessage",
+    "tasks/get": "GetTask",
+    "tasks/cancel": "CancelTask",
+}
+"""0.3's JSON-RPC methods and their A2A 1.0 names."""
+_V03_METHODS = {v1: v03 for v03, v1 in V1_METHODS.items()}
 
 
 @dataclass(frozen=True)
@@ -38,11 +44,27 @@ class Dialect:
         name: The dialect's name, as ``dialects`` and ``--dialect`` spell it.
         sends_context: Whether the request names the conversation (``contextId``).
         sends_history: Whether the request carries the earlier turns.
+        version: The A2A protocol version of the wire (``0.3`` or ``1.0``).
     """
 
     name: str
     sends_context: bool
     sends_history: bool
+    version: str = "0.3"
+
+    @property
+    def v1(self) -> bool:
+        """The A2A 1.0 binding: 1.0 method names, header, parts and replies."""
+        return self.version == "1.0"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """HTTP headers of every JSON-RPC request (0.3 sends none: production sends none)."""
+        return {"A2A-Version": "1.0"} if self.v1 else {}
+
+    def method(self, name: str) -> str:
+        """A 0.3 method's name on this dialect's wire."""
+        return V1_METHODS.get(name, name) if self.v1 else name
 
     def envelope(
         self,
@@ -61,25 +83,39 @@ class Dialect:
             method: ``message/send`` or ``message/stream``.
         """
         envelope = message_envelope(parts, context_id)
-        envelope["method"] = method
+        envelope["method"] = self.method(method)
         params = envelope["params"]
         if not self.sends_context:
             del params["message"]["contextId"]
         if self.sends_history:
             params["metadata"] = {"history": list(history)[-HISTORY_TURNS:]}
+        if self.v1:
+            message = params["message"]
+            del message["kind"]
+            message["role"] = "ROLE_USER"
+            message["parts"] = [v1_part(p) for p in parts]
+            # 1.0 waits for the answer unless told to return at once (0.3's "blocking").
+            params["configuration"] = {"acceptedOutputModes": ["text/plain"],
+                                       "returnImmediately": False}  # fmt: skip
         return envelope
 
     @property
     def recall_note(self) -> str:
         """What a failed recall adds: what this dialect did not give the runtime."""
-        return "" if self.sends_history else WITHOUT_HISTORY
+        if self.sends_history:
+            return ""
+        return (
+            f"the request carried no params.metadata.history (dialect {self.name} sends the "
+            "conversation as contextId only; a runtime that rebuilds it from the history "
+            "field finds it empty)"
+        )
 
 
 _KNOWN = {
     CONTEXT: Dialect(CONTEXT, sends_context=True, sends_history=False),
     HISTORY: Dialect(HISTORY, sends_context=False, sends_history=True),
+    A2A_1_0: Dialect(A2A_1_0, sends_context=True, sends_history=False, version="1.0"),
 }
-
 
 DIALECTS = tuple(_KNOWN)
 """Every dialect the harness speaks, the default first (``harness.config`` names the same)."""
@@ -88,6 +124,22 @@ DIALECTS = tuple(_KNOWN)
 def dialect(name: str) -> Dialect:
     """The dialect of that name (KeyError for one the harness does not speak)."""
     return _KNOWN[name]
+
+
+def canonical_method(name: str) -> str:
+    """A method's 0.3 name, whichever dialect's wire it was sent on."""
+    return _V03_METHODS.get(name, name)
+
+
+def v1_part(part: Part) -> Part:
+    """A 0.3 part in the 1.0 shape: no ``kind``; a file is a ``url`` with its name and type."""
+    if part.get("kind") == "text":
+        return {"text": part["text"]}
+    if part.get("kind") == "file":
+        file = part.get("file") or {}
+        return {"url": file.get("uri"), "filename": file.get("name"),
+                "mediaType": file.get("mimeType")}  # fmt: skip
+    return {k: v for k, v in part.items() if k != "kind"}
 
 
 def history_turn(role: str, text: str) -> Turn:

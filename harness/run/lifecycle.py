@@ -25,6 +25,7 @@ from harness import drivers, secrets
 from harness.config import Config, Template
 from harness.cp_sim import PlatformServer, Transcript
 from harness.cp_sim.a2a import protocol_versions
+from harness.cp_sim.dialects import dialect
 from harness.cp_sim.platform import Peer
 from harness.cp_sim.transcript import FILE_NAME
 from harness.drivers import Driver, RunContext, TemplateError, TemplateSkipped
@@ -296,7 +297,8 @@ def _serve_model(
 
 
 def _card_warnings(running: Running, transcript: Transcript) -> list[str]:
-    """Record the agent card's protocol versions; warn when it does not list 0.3."""
+    """Record the agent card's protocol versions; warn when it does not list the version
+    the cell's dialect speaks (0.3, as the platform does, or 1.0)."""
     for path in dict.fromkeys((running.template.ready_path, LEGACY_READY_PATH)):
         try:
             response = httpx.get(running.base_url + path, timeout=10)
@@ -309,7 +311,10 @@ def _card_warnings(running: Running, transcript: Transcript) -> list[str]:
         return []  # no card: the wire diagnostic says so
     versions = protocol_versions(card)
     transcript.write(Card(path=path, protocol_versions=tuple(versions)))
-    if any(v == "0.3" or v.startswith("0.3.") for v in versions):
+    spoken = dialect(running.template.dialect)
+    wanted = spoken.version
+    if any(v == wanted or v.startswith(f"{wanted}.") for v in versions):
         return []
     advertised = ", ".join(versions) if versions else "no protocol version"
-    return [f"the agent card advertises {advertised}, not 0.3 (the platform speaks 0.3)"]
+    speaks = f"dialect {spoken.name} speaks" if spoken.v1 else "the platform speaks"
+    return [f"the agent card advertises {advertised}, not {wanted} ({speaks} {wanted})"]

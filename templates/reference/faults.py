@@ -5,6 +5,7 @@
 ========================  ==================================================================
 ``forget_context``        forgets each conversation (sessions are never loaded)
 ``no_history``            ignores the earlier turns a request carries (``metadata.history``)
+``only_1_0``              speaks A2A 1.0 only (no 0.3 compatibility; its card lists 1.0)
 ``empty_prompt``          drops a file-only message as "(empty prompt — nothing to do)"
 ``ignore_caption``        ignores the text next to a file
 ``no_memory``             never stores memories through the platform
@@ -42,7 +43,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 SWITCHES = frozenset({
-    "forget_context", "no_history", "empty_prompt", "ignore_caption", "no_memory", "search_unused",
+    "forget_context", "no_history", "only_1_0", "empty_prompt", "ignore_caption", "no_memory",
+    "search_unused",
     "shared_sessions", "stale_memory", "global_session", "ignore_skills",
     "cancel_on_disconnect", "wedge_after_cancel", "drop_peer_context", "task_reply",
     "type_parts",
@@ -55,6 +57,8 @@ CANARY_TURNS = {
     "name_recall": re.compile(r"my name is", re.IGNORECASE),
     "memory_recall": re.compile(r"remember for future conversations|favou?rite colou?r", re.I),
 }
+SEND_METHODS = frozenset({"message/send", "SendMessage"})  # A2A 0.3 and 1.0
+STREAM_METHODS = frozenset({"message/stream", "SendStreamingMessage"})
 STREAMING: contextvars.ContextVar[bool] = contextvars.ContextVar("streaming", default=False)
 """Whether the request being served is a ``message/stream`` (the executor answers it as a
 task whose lifecycle the stream shows)."""
@@ -137,8 +141,8 @@ class WireFaults:
                 break
         request = _json(body)
         method = request.get("method") if isinstance(request, dict) else None
-        STREAMING.set(method == "message/stream")
-        if method == "message/send":
+        STREAMING.set(method in STREAM_METHODS)
+        if method in SEND_METHODS:
             broken = self._broken(request.get("id"))
             if broken is not None:
                 await _respond(send, *broken)
@@ -155,7 +159,7 @@ class WireFaults:
             replayed = True
             return {"type": "http.request", "body": body, "more_body": False}
 
-        if method == "message/stream" or not ({"task_reply", "type_parts"} & self.faults.names):
+        if method in STREAM_METHODS or not ({"task_reply", "type_parts"} & self.faults.names):
             await self.app(scope, replay, send)
             return
         status, headers, answer = await _capture(self.app, scope, replay)

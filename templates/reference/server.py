@@ -427,8 +427,10 @@ def agent_card(settings: Settings) -> AgentCard:
             AgentInterface(
                 url=f"http://{settings.host}:{settings.port}/",
                 protocol_binding="JSONRPC",
-                protocol_version="0.3",
+                protocol_version=version,
             )
+            # The platform speaks 0.3; a2a-sdk 1.x serves 1.0 on the same route.
+            for version in (("1.0",) if "only_1_0" in settings.faults else ("0.3", "1.0"))
         ],
         capabilities=AgentCapabilities(streaming=True),
         default_input_modes=["text/plain"],
@@ -445,7 +447,7 @@ def agent_card(settings: Settings) -> AgentCard:
 
 
 def build_app(settings: Settings) -> Starlette:
-    """The ASGI app: agent card, JSON-RPC (0.3 wire shape), registration on startup."""
+    """The ASGI app: agent card, JSON-RPC (0.3 wire shape and 1.0), registration on startup."""
     registration = Registration(settings)
     card = agent_card(settings)
     handler = DefaultRequestHandler(
@@ -470,7 +472,8 @@ def build_app(settings: Settings) -> Starlette:
         if heartbeat:
             heartbeat.cancel()
 
-    routes = create_jsonrpc_routes(handler, "/", enable_v0_3_compat=True)
+    compat = "only_1_0" not in settings.faults
+    routes = create_jsonrpc_routes(handler, "/", enable_v0_3_compat=compat)
     if "no_card" not in settings.faults:
         routes = create_agent_card_routes(card) + routes
     return Starlette(routes=routes, lifespan=lifespan)
