@@ -13,13 +13,14 @@ from typing import Any, NoReturn, TypeVar
 
 from harness.cp_sim import Reply, parse_reply, trim
 from harness.cp_sim.a2a import RUNTIME, lost
-from harness.cp_sim.dialects import canonical_method, dialect
+from harness.cp_sim.dialects import canonical_method, dialect, resolve
 from harness.cp_sim.transcript import Line, read
 from harness.events import (
     A2ACall,
     A2APoll,
     CanaryEnd,
     CanaryStart,
+    Card,
     Event,
     Header,
     ModelCall,
@@ -170,7 +171,11 @@ class Evidence:
         if not headers:
             raise ValueError("the transcript has no header line")
         self.header: Header = headers[0]
-        self.v1 = dialect(self.header.dialect).v1
+        cards = [line.event for line in lines if isinstance(line.event, Card)]
+        versions = cards[0].protocol_versions if cards else ()
+        self.dialect = dialect(resolve(self.header.dialect, versions))
+        """The dialect the conversations spoke (``auto``: the one the card asked for)."""
+        self.v1 = self.dialect.v1
         """Replies are read by A2A 1.0's rules (dialect ``a2a-1.0``)."""
         self.platform_calls: list[Line[PlatformCall]] = self.of(PlatformCall)
         self._polls: dict[int, list[A2APoll]] = {}

@@ -9,7 +9,6 @@ from __future__ import annotations
 from canary.evidence import Evidence, fail
 from canary.tokens import random_name
 from harness.cp_sim import Conversation, trim
-from harness.cp_sim.dialects import dialect
 
 KIND = "canary"
 ORDER = 1
@@ -32,7 +31,7 @@ def check(evidence: Evidence) -> None:
     text = asked.answer()
     name = evidence.token("name_recall", "name")
     if name.lower() not in text.lower():
-        note = dialect(evidence.header.dialect).recall_note
+        note = evidence.dialect.recall_note
         fail(
             "session",
             f"told {name!r} in context {asked.context_id}, then asked {asked.sent!r}; "

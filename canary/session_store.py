@@ -12,7 +12,6 @@ from pathlib import Path
 
 from canary.evidence import Evidence, NoEvidence, fail
 from harness.cp_sim import Conversation
-from harness.cp_sim.dialects import dialect
 from harness.events import Snapshot
 
 KIND = "diagnostic"
@@ -39,8 +38,8 @@ def check(evidence: Evidence) -> None:
     store, pattern = evidence.header.probe_store, evidence.header.probe_key
     if not store or not pattern:
         raise NoEvidence("the template declares no probe.session_store")
-    if not dialect(evidence.header.dialect).sends_context:
-        raise NoEvidence(f"dialect {evidence.header.dialect} sends no contextId to key it by")
+    if not evidence.dialect.sends_context:
+        raise NoEvidence(f"dialect {evidence.dialect.name} sends no contextId to key it by")
     turns = evidence.turns("name_recall")
     if not turns or not all(turn.reply.ok for turn in turns):
         raise NoEvidence("no evidence: name_recall's turns did not all get a reply")

@@ -36,7 +36,7 @@ Gate = Literal["required", "advisory", "off"]
 SessionScope = Literal["context", "workspace", "container"]
 PullPolicy = Literal["missing", "always", "never"]
 Model = Literal["sim", "none"]
-DialectName = Literal["context", "history", "a2a-1.0"]
+DialectName = Literal["context", "history", "a2a-1.0", "auto"]
 """How the harness speaks to a runtime (DESIGN §3.4; :mod:`harness.cp_sim.dialects`)."""
 GATES: tuple[Gate, ...] = typing.get_args(Gate)
 SESSION_SCOPES: tuple[SessionScope, ...] = typing.get_args(SessionScope)

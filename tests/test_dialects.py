@@ -217,3 +217,21 @@ def test_a_0_3_only_runtime_fails_in_1_0_saying_so(tmp_path: Path) -> None:
     recall = found["alt"]["canaries"]["name_recall"]  # its one dialect: its own name
     assert (recall["outcome"], recall["layer"]) == ("failed", "wire"), recall
     assert "does not take A2A 1.0's `SendMessage`" in recall["message"]
+
+
+@pytest.mark.slow
+def test_auto_speaks_1_0_to_a_card_that_lists_only_1_0_and_says_so(tmp_path: Path) -> None:
+    body = f"""
+    [templates.new]
+    {REFERENCE.replace('" }', '", REFERENCE_FAULTS = "only_1_0" }')}
+    dialects = ["auto"]
+    [templates.both]
+    {REFERENCE}
+    dialects = ["auto"]
+    """
+    _, found, output = _run(tmp_path, body, "new", "both", "--canary", "name_recall")
+    new, both = found["new"], found["both"]
+    assert (new["status"], new["dialect"]) == ("passed", "a2a-1.0"), new
+    assert "dialect auto: spoke a2a-1.0 (the card lists 1.0)" in new["warnings"]
+    assert (both["status"], both["dialect"]) == ("passed", "context"), both  # it reads 0.3 too
+    assert "dialect a2a-1.0:" in output

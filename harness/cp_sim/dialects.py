@@ -117,8 +117,19 @@ _KNOWN = {
     A2A_1_0: Dialect(A2A_1_0, sends_context=True, sends_history=False, version="1.0"),
 }
 
-DIALECTS = tuple(_KNOWN)
-"""Every dialect the harness speaks, the default first (``harness.config`` names the same)."""
+AUTO = "auto"
+"""Not a dialect: the one the runtime's card asks for (:func:`resolve`)."""
+DIALECTS = (*_KNOWN, AUTO)
+"""What ``dialects`` may name, the default first (``harness.config`` names the same)."""
+
+
+def resolve(name: str, card_versions: Sequence[str]) -> str:
+    """The dialect a cell speaks: ``auto`` is ``a2a-1.0`` for a card that advertises 1.0
+    and not 0.3, and today's ``context`` otherwise (no card, or one the platform reads)."""
+    if name != AUTO:
+        return name
+    listed = {".".join(v.split(".")[:2]) for v in card_versions}  # 1.0.2 is 1.0
+    return A2A_1_0 if "1.0" in listed and "0.3" not in listed else CONTEXT
 
 
 def dialect(name: str) -> Dialect:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 import traceback
 import uuid
@@ -25,7 +26,7 @@ from harness import drivers, secrets
 from harness.config import Config, Template
 from harness.cp_sim import PlatformServer, Transcript
 from harness.cp_sim.a2a import protocol_versions
-from harness.cp_sim.dialects import dialect
+from harness.cp_sim.dialects import AUTO, dialect, resolve
 from harness.cp_sim.platform import Peer
 from harness.cp_sim.transcript import FILE_NAME
 from harness.drivers import Driver, RunContext, TemplateError, TemplateSkipped
@@ -87,11 +88,13 @@ class _Facts:
     header: Header | None = None
     writer: Transcript | None = None
     driven: bool = False
+    dialect: str | None = None
+    """The dialect spoken (``auto`` resolved by the card), once known."""
 
     def result(self, template: Template, artifacts: tuple[str, ...]) -> Result:
         since = template.required_since.isoformat() if template.required_since else None
         return Result(
-            template=template.label, dialect=template.dialect, gate=template.gate,
+            template=template.label, dialect=self.dialect or template.dialect, gate=template.gate,
             wave=template.wave, status=self.status,
             reason=self.reason, driver=self.driver, image=self.image, image_id=self.image_id,
             timings=dict(self.timings), unserved_calls=tuple(self.unserved),
@@ -224,9 +227,15 @@ def _run_driver(shared: Shared, driver: Driver, judged: tuple[str, ...], facts: 
         with _timed(facts, "boot_s"):
             running, peer, slow = _boot(shared, driver, platform, stack, facts)
         progress(template.label, f"ready in {facts.timings['boot_s']:.2f}s; driving the canaries")
-        facts.warnings += _card_warnings(running, transcript)
+        versions, warnings = _card(running, transcript)
+        facts.dialect = resolve(template.dialect, versions)
+        if template.dialect == AUTO:
+            listed = ", ".join(versions) or "no protocol version"
+            warnings.append(f"dialect auto: spoke {facts.dialect} (the card lists {listed})")
+        facts.warnings += warnings
+        spoken = dataclasses.replace(facts.header, dialect=facts.dialect)
         with _timed(facts, "canaries_s"):
-            asyncio.run(drive(running, facts.header, transcript, peer, slow))
+            asyncio.run(drive(running, spoken, transcript, peer, slow))
         facts.driven = True
     finally:
         with _timed(facts, "teardown_s"):
@@ -296,9 +305,9 @@ def _serve_model(
     return model
 
 
-def _card_warnings(running: Running, transcript: Transcript) -> list[str]:
-    """Record the agent card's protocol versions; warn when it does not list the version
-    the cell's dialect speaks (0.3, as the platform does, or 1.0)."""
+def _card(running: Running, transcript: Transcript) -> tuple[tuple[str, ...], list[str]]:
+    """Record the agent card's protocol versions and return them, with a warning when they
+    do not list the version the cell's dialect speaks (0.3, as the platform does, or 1.0)."""
     for path in dict.fromkeys((running.template.ready_path, LEGACY_READY_PATH)):
         try:
             response = httpx.get(running.base_url + path, timeout=10)
@@ -308,13 +317,13 @@ def _card_warnings(running: Running, transcript: Transcript) -> list[str]:
         if isinstance(card, dict):
             break
     else:
-        return []  # no card: the wire diagnostic says so
-    versions = protocol_versions(card)
-    transcript.write(Card(path=path, protocol_versions=tuple(versions)))
-    spoken = dialect(running.template.dialect)
+        return (), []  # no card: the wire diagnostic says so
+    versions = tuple(protocol_versions(card))
+    transcript.write(Card(path=path, protocol_versions=versions))
+    spoken = dialect(resolve(running.template.dialect, versions))
     wanted = spoken.version
     if any(v == wanted or v.startswith(f"{wanted}.") for v in versions):
-        return []
+        return versions, []
     advertised = ", ".join(versions) if versions else "no protocol version"
     speaks = f"dialect {spoken.name} speaks" if spoken.v1 else "the platform speaks"
-    return [f"the agent card advertises {advertised}, not {wanted} ({speaks} {wanted})"]
+    return versions, [f"the agent card advertises {advertised}, not {wanted} ({speaks} {wanted})"]
