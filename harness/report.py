@@ -218,6 +218,7 @@ def page(results: list[Result]) -> str:
     rows = [
         {
             "template": r.template,
+            "dialect": r.dialect,
             "gate": r.gate,
             "wave": r.wave,
             "status": str(r.status),

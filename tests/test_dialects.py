@@ -14,10 +14,12 @@ from pathlib import Path
 import pytest
 
 from harness import config as config_module
+from harness import report
 from harness.config import cells, load
 from harness.cp_sim import dialects
 from harness.cp_sim.a2a import file_part, parse_reply, text_part
 from harness.cp_sim.dialects import HISTORY_TURNS, dialect, history_turn
+from harness.results import CanaryResult, Result, Status
 from tests.support.runs import ROOT, SUPPORT, run_cli, write_config
 
 REFERENCE = f'command = ["python", "-m", "templates.reference"]\nenv = {{ PYTHONPATH = "{ROOT}" }}'
@@ -235,3 +237,15 @@ def test_auto_speaks_1_0_to_a_card_that_lists_only_1_0_and_says_so(tmp_path: Pat
     assert "dialect auto: spoke a2a-1.0 (the card lists 1.0)" in new["warnings"]
     assert (both["status"], both["dialect"]) == ("passed", "context"), both  # it reads 0.3 too
     assert "dialect a2a-1.0:" in output
+
+
+def test_a_baseline_compares_each_cell_with_the_same_cell() -> None:
+    def cell(name: str, dialect_name: str, recall: str) -> Result:
+        canaries = {"name_recall": CanaryResult(Status(recall))}
+        return Result(name, "required", 0, Status(recall), canaries=canaries, dialect=dialect_name)
+
+    before = [cell("hermes", "context", "passed"), cell("hermes@history", "history", "passed")]
+    after = [cell("hermes", "context", "passed"), cell("hermes@history", "history", "failed")]
+    assert [c.line() for c in report.compare(before, after)] == [
+        "REGRESSION hermes@history / name_recall: passed -> failed",
+    ]
