@@ -318,7 +318,10 @@ class A2AClient:
         self.base_url = base_url
         self.a2a_path = a2a_path
         self.timeout = timeout
-        limits = httpx.Limits(max_connections=None, max_keepalive_connections=8)
+        # No connection kept alive between turns: a runtime's server closes an idle one
+        # after its own timeout (uvicorn: 5 s, httpx's own expiry), and a turn sent on it
+        # just then failed at once with a ReadError the runtime never saw.
+        limits = httpx.Limits(max_connections=None, max_keepalive_connections=0)
         self._client = httpx.AsyncClient(timeout=timeout, limits=limits, transport=transport)
 
     async def aclose(self) -> None:

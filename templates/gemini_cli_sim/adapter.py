@@ -60,7 +60,14 @@ class Sessions:
             "privacy": {"usageStatisticsEnabled": False},
             "telemetry": {"enabled": False},
             # The current names: the CLI rewrites a file with deprecated ones in place.
-            "general": {"enableAutoUpdate": False, "enableAutoUpdateNotification": False},
+            # No session cleanup at start: it deletes every session file it cannot read as
+            # resumable yet, and so a concurrent turn's new session ("Invalid session
+            # identifier" at its context's next turn).
+            "general": {
+                "enableAutoUpdate": False,
+                "enableAutoUpdateNotification": False,
+                "sessionRetention": {"enabled": False},
+            },
             # Not "core": an allow-list of built-ins that hides the MCP servers' tools too.
             "tools": {"exclude": list(BUILT_IN_TOOLS_OFF)},
             "mcpServers": {"platform": mcp},
