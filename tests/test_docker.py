@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -161,6 +162,31 @@ def test_failed_build_is_an_error_and_the_rest_still_runs(
     assert completed.returncode == 1
 
 
+CELLS = ("context", "history", "a2a-1.0")
+
+
+def test_the_cells_of_one_template_build_its_image_once(
+    tmp_path: Path, client: docker.DockerClient, base_image: str, docker_env: dict[str, str]
+) -> None:
+    # Three dialects of one template start together: one build, no untagged leftovers.
+    name = f"cells-{uuid.uuid4().hex[:8]}"
+    config = write_template(tmp_path, name, f"""
+        ARG BASE
+        FROM ${{BASE}}
+        RUN echo "{name}" > /built
+        CMD ["false"]
+    """, base_image, extra=f"dialects = {list(CELLS)}\n")  # fmt: skip
+    try:
+        run_docker(tmp_path, name, env=docker_env, config=config)
+        made = client.images.list(filters={"label": f"{LABEL_TEMPLATE}={name}"})
+        assert [len(image.tags) for image in made] == [1], made
+        for cell in CELLS:
+            assert result_of(tmp_path, f"{name}@{cell}")["status"] == "error"  # it never served
+    finally:
+        for image in client.images.list(filters={"label": f"{LABEL_TEMPLATE}={name}"}):
+            client.images.remove(image.id, force=True)
+
+
 @pytest.mark.parametrize(("policy", "expected"), [("missing", "pull of"), ("never", "'never'")])
 def test_unavailable_image_is_an_error_with_the_reason(
     tmp_path: Path, docker_env: dict[str, str], policy: str, expected: str
@@ -259,8 +285,9 @@ def test_run_canary_script_against_an_image(
     built = client.images.list(
         filters={"label": [f"{LABEL_TOOL}={TOOL}", "io.canary-matrix.template=reference"]}
     )
-    assert built, "the reference image is built by the first test"
-    image = built[0].tags[0]
+    tags = [tag for image in built for tag in image.tags]  # an untagged one has none
+    assert tags, "the reference image is built by the first test"
+    image = tags[0]
 
     def script(**env: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -8,6 +8,7 @@ import os
 import re
 import tarfile
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -123,8 +124,41 @@ def build(
     """
     assert template.build is not None
     tag = build_tag(template)
-    if image_exists(client, tag):
-        return tag
+    with _one_build_at_a_time(tag, stopped):
+        if image_exists(client, tag):
+            return tag
+        return _build(client, template, tag, log_path, progress=progress, stopped=stopped)
+
+
+_TAG_LOCKS: dict[str, threading.Lock] = {}
+_TAG_LOCKS_GUARD = threading.Lock()
+
+
+@contextlib.contextmanager
+def _one_build_at_a_time(tag: str, stopped: Stopped) -> Iterator[None]:
+    """One build of a tag in this process: the cells of one template (one per dialect) share
+    it. Concurrent builds of one tag each made an image, and all but one were left untagged."""
+    with _TAG_LOCKS_GUARD:
+        lock = _TAG_LOCKS.setdefault(tag, threading.Lock())
+    while not lock.acquire(timeout=0.2):
+        if stopped():
+            raise TemplateError(f"interrupted while {tag} was being built for another cell")
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _build(
+    client: docker.DockerClient,
+    template: Template,
+    tag: str,
+    log_path: Path,
+    *,
+    progress: Progress,
+    stopped: Stopped,
+) -> str:
+    assert template.build is not None
     # Before the context's downloads and archive: a build without its base fails anyway.
     for base in base_images(template.build):
         pull(client, base, "missing", progress, stopped)
