@@ -399,8 +399,8 @@ def _logs(c: _Checker, k: str, v: Any, root: Path) -> tuple[str, ...]:
 class Template:
     """One agent runtime template, with defaults merged in.
 
-    Every field but ``name``, ``dialect`` and ``cell`` is a key of ``templates.toml``
-    (DESIGN §5), declared once
+    Every field but ``name`` and ``dialect`` is a key of ``templates.toml`` (DESIGN §5),
+    declared once
     here with its default and its check: the allowed keys, ``[defaults]`` and the
     builder all derive from these fields.
     """
@@ -449,13 +449,12 @@ class Template:
     """How the harness speaks to it (DESIGN §3.4): one cell of the matrix per dialect."""
     dialect: str = "context"
     """The dialect of this cell (set by :func:`cells`, not a key)."""
-    cell: str = ""
-    """This cell's name in results and artifacts (set by :func:`cells`; empty: ``name``)."""
 
     @property
     def label(self) -> str:
-        """What results, artifacts and progress lines call this cell."""
-        return self.cell or self.name
+        """What results, artifacts and progress lines call this cell: the template's name in
+        the one dialect it declares, ``<template>@<dialect>`` otherwise (:func:`cells`)."""
+        return self.name if self.dialects == (self.dialect,) else f"{self.name}@{self.dialect}"
 
     @property
     def session_name(self) -> str:
@@ -561,11 +560,7 @@ def cells(templates: Iterable[Template], dialects: tuple[str, ...] | None = None
         writes the same cell as a local run of every dialect, and a baseline taken before
         a template had dialects still compares with its one cell.
     """
-    return [
-        dataclasses.replace(t, dialect=d, cell="" if t.dialects == (d,) else f"{t.name}@{d}")
-        for t in templates
-        for d in (dialects or t.dialects)
-    ]
+    return [dataclasses.replace(t, dialect=d) for t in templates for d in (dialects or t.dialects)]
 
 
 def cascade_order(items: Iterable[CascadingT]) -> list[CascadingT]:

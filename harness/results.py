@@ -74,7 +74,7 @@ class Result:
     """One template's run, as its result file holds it."""
 
     template: str
-    """The cell's name: the template's, ``<template>@<dialect>`` when a run spoke several."""
+    """The cell's name: the template's, or ``<template>@<dialect>`` (``Template.label``)."""
     gate: Gate
     wave: int
     status: Status = Status.ERROR

@@ -22,6 +22,7 @@ from harness.cp_sim.a2a import (
     A2AClient,
     Exchange,
     Part,
+    Reply,
     message_envelope,
     parse_reply,
     task_id,
@@ -128,8 +129,8 @@ class Conversation:
         """
         history = self._histories.setdefault(context_id, [])
         envelope = self.dialect.envelope(parts, context_id, history)
-        exchange = await self.rpc(envelope, sent=sent, context_id=context_id)
-        self._remember(history, parts, _shown_text(exchange, self.dialect.v1))
+        reply = await self.rpc(envelope, sent=sent, context_id=context_id)
+        self._remember(history, parts, reply.text if reply is not None and reply.ok else None)
 
     def _remember(self, history: list[Turn], parts: list[Part], reply: str | None) -> None:
         """Keep a turn for the history later turns carry, as the chat kept it (its text)."""
@@ -204,8 +205,8 @@ class Conversation:
         sent: str,
         context_id: str | None = None,
         poll: bool = True,
-    ) -> Exchange:
-        """POST any JSON-RPC envelope to the runtime, record the exchange and return it.
+    ) -> Reply | None:
+        """POST any JSON-RPC envelope to the runtime, record the exchange, return its reply.
 
         Args:
             envelope: The JSON-RPC request.
@@ -226,12 +227,12 @@ class Conversation:
             A2ACall(canary=self.canary, turn=turn, context_id=context_id, sent=sent,
                     request=envelope, started=started, **_response(exchange))
         )  # fmt: skip
-        v1 = self.dialect.v1
-        self.last_state = _task_state(exchange, v1)
-        pending = _pending_task(exchange, self.last_state, v1) if poll else None
+        reply = self._read(exchange)
+        self.last_state = reply.task_state if reply is not None else None
+        pending = self._pending_task(exchange, self.last_state) if poll else None
         if pending is not None:
             await self._poll(turn, pending, deadline)
-        return exchange
+        return reply
 
     async def _poll(self, turn: int, task: str, deadline: float) -> None:
         """Record what a runtime that ignored ``blocking`` would have answered.
@@ -250,9 +251,27 @@ class Conversation:
             self._transcript.write(
                 A2APoll(canary=self.canary, turn=turn, request=envelope, **_response(exchange))
             )
-            v1 = self.dialect.v1
-            if _pending_task(exchange, _task_state(exchange, v1), v1) is None:
+            reply = self._read(exchange)
+            if self._pending_task(exchange, reply.task_state if reply else None) is None:
                 return
+
+    def _read(self, exchange: Exchange) -> Reply | None:
+        """The reply as the dialect's client reads it (None: no HTTP 200 to read)."""
+        if exchange.status != 200:
+            return None
+        return parse_reply(exchange.status, exchange.body, v1=self.dialect.v1)
+
+    def _pending_task(self, exchange: Exchange, state: str | None) -> str | None:
+        """The task id when the exchange (in ``state``) answered with a submitted or working
+        task."""
+        if state not in PENDING_TASK_STATES:
+            return None
+        try:
+            result = json.loads(exchange.body).get("result")
+        except (ValueError, AttributeError):
+            return None
+        v1 = self.dialect.v1 and isinstance(result, dict)
+        return task_id(unwrap(result)[0] if v1 else result)
 
     async def get(self, path: str) -> Exchange:
         """GET a path of the runtime (not a turn), record the answer, return it."""
@@ -301,32 +320,6 @@ class Conversation:
             return
         relative = None if copied is None else str(copied.relative_to(self._artifacts))
         self._transcript.write(Snapshot(canary=self.canary, path=path, copy=relative))
-
-
-def _task_state(exchange: Exchange, v1: bool) -> str | None:
-    """The task state a reply names (None: no task, or no reply)."""
-    if exchange.status != 200:
-        return None
-    return parse_reply(exchange.status, exchange.body, v1=v1).task_state
-
-
-def _shown_text(exchange: Exchange, v1: bool) -> str | None:
-    """The text the platform's chat showed for a reply (None: it showed none)."""
-    if exchange.status != 200:
-        return None
-    reply = parse_reply(exchange.status, exchange.body, v1=v1)
-    return reply.text if reply.ok else None
-
-
-def _pending_task(exchange: Exchange, state: str | None, v1: bool) -> str | None:
-    """The task id when the exchange (in ``state``) answered with a submitted or working task."""
-    if state not in PENDING_TASK_STATES:
-        return None
-    try:
-        result = json.loads(exchange.body).get("result")
-    except (ValueError, AttributeError):
-        return None
-    return task_id(unwrap(result)[0] if v1 and isinstance(result, dict) else result)
 
 
 def _response(exchange: Exchange) -> dict[str, Any]:

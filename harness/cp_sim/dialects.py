@@ -128,8 +128,13 @@ def resolve(name: str, card_versions: Sequence[str]) -> str:
     and not 0.3, and today's ``context`` otherwise (no card, or one the platform reads)."""
     if name != AUTO:
         return name
-    listed = {".".join(v.split(".")[:2]) for v in card_versions}  # 1.0.2 is 1.0
-    return A2A_1_0 if "1.0" in listed and "0.3" not in listed else CONTEXT
+    only_1_0 = lists(card_versions, "1.0") and not lists(card_versions, "0.3")
+    return A2A_1_0 if only_1_0 else CONTEXT
+
+
+def lists(card_versions: Sequence[str], version: str) -> bool:
+    """Whether a card's protocol versions include ``version`` (``1.0.2`` is ``1.0``)."""
+    return any(v == version or v.startswith(f"{version}.") for v in card_versions)
 
 
 def dialect(name: str) -> Dialect:

@@ -26,7 +26,7 @@ from harness import drivers, secrets
 from harness.config import Config, Template
 from harness.cp_sim import PlatformServer, Transcript
 from harness.cp_sim.a2a import protocol_versions
-from harness.cp_sim.dialects import AUTO, dialect, resolve
+from harness.cp_sim.dialects import AUTO, Dialect, dialect, lists, resolve
 from harness.cp_sim.platform import Peer
 from harness.cp_sim.transcript import FILE_NAME
 from harness.drivers import Driver, RunContext, TemplateError, TemplateSkipped
@@ -107,7 +107,8 @@ def run_template(shared: Shared, template: Template, run_id: str) -> Driven:
     options = shared.options
     artifacts = options.artifacts_dir.resolve() / template.label
     hidden = tuple(secrets.values(template, options.extra_env))
-    instance = f"-{template.dialect}" if template.cell else ""  # cells of one template apart
+    # Cells of one template apart (container names).
+    instance = f"-{template.dialect}" if template.label != template.name else ""
     context = RunContext(run_id, shared.config.root, artifacts, hidden=hidden, instance=instance)
     facts = _Facts(image=template.image)
     try:
@@ -227,15 +228,13 @@ def _run_driver(shared: Shared, driver: Driver, judged: tuple[str, ...], facts: 
         with _timed(facts, "boot_s"):
             running, peer, slow = _boot(shared, driver, platform, stack, facts)
         progress(template.label, f"ready in {facts.timings['boot_s']:.2f}s; driving the canaries")
-        versions, warnings = _card(running, transcript)
-        facts.dialect = resolve(template.dialect, versions)
-        if template.dialect == AUTO:
-            listed = ", ".join(versions) or "no protocol version"
-            warnings.append(f"dialect auto: spoke {facts.dialect} (the card lists {listed})")
-        facts.warnings += warnings
-        spoken = dataclasses.replace(facts.header, dialect=facts.dialect)
+        versions = _card_versions(running, transcript)
+        spoken = dialect(resolve(template.dialect, versions or ()))
+        facts.dialect = spoken.name
+        facts.warnings += _dialect_warnings(template.dialect, spoken, versions)
+        said = dataclasses.replace(facts.header, dialect=spoken.name)
         with _timed(facts, "canaries_s"):
-            asyncio.run(drive(running, spoken, transcript, peer, slow))
+            asyncio.run(drive(running, said, transcript, peer, slow))
         facts.driven = True
     finally:
         with _timed(facts, "teardown_s"):
@@ -305,9 +304,8 @@ def _serve_model(
     return model
 
 
-def _card(running: Running, transcript: Transcript) -> tuple[tuple[str, ...], list[str]]:
-    """Record the agent card's protocol versions and return them, with a warning when they
-    do not list the version the cell's dialect speaks (0.3, as the platform does, or 1.0)."""
+def _card_versions(running: Running, transcript: Transcript) -> tuple[str, ...] | None:
+    """Record the agent card's protocol versions and return them (None: no card)."""
     for path in dict.fromkeys((running.template.ready_path, LEGACY_READY_PATH)):
         try:
             response = httpx.get(running.base_url + path, timeout=10)
@@ -317,13 +315,23 @@ def _card(running: Running, transcript: Transcript) -> tuple[tuple[str, ...], li
         if isinstance(card, dict):
             break
     else:
-        return (), []  # no card: the wire diagnostic says so
+        return None
     versions = tuple(protocol_versions(card))
     transcript.write(Card(path=path, protocol_versions=versions))
-    spoken = dialect(resolve(running.template.dialect, versions))
-    wanted = spoken.version
-    if any(v == wanted or v.startswith(f"{wanted}.") for v in versions):
-        return versions, []
-    advertised = ", ".join(versions) if versions else "no protocol version"
-    speaks = f"dialect {spoken.name} speaks" if spoken.v1 else "the platform speaks"
-    return versions, [f"the agent card advertises {advertised}, not {wanted} ({speaks} {wanted})"]
+    return versions
+
+
+def _dialect_warnings(
+    declared: str, spoken: Dialect, versions: tuple[str, ...] | None
+) -> list[str]:
+    """Which dialect ``auto`` chose, and a card that does not list the version spoken (0.3,
+    as the platform does, or 1.0); no card is the wire diagnostic's to say."""
+    advertised = ", ".join(versions or ()) or "no protocol version"
+    found = []
+    if declared == AUTO:
+        found.append(f"dialect auto: spoke {spoken.name} (the card lists {advertised})")
+    if versions is not None and not lists(versions, spoken.version):
+        speaks = f"dialect {spoken.name} speaks" if spoken.v1 else "the platform speaks"
+        found.append(f"the agent card advertises {advertised}, not {spoken.version} "
+                     f"({speaks} {spoken.version})")  # fmt: skip
+    return found
