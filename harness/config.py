@@ -395,6 +395,21 @@ def _logs(c: _Checker, k: str, v: Any, root: Path) -> tuple[str, ...]:
     return _log_patterns(c, v)
 
 
+def _quarantine(c: _Checker, k: str, v: Any, root: Path) -> dict[str, datetime.date]:
+    if not isinstance(v, dict):
+        raise c.fail(k, f"expected a table of canary = end date, got {v!r}")
+    known = (*CANARY_IDS, *DIAGNOSTIC_IDS)
+    table: dict[str, datetime.date] = {}
+    for canary, until in v.items():
+        if canary not in known:
+            raise c.fail(f"{k}.{canary}", f"unknown canary (known: {', '.join(known)})")
+        end = _date(c, f"{k}.{canary}", until)
+        if end is None:
+            raise c.fail(f"{k}.{canary}", "expected an end date like 2026-12-15")
+        table[canary] = end
+    return table
+
+
 @dataclass(frozen=True, kw_only=True)
 class Template:
     """One agent runtime template, with defaults merged in.
@@ -447,6 +462,9 @@ class Template:
     the artifacts, masked and capped, and searched for why the runtime failed."""
     dialects: tuple[str, ...] = key(["context"], _dialects)
     """How the harness speaks to it (DESIGN §3.4): one cell of the matrix per dialect."""
+    quarantine: Mapping[str, datetime.date] = key({}, _quarantine, shared=False)
+    """Canaries (or diagnostics) that run and are shown but do not gate, each until the end
+    of its date; after it, they gate again and the result says so."""
     dialect: str = "context"
     """The dialect of this cell (set by :func:`cells`, not a key)."""
 
@@ -477,6 +495,9 @@ def _template(check: _Checker, root: Path, name: str, raw: dict[str, Any]) -> Te
     template = Template(name=name, **values)
     if template.image is None and template.build is None and template.command is None:
         raise check.fail("image", "a template needs one of 'image', 'build' or 'command'")
+    for canary in template.quarantine:
+        if canary in CANARY_IDS and canary not in template.canaries:
+            raise check.fail(f"quarantine.{canary}", "the template does not run this canary")
     built = template.build
     if template.process_from_build and (
         template.command is None or built is None or built.wheelhouse is None

@@ -14,7 +14,7 @@ from tabulate import tabulate
 
 from canary import registry
 from harness.config import CANARY_IDS, DIAGNOSTIC_IDS, DIALECTS, cascade_order
-from harness.results import Result, Status
+from harness.results import CanaryResult, Result, Status
 
 FORMATS = ("terminal", "markdown", "json", "html", "junit")
 _SYMBOLS = {Status.PASSED: "pass", Status.FAILED: "FAIL", Status.ERROR: "ERROR",
@@ -35,6 +35,8 @@ def _cell(result: Result, canary: str) -> str:
     cell = _SYMBOLS[entry.outcome]
     if entry.observed:
         cell += f" ({entry.observed})"
+    if entry.quarantined_until:
+        cell += f" (quarantined until {entry.quarantined_until})"
     return cell
 
 
@@ -83,13 +85,15 @@ def _short(text: str, limit: int = 120) -> str:
 
 
 def failures(results: list[Result]) -> list[str]:
-    """One line per failed canary: template, canary, layer, message."""
+    """One line per failed canary: template, canary, layer, message (and a quarantine)."""
     lines = []
     for r in cascade_order(results):
         for canary, entry in r.canaries.items():
             if entry.outcome in _LOUD:
                 layer = f" [{entry.layer}]" if entry.layer else ""
-                lines.append(f"{r.template} {canary}{layer}: {entry.message}")
+                until = entry.quarantined_until
+                parked = f" (quarantined until {until}: does not gate)" if until else ""
+                lines.append(f"{r.template} {canary}{layer}{parked}: {entry.message}")
     return lines
 
 
@@ -123,7 +127,8 @@ def _compact_cell(result: Result, canary: str) -> str:
         return "-"
     usual = registry.specs()[canary].usual if canary in registry.specs() else None
     bracket = f" ({entry.observed})" if entry.observed and entry.observed != usual else ""
-    return _MARKS[entry.outcome] + bracket
+    parked = "~q" if entry.quarantined_until else ""  # the finding below gives its end date
+    return _MARKS[entry.outcome] + parked + bracket
 
 
 def compact(results: list[Result], today: datetime.date | None = None) -> str:
@@ -263,6 +268,14 @@ def _transcript(result: Result) -> str | None:
     return next((a for a in result.artifacts if a.endswith("transcript.jsonl")), None)
 
 
+def _junit_outcome(entry: CanaryResult) -> tuple[Status, str | None]:
+    """A quarantined failure is a skipped case: JUnit's readers gate on failures."""
+    if entry.quarantined_until and entry.outcome in _LOUD:
+        why = f"quarantined until {entry.quarantined_until}, {entry.outcome}: {entry.message}"
+        return Status.SKIPPED, why
+    return entry.outcome, entry.message
+
+
 def junit(results: list[Result]) -> str:
     """JUnit XML: a test suite per template, a test case per canary and diagnostic.
 
@@ -275,7 +288,7 @@ def junit(results: list[Result]) -> str:
     for result in cascade_order(results):
         suite = ElementTree.SubElement(suites, "testsuite", name=result.template)
         counts = dict.fromkeys(totals, 0)
-        cases = [(cid, e.outcome, e.message, e.duration_s) for cid, e in result.canaries.items()]
+        cases = [(cid, *_junit_outcome(e), e.duration_s) for cid, e in result.canaries.items()]
         if not cases:
             cases = [("template", result.status, result.reason, 0.0)]
         for name, outcome, message, seconds in cases:

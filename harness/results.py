@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,8 @@ class CanaryResult:
         message: Why it did not pass (what was sent, what came back, what was expected).
         layer: Where a failure sits (``session``, ``files``, ``memory:search``, …).
         observed: What a diagnostic observed (``context``, ``shared``, ``platform``, …).
+        quarantined_until: The end date of the template's quarantine of it, while one
+            holds: its outcome is shown, and does not gate.
     """
 
     outcome: Status
@@ -47,12 +49,19 @@ class CanaryResult:
     message: str | None = None
     layer: str | None = None
     observed: str | None = None
+    quarantined_until: str | None = None
+
+    @property
+    def gates(self) -> bool:
+        """It failed or errored, and no quarantine holds it."""
+        return self.outcome in (Status.FAILED, Status.ERROR) and self.quarantined_until is None
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON form; ``observed`` only when there is one."""
+        """The JSON form; ``observed`` and ``quarantined_until`` only when set."""
         data = asdict(self)
-        if self.observed is None:
-            del data["observed"]
+        for optional in ("observed", "quarantined_until"):
+            if data[optional] is None:
+                del data[optional]
         return data
 
     @classmethod
@@ -66,6 +75,7 @@ class CanaryResult:
             message=data.get("message"),
             layer=data.get("layer"),
             observed=data.get("observed"),
+            quarantined_until=data.get("quarantined_until"),
         )
 
 
@@ -91,13 +101,17 @@ class Result:
     artifacts: tuple[str, ...] = ()
     dialect: str = "context"
     """How the harness spoke to the runtime (DESIGN §3.4)."""
+    quarantine: Mapping[str, str] = field(default_factory=dict)
+    """The template's quarantine table (canary: ISO end date), expired entries included."""
 
     @classmethod
     def new(cls, template: Template) -> Result:
         """A result for a template that has not run yet."""
         since = template.required_since.isoformat() if template.required_since else None
+        quarantine = {c: end.isoformat() for c, end in template.quarantine.items()}
         return cls(template=template.label, dialect=template.dialect, gate=template.gate,
-                   wave=template.wave, image=template.image, required_since=since)  # fmt: skip
+                   wave=template.wave, image=template.image, required_since=since,
+                   quarantine=quarantine)  # fmt: skip
 
     @property
     def name(self) -> str:
@@ -129,6 +143,7 @@ class Result:
             "warnings": list(self.warnings),
             "required_since": self.required_since,
             "artifacts": list(self.artifacts),
+            "quarantine": dict(self.quarantine),
         }
 
     @classmethod
@@ -162,6 +177,7 @@ class Result:
                 warnings=tuple(_strings(data, "warnings")),
                 required_since=data.get("required_since"),
                 artifacts=tuple(_strings(data, "artifacts")),
+                quarantine=_quarantine(data),
             )
         except KeyError as exc:
             raise ValueError(f"missing {exc.args[0]!r}") from None
@@ -176,12 +192,40 @@ def _strings(data: dict[str, Any], key: str) -> list[str]:
     return value
 
 
+def _quarantine(data: dict[str, Any]) -> dict[str, str]:
+    value = data.get("quarantine") or {}
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise ValueError("'quarantine' is not an object of dates")
+    return {str(k): v for k, v in value.items()}
+
+
 def template_status(canaries: Mapping[str, CanaryResult]) -> Status:
-    """``failed`` when any canary or diagnostic failed or errored; ``skipped`` when all skipped."""
-    outcomes = {entry.outcome for entry in canaries.values()}
-    if outcomes & {Status.FAILED, Status.ERROR}:
+    """``failed`` when any canary or diagnostic failed or errored outside a quarantine;
+    ``skipped`` when all skipped."""
+    if any(entry.gates for entry in canaries.values()):
         return Status.FAILED
+    outcomes = {entry.outcome for entry in canaries.values()}
     return Status.SKIPPED if outcomes == {Status.SKIPPED} else Status.PASSED
+
+
+def quarantined(
+    canaries: Mapping[str, CanaryResult], quarantine: Mapping[str, str], today: date
+) -> tuple[dict[str, CanaryResult], list[str]]:
+    """The verdicts with the quarantines that still hold marked, and a warning per one ended.
+
+    A quarantine holds through the end of its date; from the next day its canary gates
+    again, and the warning says so, so that nobody mistakes it for still parked.
+    """
+    marked = dict(canaries)
+    ended = []
+    for canary, until in quarantine.items():
+        if canary not in marked:
+            continue
+        if date.fromisoformat(until) >= today:
+            marked[canary] = replace(marked[canary], quarantined_until=until)
+        else:
+            ended.append(f"the quarantine of {canary} ended on {until}: it gates again")
+    return marked, ended
 
 
 def write(result: Result, results_dir: Path) -> Path:

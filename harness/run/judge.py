@@ -8,6 +8,7 @@ any way it likes.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import shutil
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from harness.drivers.base import signal_group
 from harness.errors import HarnessError
-from harness.results import CanaryResult, Result, Status, template_status
+from harness.results import CanaryResult, Result, Status, quarantined, template_status
 from harness.run.lifecycle import Driven
 
 JUDGE_TIMEOUT_S = 600.0
@@ -118,14 +119,21 @@ def conclude(
     if driven.transcript is not None:
         found = dict(verdicts or {})
         missing = CanaryResult(Status.ERROR, message=problem or "the judge gave no verdict")
-        canaries = {cid: found.get(cid, missing) for cid in driven.selected}
+        canaries, ended = quarantined(
+            {cid: found.get(cid, missing) for cid in driven.selected},
+            result.quarantine,
+            datetime.date.today(),
+        )
         status = template_status(canaries)
         reason = result.reason
         if problem:
             status, reason = Status.ERROR, problem
         elif status == Status.SKIPPED:
             reason = "every selected canary was skipped"
-        result = replace(result, canaries=canaries, status=status, reason=reason)
+        result = replace(
+            result, canaries=canaries, status=status, reason=reason,
+            warnings=(*result.warnings, *ended),
+        )  # fmt: skip
     if interrupted and result.status != Status.PASSED:
         result = replace(result, status=Status.ERROR, reason="interrupted")
     return result

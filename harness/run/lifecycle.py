@@ -92,13 +92,11 @@ class _Facts:
     """The dialect spoken (``auto`` resolved by the card), once known."""
 
     def result(self, template: Template, artifacts: tuple[str, ...]) -> Result:
-        since = template.required_since.isoformat() if template.required_since else None
-        return Result(
-            template=template.label, dialect=self.dialect or template.dialect, gate=template.gate,
-            wave=template.wave, status=self.status,
+        return dataclasses.replace(
+            Result.new(template), dialect=self.dialect or template.dialect, status=self.status,
             reason=self.reason, driver=self.driver, image=self.image, image_id=self.image_id,
             timings=dict(self.timings), unserved_calls=tuple(self.unserved),
-            warnings=tuple(self.warnings), required_since=since, artifacts=artifacts,
+            warnings=tuple(self.warnings), artifacts=artifacts,
         )  # fmt: skip
 
 
