@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 
-from harness import report, results
+from harness import history, report, results
 from harness.config import (
     CANARY_IDS,
     DIAGNOSTIC_IDS,
@@ -152,6 +152,35 @@ def _add_config_option(parser: argparse.ArgumentParser, default: object) -> None
     )
 
 
+def _add_report_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    report_parser = commands.add_parser("report", help="print the matrix of existing result files")
+    _add_config_option(report_parser, default=argparse.SUPPRESS)
+    _add_strict_option(report_parser)
+    report_parser.add_argument(
+        "directories", nargs="*", type=Path, metavar="DIR",
+        help="directories searched for result files, nested ones too (default: results)",
+    )  # fmt: skip
+    report_parser.add_argument("--results", type=Path, default=None, help="one more DIR")
+    report_parser.add_argument(
+        "--baseline", type=Path, action="append", default=[], metavar="DIR",
+        help="mark every cell that changed against these results (repeatable)",
+    )  # fmt: skip
+    report_parser.add_argument(
+        "--fail-on", choices=("gate", "regression"), default="gate",
+        help="exit 1 by the gates (default), or only when a cell regressed against --baseline",
+    )  # fmt: skip
+    report_parser.add_argument(
+        "--history", type=Path, action="append", default=[], metavar="DIR",
+        help="an earlier run's results, for each cell's trend (repeatable, oldest first)",
+    )  # fmt: skip
+    report_parser.add_argument("--format", choices=report.FORMATS, default="terminal")
+    report_parser.add_argument(
+        "--output", type=Path, default=None, help="write to this file instead of stdout"
+    )
+    _add_wide_option(report_parser)
+    report_parser.set_defaults(func=_report)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="canary-matrix", description=__doc__)
@@ -229,28 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     clean_parser.set_defaults(func=_clean)
 
-    report_parser = commands.add_parser("report", help="print the matrix of existing result files")
-    _add_config_option(report_parser, default=argparse.SUPPRESS)
-    _add_strict_option(report_parser)
-    report_parser.add_argument(
-        "directories", nargs="*", type=Path, metavar="DIR",
-        help="directories searched for result files, nested ones too (default: results)",
-    )  # fmt: skip
-    report_parser.add_argument("--results", type=Path, default=None, help="one more DIR")
-    report_parser.add_argument(
-        "--baseline", type=Path, action="append", default=[], metavar="DIR",
-        help="mark every cell that changed against these results (repeatable)",
-    )  # fmt: skip
-    report_parser.add_argument(
-        "--fail-on", choices=("gate", "regression"), default="gate",
-        help="exit 1 by the gates (default), or only when a cell regressed against --baseline",
-    )  # fmt: skip
-    report_parser.add_argument("--format", choices=report.FORMATS, default="terminal")
-    report_parser.add_argument(
-        "--output", type=Path, default=None, help="write to this file instead of stdout"
-    )
-    _add_wide_option(report_parser)
-    report_parser.set_defaults(func=_report)
+    _add_report_parser(commands)
     return parser
 
 
@@ -487,7 +495,8 @@ def _report(args: argparse.Namespace) -> int:
     found = results.reconcile(
         merged, _config_if_present(args.config), ", ".join(map(str, directories))
     )
-    text = report.render(found, args.format, wide=args.wide)
+    trends = _history(args, found)
+    text = report.render(found, args.format, wide=args.wide, history=trends)
     changes = _changes(args, found)
     if changes is not None and args.format in ("terminal", "markdown"):
         text += "\n\nagainst the baseline:\n" + (
@@ -499,7 +508,7 @@ def _report(args: argparse.Namespace) -> int:
         print(text)
     if args.format == "markdown":
         _step_summary(text)
-    if merged.problems:
+    if merged.problems or (trends and trends.problems):
         # A damaged result is no verdict, whatever the config says: never a green report.
         return EXIT_FAILED
     if args.fail_on == "regression":
@@ -523,6 +532,19 @@ def _step_summary(markdown: str) -> None:
         markdown = markdown.encode()[:STEP_SUMMARY_LIMIT].decode(errors="ignore")
     with Path(target).open("a", encoding="utf-8") as summary:
         summary.write(markdown + "\n")
+
+
+def _history(args: argparse.Namespace, found: list[Result]) -> history.History | None:
+    if not args.history:
+        return None
+    missing = [d for d in args.history if not d.is_dir()]
+    if missing:
+        raise UsageError(f"report: no history directory {missing[0]}")
+    trends = history.load(args.history, found)
+    for problem in trends.problems:
+        print(f"canary-matrix: error: unreadable or foreign result file {problem.line()}",
+              file=sys.stderr)  # fmt: skip
+    return trends
 
 
 def _changes(args: argparse.Namespace, found: list[Result]) -> list[report.Change] | None:

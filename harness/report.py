@@ -14,6 +14,7 @@ from tabulate import tabulate
 
 from canary import registry
 from harness.config import CANARY_IDS, DIAGNOSTIC_IDS, DIALECTS, cascade_order
+from harness.history import SHOWN, History
 from harness.results import CanaryResult, Result, Status
 
 FORMATS = ("terminal", "markdown", "json", "html", "junit")
@@ -189,31 +190,66 @@ def _compact_table(
             for row in (header, ["-" * w for w in widths], *body)]  # fmt: skip
 
 
-def render(results: list[Result], fmt: str = "terminal", *, wide: bool = False) -> str:
-    """The matrix in one of :data:`FORMATS` (``wide``: the full-width terminal table)."""
-    if fmt == "terminal" and not wide:
-        return compact(results)
-    header, body = rows(results)
+def render(
+    results: list[Result],
+    fmt: str = "terminal",
+    *,
+    wide: bool = False,
+    history: History | None = None,
+) -> str:
+    """The matrix in one of :data:`FORMATS`.
+
+    Args:
+        results: The run's results.
+        fmt: One of :data:`FORMATS`.
+        wide: The full-width terminal table instead of the compact one.
+        history: Each cell's trend over earlier runs, shown beside the matrix.
+    """
     if fmt == "junit":
         return junit(results)
     if fmt == "json":
-        return json.dumps(_as_json(results), indent=2)
+        return json.dumps(_as_json(results, history), indent=2)
+    if fmt == "html":
+        return page(results, history)
+    if fmt == "terminal" and not wide:
+        return compact(results) + _trends(results, history, "simple")
+    header, body = rows(results)
+    details = findings(results)
     if fmt == "markdown":
         text = tabulate(body, header, tablefmt="github")
-        details = findings(results)
         if details:
             text += "\n\n**Findings**\n\n" + "\n".join(f"- `{d}`" for d in details)
-        return text
-    if fmt == "html":
-        return page(results)
+        return text + _trends(results, history, "github")
     text = tabulate(body, header, tablefmt="simple")
-    details = findings(results)
     if details:
         text += "\n\nfindings:\n" + "\n".join(f"  {d}" for d in details)
-    return text
+    return text + _trends(results, history, "simple")
 
 
-def page(results: list[Result]) -> str:
+def _trends(results: list[Result], history: History | None, tablefmt: str) -> str:
+    """The history table: a row per template, each cell its last outcomes and flake rate."""
+    if history is None:
+        return ""
+    ordered = cascade_order(results)
+    canaries = columns(ordered)
+    specs = registry.specs()
+    header = ["template", *(specs[c].short if c in specs else c for c in canaries)]
+    body = [
+        [r.template, *(trend.cell() if (trend := history.of(r.template, c)) else "-"
+                       for c in canaries)]
+        for r in ordered
+    ]  # fmt: skip
+    title = (
+        f"history over {history.runs} runs (last {min(SHOWN, history.runs)} shown, oldest "
+        "first, this run last; . passed, F failed, E error, s skipped, - absent; "
+        "% = flake rate, how often the verdict flipped between runs):"
+    )
+    if tablefmt == "github":
+        title = f"**History** {title.removeprefix('history ')}"
+    return f"\n\n{title}\n" + tabulate(body, header, tablefmt=tablefmt)
+
+
+def page(results: list[Result], history: History | None = None) -> str:
     """A self-contained HTML page: the colour-coded grid, failures with their evidence."""
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("harness", "templates_html"), autoescape=True
@@ -229,6 +265,7 @@ def page(results: list[Result]) -> str:
             "status": str(r.status),
             "reason": r.reason,
             "cells": [r.canaries.get(c) for c in canaries],
+            "trends": [history.of(r.template, c) if history else None for c in canaries],
             "links": [a for a in r.artifacts if a.endswith(("transcript.jsonl", "runtime.log"))],
         }
         for r in ordered
@@ -236,25 +273,35 @@ def page(results: list[Result]) -> str:
     counts = Counter(str(r.status) for r in ordered)
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
     return environment.get_template("matrix.html.j2").render(
-        results=ordered, rows=rows, columns=canaries, findings=findings(ordered), summary=summary
+        results=ordered,
+        rows=rows,
+        columns=canaries,
+        findings=findings(ordered),
+        summary=summary,
+        history=history,
     )
 
 
-def _as_json(results: list[Result]) -> dict[str, Any]:
-    return {
-        "templates": [
-            {
-                "template": r.template,
-                "dialect": r.dialect,
-                "gate": r.gate,
-                "wave": r.wave,
-                "status": str(r.status),
-                "reason": r.reason,
-                "canaries": {c: str(e.outcome) for c, e in r.canaries.items()},
-            }
-            for r in cascade_order(results)
-        ]
-    }
+def _as_json(results: list[Result], history: History | None) -> dict[str, Any]:
+    templates = []
+    for r in cascade_order(results):
+        entry: dict[str, Any] = {
+            "template": r.template,
+            "dialect": r.dialect,
+            "gate": r.gate,
+            "wave": r.wave,
+            "status": str(r.status),
+            "reason": r.reason,
+            "canaries": {c: str(e.outcome) for c, e in r.canaries.items()},
+        }
+        if history is not None:
+            entry["history"] = {
+                c: {"outcomes": [None if o is None else str(o) for o in t.outcomes],
+                    "flake_rate": t.flake_rate}
+                for c in r.canaries if (t := history.of(r.template, c))
+            }  # fmt: skip
+        templates.append(entry)
+    return {"templates": templates, **({"runs": history.runs} if history else {})}
 
 
 _JUNIT = {
