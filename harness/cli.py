@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 
-from harness import history, report, results
+from harness import history, report, rerun, results
 from harness.config import (
     CANARY_IDS,
     DIAGNOSTIC_IDS,
@@ -201,6 +201,10 @@ def build_parser() -> argparse.ArgumentParser:
     matrix_parser = commands.add_parser("matrix", help="run every template whose gate is not 'off'")
     add_run_options(matrix_parser)
     _add_wave_option(matrix_parser)
+    matrix_parser.add_argument(
+        "--rerun-failed", type=Path, default=None, metavar="RESULTS_DIR",
+        help="run only the cells that failed in these results, and only their failed canaries",
+    )  # fmt: skip
     matrix_parser.set_defaults(func=_matrix)
 
     onboard_parser = commands.add_parser(
@@ -300,6 +304,12 @@ def _run(args: argparse.Namespace) -> int:
 
 def _matrix(args: argparse.Namespace) -> int:
     config = _config(args)
+    if args.rerun_failed is not None:
+        templates, again = rerun.plan(args.rerun_failed, config)
+        if not templates:
+            print(f"nothing failed in {args.rerun_failed}: nothing to rerun")
+            return EXIT_OK
+        return run_and_report(config, templates, args, again)
     templates = [t for t in config.matrix_templates() if args.wave is None or t.wave <= args.wave]
     return run_and_report(config, templates, args)
 
@@ -382,8 +392,14 @@ def _extra_env(pairs: list[str]) -> dict[str, str]:
     return env
 
 
-def run_and_report(config: Config, templates: list[Template], args: argparse.Namespace) -> int:
-    """Run templates, print the matrix, and return the gate's exit code."""
+def run_and_report(
+    config: Config,
+    templates: list[Template],
+    args: argparse.Namespace,
+    again: rerun.Rerun | None = None,
+) -> int:
+    """Run templates (or only what ``again`` reruns of them), print the matrix, and return
+    the gate's exit code."""
     if args.model == "sim":
         templates = on_scripted_model(templates)
     options = RunOptions(
@@ -395,6 +411,7 @@ def run_and_report(config: Config, templates: list[Template], args: argparse.Nam
         pull=args.pull,
         extra_env=_extra_env(args.env),
         dialects=tuple(dict.fromkeys(args.dialects)) if args.dialects else None,
+        rerun=again,
     )
     for flag, directory in (("--results", args.results), ("--artifacts", args.artifacts)):
         _writable_directory(flag, directory)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from harness.history import Trend
 from harness.results import CanaryResult, Result, Status, write
-from tests.support.runs import run_cli, write_config
+from tests.support.runs import ROOT, run_cli, write_config
 
 P, F, E, S = Status.PASSED, Status.FAILED, Status.ERROR, Status.SKIPPED
 
@@ -80,3 +82,63 @@ def test_a_damaged_result_in_the_history_is_an_error(tmp_path: Path) -> None:
     missing = run_cli(*config, "report", str(now), "--history", str(tmp_path / "absent"))
     assert missing.returncode == 2
     assert "no history directory" in missing.stderr
+
+
+@pytest.mark.slow
+def test_rerun_failed_runs_only_the_failed_cells_canaries_and_keeps_the_rest(
+    tmp_path: Path,
+) -> None:
+    reference = 'command = ["python", "-m", "templates.reference"]\ngate = "required"\n'
+    config = write_config(
+        tmp_path,
+        f"""
+        [templates.flaky]
+        {reference}env = {{ PYTHONPATH = "{ROOT}", REFERENCE_FAULTS = "${{FAULT:-}}" }}
+        [templates.steady]
+        {reference}env = {{ PYTHONPATH = "{ROOT}" }}
+        """,
+    )
+    results, artifacts = tmp_path / "results", tmp_path / "artifacts"
+    where = ["--results", str(results), "--artifacts", str(artifacts), "--driver", "process"]
+    first = run_cli("--config", str(config), "matrix", *where, env={"FAULT": "no_memory"})
+    assert first.returncode == 1, first.stdout + first.stderr
+    before = {p.stem: json.loads(p.read_text()) for p in results.glob("*.json")}
+    assert before["flaky"]["canaries"]["memory_recall"]["outcome"] == "failed"
+    assert before["steady"]["status"] == "passed"
+
+    again = run_cli("--config", str(config), "matrix", *where, "--rerun-failed", str(results))
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "[steady]" not in again.stderr  # a cell that passed is not run again
+    after = {p.stem: json.loads(p.read_text()) for p in results.glob("*.json")}
+    assert after["steady"] == before["steady"]
+    flaky = after["flaky"]
+    assert flaky["status"] == "passed"
+    outcomes = {c: e["outcome"] for c, e in before["flaky"]["canaries"].items()}
+    assert {c: e["outcome"] for c, e in flaky["canaries"].items()} == {
+        **outcomes,
+        "memory_recall": "passed",
+        "memory_layers": "passed",
+    }
+    # Only memory_recall's conversation ran again; the others' verdicts are the first run's.
+    transcript = (artifacts / "flaky" / "transcript.jsonl").read_text()
+    assert '"canary": "memory_recall"' in transcript
+    assert '"canary": "name_recall"' not in transcript
+    carried = [w for w in flaky["warnings"] if "carried over" in w]
+    assert carried, flaky["warnings"]
+    assert "name_recall" in carried[0]
+    assert before["flaky"]["started_at"] in carried[0]
+
+    nothing = run_cli("--config", str(config), "matrix", *where, "--rerun-failed", str(results))
+    assert nothing.returncode == 0
+    assert "nothing to rerun" in nothing.stdout
+
+
+def test_rerun_failed_from_a_bad_directory_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    config = ["--config", str(write_config(tmp_path, '[templates.beta]\nimage = "b:1"\n'))]
+    missing = run_cli(*config, "matrix", "--rerun-failed", str(tmp_path / "absent"))
+    assert (missing.returncode, missing.stderr.count("\n")) == (2, 1), missing.stderr
+    assert "no results directory" in missing.stderr
+    gone = _run(tmp_path / "old", "2026-12-01T02:00:00+00:00", memory_recall=F)  # alpha
+    unknown = run_cli(*config, "matrix", "--rerun-failed", str(gone))
+    assert (unknown.returncode, unknown.stderr.count("\n")) == (2, 1), unknown.stderr
+    assert f"template 'alpha' is not in {tmp_path / 'templates.toml'}" in unknown.stderr

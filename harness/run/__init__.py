@@ -17,7 +17,7 @@ import uuid
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
-from harness import secrets
+from harness import rerun, secrets
 from harness.config import GATES, Config, Template, cascade_order, cells
 from harness.cp_sim.transcript import FILE_NAME, read
 from harness.errors import UsageError
@@ -48,6 +48,8 @@ def run(config: Config, templates: list[Template], options: RunOptions) -> list[
         KeyboardInterrupt propagates.
     """
     templates = cells(templates, options.dialects)
+    if options.rerun is not None:
+        templates = rerun.restrict(templates, options.rerun)
     run_id = uuid.uuid4().hex[:12]
     live = Live()
     reaper = _start_reaper(run_id) if options.driver != "process" else None
@@ -177,6 +179,8 @@ class Judging:
             self._write(driven, conclude(driven, found, problem, interrupted=interrupted))
 
     def _write(self, driven: Driven, result: Result) -> None:
+        if self._options.rerun is not None:
+            result = rerun.carry_over(result, self._options.rerun.earlier.get(result.template))
         hidden = list(driven.hidden)
         secrets.redact_tree(self._options.artifacts_dir.resolve() / result.template, hidden)
         result = Result.from_json(secrets.redact_data(result.to_json(), hidden))

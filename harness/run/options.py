@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.drivers import Driver
+from harness.rerun import Rerun
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class RunOptions:
         pull: Pull policy for every image (None: each template's own).
         extra_env: More environment for every runtime (``--env``).
         dialects: The dialects to speak to every template (None: each template's own).
+        rerun: Only an earlier run's failed cells, each with only its failed canaries.
     """
 
     driver: str = "auto"
@@ -35,6 +37,7 @@ class RunOptions:
     pull: str | None = None
     extra_env: Mapping[str, str] = field(default_factory=dict)
     dialects: tuple[str, ...] | None = None
+    rerun: Rerun | None = None
 
 
 def progress(template: str, text: str) -> None:
