@@ -23,10 +23,12 @@ from harness.events import (
     Card,
     Event,
     Header,
+    Infra,
     ModelCall,
     PlatformCall,
     RuntimeExit,
     Token,
+    parse_key,
 )
 
 E = TypeVar("E", bound=Event)
@@ -182,11 +184,48 @@ class Evidence:
         for poll in self.of(A2APoll):
             self._polls.setdefault(poll.event.turn, []).append(poll.event)
         self._exits = self.of(RuntimeExit)
+        self._attempts: dict[str, int] = {}
 
     @classmethod
     def load(cls, path: Path) -> Evidence:
         """Read a ``transcript.jsonl``."""
         return cls(read(path), path.parent)
+
+    # --- samples (``--repeat``) and their attempts -----------------------------------
+
+    def sample(self, number: int) -> Evidence:
+        """One sample's evidence, as if it were the only one: the last attempt of each of
+        its conversations under its canary's id, no other sample's conversations, and
+        every event that belongs to no conversation (model and platform calls, which
+        checks tie to turns)."""
+        final: dict[str, int] = {}
+        for start in self.of(CanaryStart):
+            canary, sample, attempt = parse_key(start.event.canary)
+            if sample == number:
+                final[canary] = max(final.get(canary, 0), attempt)
+        kept: list[Line[Event]] = []
+        for line in self.lines:
+            key = getattr(line.event, "canary", None)
+            if key is None:
+                kept.append(line)
+                continue
+            canary, sample, attempt = parse_key(key)
+            if sample == number and final.get(canary) == attempt:
+                renamed = line.event if key == canary else replace(line.event, canary=canary)  # type: ignore[arg-type]
+                kept.append(Line(line.number, renamed))
+        view = Evidence(kept, self.root)
+        view._attempts = {canary: attempt + 1 for canary, attempt in final.items()}
+        return view
+
+    def attempts(self, canary: str) -> int:
+        """How many times this sample's conversation was driven (1 without a retry); on a
+        :meth:`sample` view, from the original transcript's start marks."""
+        return self._attempts.get(canary, 1)
+
+    def infra(self, canary: str) -> str | None:
+        """Why the conversation's last attempt failed for infrastructure, if it did."""
+        found = [line.event.reason for line in self.events(canary, Infra)]
+        return found[-1] if found else None
 
     def of(self, kind: type[E]) -> list[Line[E]]:
         """Every event of one type, in order."""

@@ -44,36 +44,49 @@ class TranscriptFile(pytest.File):
     """One template's transcript: a test per canary and diagnostic it selected."""
 
     def collect(self) -> Iterator[pytest.Item]:
-        evidence = Evidence.load(self.path)
+        whole = Evidence.load(self.path)
         specs = registry.specs()
-        for canary in evidence.header.selected:
-            if canary not in specs:
-                raise ValueError(f"{self.path}: unknown canary {canary!r} in the header")
-            yield CheckItem.from_parent(self, name=canary, evidence=evidence)
+        repeat = whole.header.repeat
+        for number in range(1, repeat + 1):
+            evidence = whole.sample(number)
+            for canary in whole.header.selected:
+                if canary not in specs:
+                    raise ValueError(f"{self.path}: unknown canary {canary!r} in the header")
+                name = canary if repeat == 1 else f"{canary}[{number}]"
+                yield CheckItem.from_parent(
+                    self, name=name, canary=canary, sample=number, evidence=evidence
+                )
 
 
 class CheckItem(pytest.Item):
-    """Judges one canary or diagnostic from its template's transcript."""
+    """Judges one canary or diagnostic, in one sample, from its template's transcript."""
 
-    def __init__(self, *, evidence: Evidence, **kwargs: Any) -> None:
+    def __init__(self, *, canary: str, sample: int, evidence: Evidence, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.evidence = evidence
-        self.canary = self.name
+        self.canary = canary
+        explains = registry.specs()[canary].explains
+        self.conversations = [c for c in (canary, explains) if c is not None]
         self.user_properties += [
             ("template", evidence.header.template),
             ("canary", self.canary),
+            ("sample", sample),
+            ("retries", max(evidence.attempts(c) for c in self.conversations) - 1),
             ("duration_s", evidence.duration(self.canary)),
         ]
 
     def setup(self) -> None:
         # Incomplete evidence is the harness's problem, not a verdict: an error.
-        explains = registry.specs()[self.canary].explains
-        for conversation in (self.canary, explains):
-            if conversation is None:
-                continue
+        for conversation in self.conversations:
             problem = self.evidence.conversation_problem(conversation)
             if problem:
                 pytest.fail(problem, pytrace=False)
+        # The model provider failed it, retries or not: no verdict about the runtime.
+        for conversation in self.conversations:
+            why = self.evidence.infra(conversation)
+            if why:
+                self.user_properties.append(("infra", True))
+                pytest.skip(f"infrastructure: {why}")
 
     def runtest(self) -> None:
         check = registry.specs()[self.canary].module().check
@@ -105,28 +118,31 @@ def _message(report: pytest.TestReport) -> str:
 
 
 class OutcomeCollector:
-    """Folds setup/call/teardown reports into one outcome per template and canary."""
+    """Folds setup/call/teardown reports into one outcome per template, canary and sample:
+    ``{template: {canary: [sample 1's, sample 2's, …]}}``."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.outcomes: dict[str, dict[str, dict[str, Any]]] = {}
+        self.outcomes: dict[str, dict[str, dict[int, dict[str, Any]]]] = {}
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         properties = dict(report.user_properties)
         if "template" not in properties:
             return
         per_template = self.outcomes.setdefault(str(properties["template"]), {})
-        entry = per_template.setdefault(
-            str(properties["canary"]),
+        per_canary = per_template.setdefault(str(properties["canary"]), {})
+        entry = per_canary.setdefault(
+            int(str(properties.get("sample", 1))),
             # Only a passing call phase makes a pass: a crashed worker's test stays an error.
             {"outcome": "error", "duration_s": properties.get("duration_s", 0.0),
-             "message": NOT_FINISHED, "layer": None},
+             "message": NOT_FINISHED, "layer": None, "retries": properties.get("retries", 0)},
         )  # fmt: skip
         for key in ("layer", "observed"):
             if key in properties:
                 entry[key] = properties[key]
         if report.skipped:
-            entry.update(outcome="skipped", message=_message(report))
+            outcome = "infra" if properties.get("infra") else "skipped"
+            entry.update(outcome=outcome, message=_message(report))
         elif report.when == "call" and report.passed:
             entry.update(outcome="passed", message=None)
         elif report.failed and entry["outcome"] != "failed":
@@ -137,4 +153,9 @@ class OutcomeCollector:
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text(json.dumps(self.outcomes, indent=2), encoding="utf-8")
+        ordered = {
+            template: {canary: [samples[n] for n in sorted(samples)]
+                       for canary, samples in per_template.items()}
+            for template, per_template in self.outcomes.items()
+        }  # fmt: skip
+        self.path.write_text(json.dumps(ordered, indent=2), encoding="utf-8")

@@ -29,6 +29,7 @@ from harness.config import (
 )
 from harness.drivers import DRIVER_CHOICES
 from harness.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, HarnessError, UsageError
+from harness.model_sim import flake
 from harness.results import Result
 from harness.run import RunOptions, judge_transcripts, run
 
@@ -76,6 +77,16 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         help="speak this platform dialect to every template (repeatable: one cell each; "
         "default: each template's dialects)",
     )
+    parser.add_argument(
+        "--repeat", type=_whole_number("a number of samples"), default=None, metavar="N",
+        help="drive each canary's conversation N times; a cell some of whose samples fail "
+        "is flaky (default: each template's 'repeat', 1)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--retries", type=_whole_number("a number of retries"), default=None, metavar="N",
+        help="drive a sample again up to N times when the model provider failed it "
+        "(429, 5xx) (default: each template's 'retries', 2)",
+    )  # fmt: skip
     _add_judge_options(parser)
     _add_strict_option(parser)
     _add_wide_option(parser)
@@ -402,6 +413,12 @@ def run_and_report(
     the gate's exit code."""
     if args.model == "sim":
         templates = on_scripted_model(templates)
+    if args.repeat is not None:
+        if args.repeat < 1:
+            raise UsageError("--repeat: expected 1 or more samples")
+        templates = [replace(t, repeat=args.repeat) for t in templates]
+    if args.retries is not None:
+        templates = [replace(t, retries=args.retries) for t in templates]
     options = RunOptions(
         driver=args.driver,
         canaries=tuple(args.canaries) if args.canaries else None,
@@ -412,6 +429,7 @@ def run_and_report(
         extra_env=_extra_env(args.env),
         dialects=tuple(dict.fromkeys(args.dialects)) if args.dialects else None,
         rerun=again,
+        model_flake=flake.from_env(os.environ),
     )
     for flag, directory in (("--results", args.results), ("--artifacts", args.artifacts)):
         _writable_directory(flag, directory)

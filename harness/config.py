@@ -56,6 +56,10 @@ DEFAULT_DROPPED_MARKERS = (
 MAX_NAME_LENGTH = 64  # it names files, containers and volumes
 MAX_IMAGE_LENGTH = 255
 MAX_TIMEOUT_S = 86_400.0  # a day: more is a typo, and overflows timers
+MAX_REPEAT = 1000
+MAX_RETRIES = 10
+FLAKY_POLICIES = ("fail", "pass", "advisory")
+"""What a flaky cell does to its gate: fails it, passes it, or passes it with a warning."""
 MAX_MEMORY_BYTES = 1 << 40
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -395,6 +399,18 @@ def _logs(c: _Checker, k: str, v: Any, root: Path) -> tuple[str, ...]:
     return _log_patterns(c, v)
 
 
+def _count(c: _Checker, k: str, v: Any, root: Path) -> int:
+    return int(c.number(k, v, integer=True, minimum=1, maximum=MAX_REPEAT))
+
+
+def _retries(c: _Checker, k: str, v: Any, root: Path) -> int:
+    return int(c.number(k, v, integer=True, maximum=MAX_RETRIES))
+
+
+def _share(c: _Checker, k: str, v: Any, root: Path) -> float:
+    return c.number(k, v, maximum=1)
+
+
 def _quarantine(c: _Checker, k: str, v: Any, root: Path) -> dict[str, datetime.date]:
     if not isinstance(v, dict):
         raise c.fail(k, f"expected a table of canary = end date, got {v!r}")
@@ -462,6 +478,15 @@ class Template:
     the artifacts, masked and capped, and searched for why the runtime failed."""
     dialects: tuple[str, ...] = key(["context"], _dialects)
     """How the harness speaks to it (DESIGN §3.4): one cell of the matrix per dialect."""
+    repeat: int = key(1, _count)
+    """Samples of each canary's conversation (fresh contexts and tokens each)."""
+    retries: int = key(2, _retries)
+    """How often a sample that failed for the model provider's reason is driven again."""
+    pass_rate: float = key(0.0, _share)
+    """The share of samples that must pass for a cell to be ``flaky`` rather than failed."""
+    flaky: str = key("fail", _one_of(FLAKY_POLICIES))
+    """A flaky cell fails its gate (``fail``), passes it (``pass``), or passes with a
+    warning (``advisory``)."""
     quarantine: Mapping[str, datetime.date] = key({}, _quarantine, shared=False)
     """Canaries (or diagnostics) that run and are shown but do not gate, each until the end
     of its date; after it, they gate again and the result says so."""

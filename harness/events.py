@@ -66,6 +66,10 @@ class Header(_Event):
     """The conversations overlap (False where the template declares a shared session)."""
     dialect: str = "context"
     """How the harness spoke to the runtime (DESIGN §3.4)."""
+    repeat: int = 1
+    """How many samples of each conversation were driven (``--repeat``)."""
+    retries: int = 0
+    """How often a sample was driven again after an infrastructure failure, at most."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,6 +82,26 @@ class Footer(_Event):
 
 
 # --- one conversation ---------------------------------------------------------------------
+
+
+SAMPLE_MARK = "~"
+
+
+def conversation_key(canary: str, sample: int = 1, attempt: int = 0) -> str:
+    """What a conversation's events name it: the canary's id for its first sample's first
+    attempt (the only one without ``--repeat``), ``<id>~<sample>~<attempt>`` otherwise."""
+    if (sample, attempt) == (1, 0):
+        return canary
+    return f"{canary}{SAMPLE_MARK}{sample}{SAMPLE_MARK}{attempt}"
+
+
+def parse_key(key: str) -> tuple[str, int, int]:
+    """A conversation key's canary id, sample (from 1) and attempt (from 0)."""
+    canary, _, rest = key.partition(SAMPLE_MARK)
+    if not rest:
+        return canary, 1, 0
+    sample, _, attempt = rest.partition(SAMPLE_MARK)
+    return canary, int(sample), int(attempt or 0)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -96,6 +120,17 @@ class CanaryEnd(_Event):
     type: ClassVar[str] = "canary_end"
     canary: str
     error: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Infra(_Event):
+    """A conversation failed for an infrastructure reason (the model provider's 429 or
+    5xx), not the runtime's: it is driven again while retries are left, else no verdict."""
+
+    type: ClassVar[str] = "infra"
+    canary: str
+    reason: str
+    retried: bool
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -333,6 +368,8 @@ class ModelCall(_Tied):
     tools: tuple[str, ...] = ()
     answer: str | None = None
     tool_call: ToolCall | None = None
+    status: int = 200
+    """The HTTP status it was answered with (429: ``CANARY_MODEL_FLAKE``'s rate limit)."""
 
     def last_user_text(self) -> str:
         """The text of the request's last user message ('' when there is none)."""
@@ -369,7 +406,7 @@ class RuntimeExit(_Event):
 
 
 Event: TypeAlias = (
-    Header | Footer | CanaryStart | CanaryEnd | HarnessFault | Token | A2ACall | StreamCall
+    Header | Footer | CanaryStart | CanaryEnd | Infra | HarnessFault | Token | A2ACall | StreamCall
     | A2APoll | PeerTold | HttpGet | Upload | Placed | Snapshot | PlatformCall | ModelCall
     | ModelUnserved | Card | RuntimeExit
 )  # fmt: skip

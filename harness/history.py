@@ -16,7 +16,8 @@ from harness.results import Problem, Result, Status, read_all
 SHOWN = 5
 """Outcomes a cell's trend shows in the matrix (its rate counts every run given)."""
 
-_MARKS = {Status.PASSED: ".", Status.FAILED: "F", Status.ERROR: "E", Status.SKIPPED: "s"}
+_MARKS = {Status.PASSED: ".", Status.FAILED: "F", Status.ERROR: "E", Status.SKIPPED: "s",
+          Status.FLAKY: "~", Status.INFRA: "i"}  # fmt: skip
 ABSENT = "-"
 
 
@@ -33,7 +34,7 @@ class Trend:
     @property
     def verdicts(self) -> list[Status]:
         """The runs that gave it a verdict (passed, failed or error)."""
-        return [o for o in self.outcomes if o in (Status.PASSED, Status.FAILED, Status.ERROR)]
+        return [o for o in self.outcomes if o not in (None, Status.SKIPPED, Status.INFRA)]
 
     @property
     def flips(self) -> int:
@@ -55,7 +56,7 @@ class Trend:
 
     def marks(self, last: int = SHOWN) -> str:
         """The last outcomes as marks, oldest first: ``.`` passed, ``F`` failed, ``E`` error,
-        ``s`` skipped, ``-`` absent."""
+        ``~`` flaky, ``i`` infra, ``s`` skipped, ``-`` absent."""
         return "".join(ABSENT if o is None else _MARKS[o] for o in self.outcomes[-last:])
 
     def cell(self, last: int = SHOWN) -> str:

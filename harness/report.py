@@ -19,8 +19,20 @@ from harness.results import CanaryResult, Result, Status
 
 FORMATS = ("terminal", "markdown", "json", "html", "junit")
 _SYMBOLS = {Status.PASSED: "pass", Status.FAILED: "FAIL", Status.ERROR: "ERROR",
-            Status.SKIPPED: "skip"}  # fmt: skip
-_LOUD = (Status.FAILED, Status.ERROR)
+            Status.SKIPPED: "skip", Status.FLAKY: "FLAKY", Status.INFRA: "INFRA"}  # fmt: skip
+_LOUD = (Status.FAILED, Status.ERROR, Status.FLAKY, Status.INFRA)
+
+
+def _count(entry: CanaryResult) -> str:
+    """`` 3/5`` (samples that passed, of those with a verdict), `` i2`` (samples with no
+    verdict for infrastructure reasons) and `` r4`` (retries), for a repeated or retried
+    canary."""
+    if not entry.samples:
+        return ""
+    infra = sum(s.outcome == Status.INFRA for s in entry.samples)
+    counted = f" {entry.passes}/{entry.judged}" if entry.judged else ""
+    retried = f" r{entry.retries}" if entry.retries else ""
+    return counted + (f" i{infra}" if infra else "") + retried
 
 
 def columns(results: list[Result]) -> list[str]:
@@ -33,7 +45,7 @@ def _cell(result: Result, canary: str) -> str:
     entry = result.canaries.get(canary)
     if entry is None:
         return "-"
-    cell = _SYMBOLS[entry.outcome]
+    cell = _SYMBOLS[entry.outcome] + _count(entry)
     if entry.observed:
         cell += f" ({entry.observed})"
     if entry.quarantined_until:
@@ -117,7 +129,8 @@ def findings(results: list[Result]) -> list[str]:
 # --- the compact terminal matrix: fits 120 columns ----------------------------------
 
 NOTE_WIDTH = 118  # with its indent, a note fits 120 columns
-_MARKS = {Status.PASSED: "ok", Status.FAILED: "FAIL", Status.ERROR: "ERR", Status.SKIPPED: "skip"}
+_MARKS = {Status.PASSED: "ok", Status.FAILED: "FAIL", Status.ERROR: "ERR", Status.SKIPPED: "skip",
+          Status.FLAKY: "flaky", Status.INFRA: "INFRA"}  # fmt: skip
 _GATES = {"required": "req", "advisory": "adv", "off": "off"}
 _DRIVERS = {"process": "proc", "docker": "dock"}
 
@@ -129,7 +142,7 @@ def _compact_cell(result: Result, canary: str) -> str:
     usual = registry.specs()[canary].usual if canary in registry.specs() else None
     bracket = f" ({entry.observed})" if entry.observed and entry.observed != usual else ""
     parked = "~q" if entry.quarantined_until else ""  # the finding below gives its end date
-    return _MARKS[entry.outcome] + parked + bracket
+    return _MARKS[entry.outcome] + _count(entry) + parked + bracket
 
 
 def compact(results: list[Result], today: datetime.date | None = None) -> str:
@@ -315,12 +328,15 @@ def _transcript(result: Result) -> str | None:
     return next((a for a in result.artifacts if a.endswith("transcript.jsonl")), None)
 
 
-def _junit_outcome(entry: CanaryResult) -> tuple[Status, str | None]:
-    """A quarantined failure is a skipped case: JUnit's readers gate on failures."""
-    if entry.quarantined_until and entry.outcome in _LOUD:
-        why = f"quarantined until {entry.quarantined_until}, {entry.outcome}: {entry.message}"
-        return Status.SKIPPED, why
-    return entry.outcome, entry.message
+def _junit_outcome(result: Result, entry: CanaryResult) -> tuple[Status, str | None]:
+    """A failure that does not gate (quarantined, or flaky under a lenient policy) is a
+    skipped case: JUnit's readers gate on failures. Flaky is a failure, infra an error."""
+    if entry.outcome in _LOUD and not entry.gates(result.flaky):
+        held = f"quarantined until {entry.quarantined_until}" if entry.quarantined_until else (
+            f"flaky = {result.flaky}")  # fmt: skip
+        return Status.SKIPPED, f"{held}, {entry.outcome}: {entry.message}"
+    junit_kind = {Status.FLAKY: Status.FAILED, Status.INFRA: Status.ERROR}
+    return junit_kind.get(entry.outcome, entry.outcome), entry.message
 
 
 def junit(results: list[Result]) -> str:
@@ -335,7 +351,8 @@ def junit(results: list[Result]) -> str:
     for result in cascade_order(results):
         suite = ElementTree.SubElement(suites, "testsuite", name=result.template)
         counts = dict.fromkeys(totals, 0)
-        cases = [(cid, *_junit_outcome(e), e.duration_s) for cid, e in result.canaries.items()]
+        cases = [(cid, *_junit_outcome(result, e), e.duration_s)
+                 for cid, e in result.canaries.items()]  # fmt: skip
         if not cases:
             cases = [("template", result.status, result.reason, 0.0)]
         for name, outcome, message, seconds in cases:
@@ -377,7 +394,7 @@ class Change:
 
 
 _ORDER = ("regression", "fix", "new", "removed", "changed")
-_BAD = (Status.FAILED, Status.ERROR)
+_BAD = (Status.FAILED, Status.ERROR, Status.FLAKY)
 
 
 def compare(baseline: list[Result], current: list[Result]) -> list[Change]:

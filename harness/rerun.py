@@ -1,4 +1,4 @@
-"""Rerun what failed: an earlier run's failed cells, and only their failed canaries.
+"""Rerun what failed: an earlier run's failed (or flaky) cells, only their failed canaries.
 
 A cell's rerun result carries the earlier verdicts of the canaries that were not rerun,
 and says so, so that the matrix after a rerun is whole and nothing in it passes unseen.
@@ -30,7 +30,7 @@ class Rerun:
     earlier: Mapping[str, Result]
 
 
-_RERUN = (Status.FAILED, Status.ERROR)
+_RERUN = (Status.FAILED, Status.ERROR, Status.FLAKY, Status.INFRA)
 
 
 def plan(directory: Path, config: Config) -> tuple[list[Template], Rerun]:
@@ -56,7 +56,8 @@ def plan(directory: Path, config: Config) -> tuple[list[Template], Rerun]:
     canaries: dict[str, tuple[str, ...]] = {}
     earlier: dict[str, Result] = {}
     for result in merged.results:
-        if result.status not in _RERUN:
+        flaky = any(e.outcome in _RERUN for e in result.canaries.values())
+        if result.status not in _RERUN and not flaky:
             continue
         name = result.template.split("@", 1)[0]
         if name not in config.templates:
@@ -113,6 +114,6 @@ def carry_over(rerun: Result, earlier: Result | None) -> Result:
         f"{earlier.started_at}"
     )
     return dataclasses.replace(
-        rerun, canaries=canaries, status=template_status(canaries),
+        rerun, canaries=canaries, status=template_status(canaries, rerun.flaky),
         warnings=(*rerun.warnings, note),
     )  # fmt: skip

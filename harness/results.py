@@ -22,12 +22,50 @@ TIMINGS = ("prepare_s", "boot_s", "canaries_s", "teardown_s")
 
 
 class Status(StrEnum):
-    """A template's status, or one canary's outcome."""
+    """A template's status, or one canary's outcome (``flaky`` and ``infra``: a canary's)."""
 
     PASSED = "passed"
     FAILED = "failed"
     ERROR = "error"
     SKIPPED = "skipped"
+    FLAKY = "flaky"
+    """Some of its samples passed, some failed (``--repeat``)."""
+    INFRA = "infra"
+    """Every sample failed for the model provider's reason (429, 5xx), not the runtime's."""
+
+
+VERDICTS = (Status.PASSED, Status.FAILED, Status.ERROR)
+"""Sample outcomes that say something about the runtime (not skipped, not infra)."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One of a canary's repeated conversations, judged.
+
+    Attributes:
+        outcome: passed, failed, error, skipped or infra.
+        message: Why it did not pass.
+        layer: Where its failure sits.
+        retries: How often its conversation was driven again for an infrastructure failure.
+    """
+
+    outcome: Status
+    message: str | None = None
+    layer: str | None = None
+    retries: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form."""
+        return {"outcome": str(self.outcome), "message": self.message, "layer": self.layer,
+                "retries": self.retries}  # fmt: skip
+
+    @classmethod
+    def from_json(cls, data: Any) -> Sample:
+        """Read the JSON form (raises ValueError on a foreign shape)."""
+        if not isinstance(data, dict):
+            raise ValueError(f"a sample is not an object: {data!r}")
+        return cls(Status(str(data.get("outcome"))), data.get("message"), data.get("layer"),
+                   int(data.get("retries") or 0))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -42,6 +80,8 @@ class CanaryResult:
         observed: What a diagnostic observed (``context``, ``shared``, ``platform``, …).
         quarantined_until: The end date of the template's quarantine of it, while one
             holds: its outcome is shown, and does not gate.
+        samples: Every sample's verdict, when it was driven more than once (``--repeat``,
+            or retried for an infrastructure failure); ``outcome`` sums them up.
     """
 
     outcome: Status
@@ -50,17 +90,37 @@ class CanaryResult:
     layer: str | None = None
     observed: str | None = None
     quarantined_until: str | None = None
+    samples: tuple[Sample, ...] = ()
+
+    def gates(self, flaky: str = "fail") -> bool:
+        """It failed, errored, gave no verdict for infrastructure reasons, or (under the
+        ``flaky = "fail"`` policy) was flaky; and no quarantine holds it."""
+        bad = self.outcome in (Status.FAILED, Status.ERROR, Status.INFRA) or (
+            self.outcome == Status.FLAKY and flaky == "fail"
+        )
+        return bad and self.quarantined_until is None
 
     @property
-    def gates(self) -> bool:
-        """It failed or errored, and no quarantine holds it."""
-        return self.outcome in (Status.FAILED, Status.ERROR) and self.quarantined_until is None
+    def passes(self) -> int:
+        """Samples that passed."""
+        return sum(s.outcome == Status.PASSED for s in self.samples)
+
+    @property
+    def judged(self) -> int:
+        """Samples with a verdict about the runtime."""
+        return sum(s.outcome in VERDICTS for s in self.samples)
+
+    @property
+    def retries(self) -> int:
+        """Conversations driven again for an infrastructure failure, over every sample."""
+        return sum(s.retries for s in self.samples)
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON form; ``observed`` and ``quarantined_until`` only when set."""
+        """The JSON form; ``observed``, ``quarantined_until`` and ``samples`` only when set."""
         data = asdict(self)
-        for optional in ("observed", "quarantined_until"):
-            if data[optional] is None:
+        data["samples"] = [s.to_json() for s in self.samples]
+        for optional in ("observed", "quarantined_until", "samples"):
+            if not data[optional]:
                 del data[optional]
         return data
 
@@ -76,6 +136,7 @@ class CanaryResult:
             layer=data.get("layer"),
             observed=data.get("observed"),
             quarantined_until=data.get("quarantined_until"),
+            samples=tuple(Sample.from_json(s) for s in data.get("samples") or ()),
         )
 
 
@@ -103,6 +164,10 @@ class Result:
     """How the harness spoke to the runtime (DESIGN §3.4)."""
     quarantine: Mapping[str, str] = field(default_factory=dict)
     """The template's quarantine table (canary: ISO end date), expired entries included."""
+    pass_rate: float = 0.0
+    """Under it, a canary some of whose samples passed is failed, not flaky."""
+    flaky: str = "fail"
+    """What a flaky canary does to the gate (``fail``, ``pass``, ``advisory``)."""
 
     @classmethod
     def new(cls, template: Template) -> Result:
@@ -111,7 +176,8 @@ class Result:
         quarantine = {c: end.isoformat() for c, end in template.quarantine.items()}
         return cls(template=template.label, dialect=template.dialect, gate=template.gate,
                    wave=template.wave, image=template.image, required_since=since,
-                   quarantine=quarantine)  # fmt: skip
+                   quarantine=quarantine, pass_rate=template.pass_rate,
+                   flaky=template.flaky)  # fmt: skip
 
     @property
     def name(self) -> str:
@@ -144,6 +210,8 @@ class Result:
             "required_since": self.required_since,
             "artifacts": list(self.artifacts),
             "quarantine": dict(self.quarantine),
+            "pass_rate": self.pass_rate,
+            "flaky": self.flaky,
         }
 
     @classmethod
@@ -178,6 +246,8 @@ class Result:
                 required_since=data.get("required_since"),
                 artifacts=tuple(_strings(data, "artifacts")),
                 quarantine=_quarantine(data),
+                pass_rate=float(data.get("pass_rate") or 0.0),
+                flaky=str(data.get("flaky") or "fail"),
             )
         except KeyError as exc:
             raise ValueError(f"missing {exc.args[0]!r}") from None
@@ -199,13 +269,38 @@ def _quarantine(data: dict[str, Any]) -> dict[str, str]:
     return {str(k): v for k, v in value.items()}
 
 
-def template_status(canaries: Mapping[str, CanaryResult]) -> Status:
-    """``failed`` when any canary or diagnostic failed or errored outside a quarantine;
+def template_status(canaries: Mapping[str, CanaryResult], flaky: str = "fail") -> Status:
+    """``failed`` when a canary or diagnostic gates (:meth:`CanaryResult.gates`); ``error``
+    when what gates is only infrastructure failures (no verdict about the runtime);
     ``skipped`` when all skipped."""
-    if any(entry.gates for entry in canaries.values()):
-        return Status.FAILED
+    gating = [entry for entry in canaries.values() if entry.gates(flaky)]
+    if gating:
+        infra_only = all(entry.outcome == Status.INFRA for entry in gating)
+        return Status.ERROR if infra_only else Status.FAILED
     outcomes = {entry.outcome for entry in canaries.values()}
     return Status.SKIPPED if outcomes == {Status.SKIPPED} else Status.PASSED
+
+
+def summed_up(samples: list[Sample], pass_rate: float = 0.0) -> tuple[Status, Sample | None]:
+    """One canary's outcome from its samples, and the sample its message comes from.
+
+    ``passed`` when every sample with a verdict passed; ``failed`` when none did, or (with
+    a ``pass_rate``) when fewer than that share did; ``flaky`` otherwise. Skipped and infra
+    samples are not counted: with none left, it is ``skipped`` if any was, else ``infra``.
+    """
+    judged = [s for s in samples if s.outcome in VERDICTS]
+    if not judged:
+        # A check that does not apply (skipped) says so whatever the provider did.
+        skipped = [s for s in samples if s.outcome == Status.SKIPPED]
+        return (Status.SKIPPED, skipped[0]) if skipped else (Status.INFRA, samples[0])
+    bad = [s for s in judged if s.outcome != Status.PASSED]
+    if not bad:
+        return Status.PASSED, None
+    first = next((s for s in bad if s.outcome == Status.FAILED), bad[0])
+    if len(bad) == len(judged):
+        return (Status.FAILED if first.outcome == Status.FAILED else Status.ERROR), first
+    passed = (len(judged) - len(bad)) / len(judged)
+    return (Status.FAILED if passed < pass_rate else Status.FLAKY), first
 
 
 def quarantined(

@@ -148,6 +148,10 @@ class PlatformState:
         """This server's URL as the runtime reaches it (the peers' URLs are under it)."""
         self.auth_token: str | None = None
         self.memories: list[Memory] = []
+        self.sample: Callable[[], int] = lambda: 1
+        """The sample being driven (``--repeat``): a search finds only the memories written
+        during it, as if each sample had a workspace of its own."""
+        self._written_in: dict[str, int] = {}
         self.calls: list[PlatformCall] = []
         self.recorder = recorder
         self.lock = threading.Lock()
@@ -211,14 +215,17 @@ class PlatformState:
         )
         with self.lock:
             self.memories.append(memory)
+            self._written_in[memory.id] = self.sample()
         return HTTPStatus.CREATED, {"id": memory.id, "scope": scope, "namespace": memory.namespace}
 
     def recall(self, query: dict[str, str]) -> tuple[int, Any]:
         scope = query.get("scope") or None
         if scope is not None and scope.upper() not in SCOPES:
             raise _Refused(HTTPStatus.BAD_REQUEST, f"'scope' must be one of {', '.join(SCOPES)}")
+        sample = self.sample()
         with self.lock:
-            found = search_memories(list(self.memories), query.get("q", ""), scope)
+            pool = [m for m in self.memories if self._written_in.get(m.id, sample) == sample]
+            found = search_memories(pool, query.get("q", ""), scope)
         # The platform's handler answers with the list itself (DESIGN §3).
         return HTTPStatus.OK, [asdict(m) for m in found]
 

@@ -42,8 +42,11 @@ class Transcript:
         self._started = time.monotonic()
         self._line = 0
         self._turn = 0
-        self._in_flight: dict[int, str] = {}
+        self._in_flight: dict[int, tuple[str, int]] = {}
+        self._turns_of: dict[str, int] = {}
+        self._sample = 1
         self._last_finished: int | None = None
+        self._written: list[Event] = []
         self.lost_connections = 0
         """A2A exchanges that got no HTTP response at all (the runtime may be gone)."""
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -63,15 +66,39 @@ class Transcript:
                 raise RuntimeError(f"{self.path} is closed")
             self._file.write(line + "\n")
             self._file.flush()
+            self._written.append(stamped)
             self._line += 1
             return self._line
+
+    @property
+    def lines(self) -> int:
+        """How many lines have been written."""
+        with self._lock:
+            return self._line
+
+    def written(self, since: int = 0) -> list[Event]:
+        """The events written so far (from line ``since + 1``), as written (unmasked)."""
+        with self._lock:
+            return self._written[since:]
 
     def begin_turn(self, canary: str) -> int:
         """A new A2A turn id, in flight until :meth:`end_turn`."""
         with self._lock:
             self._turn += 1
-            self._in_flight[self._turn] = canary
+            index = self._turns_of[canary] = self._turns_of.get(canary, 0) + 1
+            self._in_flight[self._turn] = (canary, index)
+            self._sample = events.parse_key(canary)[1]
             return self._turn
+
+    def sample(self) -> int:
+        """The sample of the turn begun last: samples are driven one after another."""
+        with self._lock:
+            return self._sample
+
+    def in_flight(self) -> list[tuple[str, int]]:
+        """The turns in flight, each as its conversation's key and its place in it (from 1)."""
+        with self._lock:
+            return [self._in_flight[turn] for turn in sorted(self._in_flight)]
 
     def end_turn(self, turn: int) -> None:
         """The turn's reply arrived (or it failed)."""

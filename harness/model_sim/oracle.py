@@ -212,6 +212,11 @@ def _read(conversation: Conversation) -> _Turn:
     return _Turn("", (), tuple(results))
 
 
+def without_memory_tools(conversation: Conversation) -> Conversation:
+    """The request as if the memory tools had not been offered (a model that did not look)."""
+    return replace(conversation, tools=tuple(t for t in conversation.tools if not _memory_tool(t)))
+
+
 def _memory_tool(tool: Tool) -> bool:
     """A tool about memory, by its name or the first sentence of its description."""
     if tool.name == FINAL_ANSWER:

@@ -23,7 +23,8 @@ from starlette.routing import Route
 from harness.cp_sim.serving import ThreadedServer
 from harness.events import ModelCall, ModelMessage, ModelUnserved, ToolCall
 from harness.model_sim import shapes
-from harness.model_sim.oracle import Conversation, Decision, decide
+from harness.model_sim.flake import NO_MEMORY_TOOL, RATE_LIMIT, Flake
+from harness.model_sim.oracle import Conversation, Decision, decide, without_memory_tools
 from harness.model_sim.slow import SlowRequests
 
 MODEL_ID = "canary-sim"
@@ -85,13 +86,55 @@ _APIS = {
 GEMINI_METHODS = {"generateContent": False, "streamGenerateContent": True}
 
 
+_RATE_LIMITED = "rate limit reached (the scripted model's CANARY_MODEL_FLAKE)"
+_RATE_LIMIT_BODIES: dict[str, dict[str, Any]] = {
+    "chat": {"error": {"message": _RATE_LIMITED, "type": "requests",
+                       "code": "rate_limit_exceeded"}},
+    "messages": {"type": "error", "error": {"type": "rate_limit_error",
+                                            "message": _RATE_LIMITED}},
+    "gemini": {"error": {"code": 429, "message": _RATE_LIMITED, "status": "RESOURCE_EXHAUSTED"}},
+}  # fmt: skip
+_RATE_LIMIT_BODIES["responses"] = _RATE_LIMIT_BODIES["chat"]
+# Clients retry a 429 after this (their own backoff is seconds): a flaked turn ends soon.
+_RETRY_AFTER = {"retry-after-ms": "50", "retry-after": "1"}
+
+
+@dataclass(frozen=True)
+class Turns:
+    """Which turn a request belongs to, for ``CANARY_MODEL_FLAKE``.
+
+    Attributes:
+        template: The cell's name.
+        in_flight: The turns in flight (conversation key, place in it).
+    """
+
+    template: str
+    in_flight: Callable[[], list[tuple[str, int]]]
+
+
 class _Routes:
     def __init__(
-        self, recorder: Recorder | None, unserved: UnservedRecorder | None, slow: SlowRequests
+        self,
+        recorder: Recorder | None,
+        unserved: UnservedRecorder | None,
+        slow: SlowRequests,
+        flake: Flake | None = None,
+        turns: Turns | None = None,
     ) -> None:
         self.recorder = recorder
         self.on_unserved = unserved
         self.slow = slow
+        self.flake = flake if turns is not None else None
+        self.turns = turns
+
+    def _fate(self) -> str | None:
+        if self.flake is None or self.turns is None:
+            return None
+        flying = self.turns.in_flight()
+        if not flying:  # between turns (a runtime's own start-up call): it behaves
+            return None
+        conversation, turn = flying[0]
+        return self.flake.fate(self.turns.template, conversation, turn)
 
     def app(self) -> Starlette:
         return Starlette(
@@ -107,17 +150,22 @@ class _Routes:
         )
 
     def _record(
-        self, api: str, stream: bool, conversation: Conversation, decision: Decision
+        self,
+        api: str,
+        stream: bool,
+        conversation: Conversation,
+        decision: Decision | None,
+        status: int = 200,
     ) -> None:
         if self.recorder is None:
             return
-        called = ToolCall(decision.tool, decision.arguments) if decision.tool else None
+        called = ToolCall(decision.tool, decision.arguments) if decision and decision.tool else None
         self.recorder(
             ModelCall(
                 api=api, stream=stream,
                 messages=tuple(ModelMessage(m.role, m.text) for m in conversation.messages),
-                tools=tuple(t.name for t in conversation.tools), answer=decision.text,
-                tool_call=called,
+                tools=tuple(t.name for t in conversation.tools),
+                answer=decision.text if decision else None, tool_call=called, status=status,
             )
         )  # fmt: skip
 
@@ -159,8 +207,14 @@ class _Routes:
         body = await self._body(request)
         shape = _APIS[api]
         conversation = shape.read(body)
-        decision = decide(conversation)
         streamed = bool(body.get("stream")) if stream is None else stream
+        fate = self._fate()
+        if fate == RATE_LIMIT:
+            self._record(api, streamed, conversation, None, status=429)
+            return JSONResponse(_RATE_LIMIT_BODIES[api], 429, headers=_RETRY_AFTER)
+        if fate == NO_MEMORY_TOOL:
+            conversation = without_memory_tools(conversation)
+        decision = decide(conversation)
         self._record(api, streamed, conversation, decision)
         if decision.think_s:
             await self.slow.think(decision.think_s)  # on record first: the request has started
@@ -189,6 +243,8 @@ class ModelServer(ThreadedServer):
         recorder: Receives every model request with the oracle's answer.
         unserved: Receives every request to a route the simulator does not serve
             (a framework probing for Ollama or vLLM routes, or needing embeddings).
+        flake: ``CANARY_MODEL_FLAKE``'s setting, if it is on.
+        turns: Which turn each request belongs to (what ``flake`` decides by).
 
     Attributes:
         slow: The slow requests it got, and the hold on their answers (``stream_cancel``).
@@ -199,6 +255,9 @@ class ModelServer(ThreadedServer):
         host: str = "127.0.0.1",
         recorder: Recorder | None = None,
         unserved: UnservedRecorder | None = None,
+        flake: Flake | None = None,
+        turns: Turns | None = None,
     ) -> None:
         self.slow = SlowRequests()
-        super().__init__(_Routes(recorder, unserved, self.slow).app(), host, "model simulator")
+        routes = _Routes(recorder, unserved, self.slow, flake, turns)
+        super().__init__(routes.app(), host, "model simulator")

@@ -15,10 +15,21 @@ from typing import Protocol
 
 from canary import registry
 from harness.cp_sim import A2AClient, Conversation, FileAccess, Transcript, trim
+from harness.cp_sim.dialects import dialect
 from harness.cp_sim.platform import Peer
 from harness.drivers.base import TemplateError
-from harness.events import CanaryEnd, CanaryStart, HarnessFault, Header, RuntimeExit
+from harness.events import (
+    CanaryEnd,
+    CanaryStart,
+    HarnessFault,
+    Header,
+    Infra,
+    RuntimeExit,
+    conversation_key,
+    parse_key,
+)
 from harness.model_sim.slow import SlowRequests
+from harness.run import infra
 
 EXIT_POLL_S = 0.5
 EXIT_GRACE_S = 2.0
@@ -43,32 +54,56 @@ async def drive(
         slow: The scripted model's slow requests, if the runtime has a scripted model.
     """
     specs = registry.specs()
+    v1 = dialect(header.dialect).v1  # the header names the dialect spoken (auto resolved)
     artifacts = transcript.path.parent
     peer_client = A2AClient(peer.a2a_url, "", peer.turn_timeout) if peer else None
     async with A2AClient(runtime.base_url, header.a2a_path, header.turn_timeout) as client:
 
-        def talk(canary: str) -> Conversation:
+        def talk(key: str) -> Conversation:
             return Conversation(
-                canary, client=client, transcript=transcript, files=runtime,
+                key, client=client, transcript=transcript, files=runtime,
                 artifacts=artifacts, settings=header, peer=peer_client, slow=slow,
             )  # fmt: skip
 
-        async def one(canary: str) -> None:
-            await run_step(transcript, talk(canary), "converse")
+        async def attempt(canary: str, sample: int, number: int) -> set[str]:
+            key = conversation_key(canary, sample, number)
+            await run_step(transcript, talk(key), "converse")
+            keys = {key}
             for spec in specs.values():
                 if spec.explains == canary and spec.id in header.selected:
-                    await run_step(transcript, talk(spec.id), "follow_up")
+                    keys.add(conversation_key(spec.id, sample, number))
+                    await run_step(transcript, talk(conversation_key(spec.id, sample, number)),
+                                   "follow_up")  # fmt: skip
+            return keys
+
+        async def one(canary: str, sample: int) -> None:
+            # A conversation that failed for the model provider's reason is driven again
+            # (fresh contexts and tokens), while retries are left.
+            for number in range(header.retries + 1):
+                since = transcript.lines
+                keys = await attempt(canary, sample, number)
+                why = infra.reason(transcript.written(since), keys, v1=v1)
+                if why is None:
+                    return
+                retried = number < header.retries
+                transcript.write(Infra(canary=conversation_key(canary, sample, number),
+                                       reason=why, retried=retried))  # fmt: skip
+                if retried:
+                    await asyncio.sleep(infra.backoff(number))
 
         async def all_conversations() -> None:
+            # Sample after sample: each is a whole run of the conversations, and what a
+            # sample commits to memory is not there for the next (PlatformState.sample).
             together = [c for c in header.conversations if not specs[c].alone]
-            if header.concurrent:
-                await asyncio.gather(*(one(c) for c in together))
-            else:
-                for canary in together:
-                    await one(canary)
-            for canary in header.conversations:  # those that time their own turns, one by one
-                if specs[canary].alone:
-                    await one(canary)
+            for sample in range(1, header.repeat + 1):
+                if header.concurrent:
+                    await asyncio.gather(*(one(c, sample) for c in together))
+                else:
+                    for canary in together:
+                        await one(canary, sample)
+                for canary in header.conversations:  # those that time their own turns
+                    if specs[canary].alone:
+                        await one(canary, sample)
 
         watcher = asyncio.create_task(_watch(runtime, transcript))
         try:
@@ -123,7 +158,8 @@ async def _watch(runtime: Runtime, transcript: Transcript) -> None:
 async def run_step(transcript: Transcript, talk: Conversation, step: str) -> None:
     """Run one module's script (``converse`` or ``follow_up``) between start and end marks."""
     transcript.write(CanaryStart(canary=talk.canary, step=step))
-    script = getattr(registry.specs()[talk.canary].module(), step, None)
+    canary, _, _ = parse_key(talk.canary)
+    script = getattr(registry.specs()[canary].module(), step, None)
     error = None
     try:
         if script is not None:

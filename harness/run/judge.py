@@ -22,14 +22,25 @@ from pathlib import Path
 
 from harness.drivers.base import signal_group
 from harness.errors import HarnessError
-from harness.results import CanaryResult, Result, Status, quarantined, template_status
+from harness.results import (
+    VERDICTS,
+    CanaryResult,
+    Result,
+    Sample,
+    Status,
+    quarantined,
+    summed_up,
+    template_status,
+)
 from harness.run.lifecycle import Driven
 
 JUDGE_TIMEOUT_S = 600.0
 JUDGE_NICENESS = 10
 
-Verdicts = dict[str, dict[str, CanaryResult]]
-"""Outcomes by template, then by canary or diagnostic id."""
+Judged = tuple[CanaryResult, int]
+"""One sample's verdict, and how often its conversation was retried for infrastructure."""
+Verdicts = dict[str, dict[str, list[Judged]]]
+"""Outcomes by template, then by canary or diagnostic id: one per sample."""
 
 
 class JudgeError(HarnessError):
@@ -80,9 +91,34 @@ def judge(transcripts: list[Path], *, workers: int, output_dir: Path) -> Verdict
             + " | ".join(lines)
         )
     return {
-        template: {cid: CanaryResult.from_json(entry) for cid, entry in per_template.items()}
+        template: {
+            cid: [(CanaryResult.from_json(e), int(e.get("retries") or 0)) for e in entries]
+            for cid, entries in per_template.items()
+        }
         for template, per_template in raw.items()
     }
+
+
+def combine(samples: list[Judged], pass_rate: float = 0.0) -> CanaryResult:
+    """One canary's verdict from its samples' (:func:`summed_up`); a single sample that
+    was never retried is its own verdict."""
+    if len(samples) == 1 and samples[0][1] == 0:
+        return samples[0][0]
+    kept = [Sample(v.outcome, v.message, v.layer, retries) for v, retries in samples]
+    outcome, source = summed_up(kept, pass_rate)
+    first = samples[0][0]
+    if source is None:
+        return replace(first, outcome=outcome, message=None, layer=None, samples=tuple(kept))
+    number = kept.index(source) + 1
+    judged = [s for s in kept if s.outcome in VERDICTS]
+    passes = sum(s.outcome == Status.PASSED for s in judged)
+    infra = len(kept) - len(judged)
+    count = f"{passes} of {len(judged)} samples passed" + (f" ({infra} infra)" if infra else "")
+    observed = samples[number - 1][0].observed
+    return replace(
+        first, outcome=outcome, message=f"{count}; sample {number}: {source.message}",
+        layer=source.layer, observed=observed, samples=tuple(kept),
+    )  # fmt: skip
 
 
 def _command(transcripts: list[Path], workers: int, outcomes: Path, junit: Path) -> list[str]:
@@ -102,7 +138,7 @@ def _command(transcripts: list[Path], workers: int, outcomes: Path, junit: Path)
 
 def conclude(
     driven: Driven,
-    verdicts: Mapping[str, CanaryResult] | None,
+    verdicts: Mapping[str, list[Judged]] | None,
     problem: str | None = None,
     *,
     interrupted: bool = False,
@@ -117,14 +153,17 @@ def conclude(
     """
     result = driven.result
     if driven.transcript is not None:
-        found = dict(verdicts or {})
+        found = {cid: combine(v, result.pass_rate) for cid, v in (verdicts or {}).items()}
         missing = CanaryResult(Status.ERROR, message=problem or "the judge gave no verdict")
         canaries, ended = quarantined(
             {cid: found.get(cid, missing) for cid in driven.selected},
             result.quarantine,
             datetime.date.today(),
         )
-        status = template_status(canaries)
+        status = template_status(canaries, result.flaky)
+        if result.flaky == "advisory":
+            ended += [f"{cid} is flaky ({e.message}): it does not gate (flaky = advisory)"
+                      for cid, e in canaries.items() if e.outcome == Status.FLAKY]  # fmt: skip
         reason = result.reason
         if problem:
             status, reason = Status.ERROR, problem

@@ -33,6 +33,8 @@ from harness.drivers import Driver, RunContext, TemplateError, TemplateSkipped
 from harness.drivers.base import LEGACY_READY_PATH, Running
 from harness.events import Card, Footer, Header
 from harness.model_sim import ModelServer, model_env
+from harness.model_sim.flake import Flake
+from harness.model_sim.server import Turns
 from harness.model_sim.slow import SlowRequests
 from harness.results import TIMINGS, Result, Status
 from harness.run.drive import drive
@@ -186,8 +188,15 @@ def _timed(facts: _Facts, key: str) -> Iterator[None]:
         facts.timings[key] = round(time.perf_counter() - start, 3)
 
 
-def header(template: Template, judged: tuple[str, ...], workspace_id: str) -> Header:
-    """The transcript's first line: the template's facts the checks need."""
+def header(
+    template: Template, judged: tuple[str, ...], workspace_id: str, *, one_at_a_time: bool = False
+) -> Header:
+    """The transcript's first line: the template's facts the checks need.
+
+    ``one_at_a_time``: its conversations do not overlap (``CANARY_MODEL_FLAKE`` decides by
+    the one turn in flight).
+    """
+    shares_session = template.session_scope != "context"
     return Header(
         template=template.label, gate=template.gate, wave=template.wave, selected=judged,
         conversations=registry.conversations(judged), session_scope=template.session_scope,
@@ -196,7 +205,8 @@ def header(template: Template, judged: tuple[str, ...], workspace_id: str) -> He
         ready_path=template.ready_path, a2a_path=template.a2a_path,
         turn_timeout=template.turn_timeout,
         # Interleaved conversations would mix in one session a runtime declared to share.
-        concurrent=template.session_scope == "context", dialect=template.dialect,
+        concurrent=not (shares_session or one_at_a_time), dialect=template.dialect,
+        repeat=template.repeat, retries=template.retries,
     )  # fmt: skip
 
 
@@ -207,7 +217,8 @@ def _run_driver(shared: Shared, driver: Driver, judged: tuple[str, ...], facts: 
     artifacts.mkdir(parents=True, exist_ok=True)
     workspace_id = str(uuid.uuid4())
     facts.driver = driver.name
-    facts.header = header(template, judged, workspace_id)
+    flaked = shared.options.model_flake is not None and template.model == "sim"
+    facts.header = header(template, judged, workspace_id, one_at_a_time=flaked)
     if facts.writer is not None:  # a fallback's second attempt starts a fresh transcript
         facts.writer.close()
     transcript = facts.writer = Transcript(artifacts / FILE_NAME, driver.context.hidden)
@@ -215,7 +226,9 @@ def _run_driver(shared: Shared, driver: Driver, judged: tuple[str, ...], facts: 
     try:
         platform = PlatformServer(
             workspace_id, host=driver.platform_host(), recorder=transcript.tied
-        ).start()
+        )
+        platform.state.sample = transcript.sample
+        platform.start()
     except OSError as exc:
         raise TemplateError(f"cannot serve the platform API for the runtime: {exc}") from None
     live.add(driver)
@@ -263,7 +276,7 @@ def _boot(
     env = runtime_env(template, header.workspace_id, platform_url, shared.options.extra_env)
     slow = None
     if template.model == "sim":
-        model = _serve_model(driver, facts.writer, stack)
+        model = _serve_model(driver, facts.writer, stack, shared.options.model_flake)
         env.update(model_env(driver.platform_url(model.host, model.port), template.secrets,
                              template.model_env))  # fmt: skip
         slow = model.slow
@@ -290,10 +303,13 @@ def _prepare(driver: Driver, facts: _Facts) -> None:
 
 
 def _serve_model(
-    driver: Driver, transcript: Transcript, stack: contextlib.ExitStack
+    driver: Driver, transcript: Transcript, stack: contextlib.ExitStack, flake: Flake | None
 ) -> ModelServer:
     """Start the scripted model where the runtime reaches it."""
-    model = ModelServer(driver.platform_host(), recorder=transcript.tied, unserved=transcript.tied)
+    model = ModelServer(
+        driver.platform_host(), recorder=transcript.tied, unserved=transcript.tied, flake=flake,
+        turns=Turns(driver.template.label, transcript.in_flight),
+    )  # fmt: skip
     stack.callback(model.stop)
     try:
         model.start()

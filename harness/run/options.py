@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.drivers import Driver
+from harness.model_sim.flake import Flake
 from harness.rerun import Rerun
 
 
@@ -27,6 +28,7 @@ class RunOptions:
         extra_env: More environment for every runtime (``--env``).
         dialects: The dialects to speak to every template (None: each template's own).
         rerun: Only an earlier run's failed cells, each with only its failed canaries.
+        model_flake: ``CANARY_MODEL_FLAKE``: the scripted model misbehaves on a seed.
     """
 
     driver: str = "auto"
@@ -38,6 +40,7 @@ class RunOptions:
     extra_env: Mapping[str, str] = field(default_factory=dict)
     dialects: tuple[str, ...] | None = None
     rerun: Rerun | None = None
+    model_flake: Flake | None = None
 
 
 def progress(template: str, text: str) -> None:
