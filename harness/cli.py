@@ -186,6 +186,10 @@ def _add_report_parser(commands: argparse._SubParsersAction[argparse.ArgumentPar
     )  # fmt: skip
     report_parser.add_argument("--format", choices=report.FORMATS, default="terminal")
     report_parser.add_argument(
+        "--open", action="store_true",
+        help="write the HTML dashboard (to --output, default report.html) and open it in a browser",
+    )  # fmt: skip
+    report_parser.add_argument(
         "--output", type=Path, default=None, help="write to this file instead of stdout"
     )
     _add_wide_option(report_parser)
@@ -531,7 +535,11 @@ def _report(args: argparse.Namespace) -> int:
         merged, _config_if_present(args.config), ", ".join(map(str, directories))
     )
     trends = _history(args, found)
-    text = report.render(found, args.format, wide=args.wide, history=trends)
+    if args.open:
+        if args.format not in ("terminal", "html"):
+            raise UsageError(f"report: --open shows the HTML page, not --format {args.format}")
+        args.format, args.output = "html", args.output or Path("report.html")
+    text = report.render(found, args.format, wide=args.wide, history=trends, sources=merged.paths)
     changes = _changes(args, found)
     if changes is not None and args.format in ("terminal", "markdown"):
         text += "\n\nagainst the baseline:\n" + (
@@ -541,6 +549,11 @@ def _report(args: argparse.Namespace) -> int:
         args.output.write_text(text + "\n", encoding="utf-8")
     else:
         print(text)
+    if args.open:
+        import webbrowser
+
+        opened = webbrowser.open(args.output.resolve().as_uri())
+        print(f"{'opened' if opened else 'wrote (no browser to open it)'} {args.output}")
     if args.format == "markdown":
         _step_summary(text)
     if merged.problems or (trends and trends.problems):

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import datetime
 import json
-from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
-import jinja2
 from tabulate import tabulate
 
 from canary import registry
+from harness import dashboard
 from harness.config import CANARY_IDS, DIAGNOSTIC_IDS, DIALECTS, cascade_order
 from harness.history import SHOWN, History
 from harness.results import CanaryResult, Result, Status
@@ -209,6 +210,7 @@ def render(
     *,
     wide: bool = False,
     history: History | None = None,
+    sources: Mapping[str, Path] | None = None,
 ) -> str:
     """The matrix in one of :data:`FORMATS`.
 
@@ -217,13 +219,14 @@ def render(
         fmt: One of :data:`FORMATS`.
         wide: The full-width terminal table instead of the compact one.
         history: Each cell's trend over earlier runs, shown beside the matrix.
+        sources: Each result's file, where the HTML page finds its transcript.
     """
     if fmt == "junit":
         return junit(results)
     if fmt == "json":
         return json.dumps(_as_json(results, history), indent=2)
     if fmt == "html":
-        return page(results, history)
+        return page(results, history, sources)
     if fmt == "terminal" and not wide:
         return compact(results) + _trends(results, history, "simple")
     header, body = rows(results)
@@ -262,37 +265,13 @@ def _trends(results: list[Result], history: History | None, tablefmt: str) -> st
     return f"\n\n{title}\n" + tabulate(body, header, tablefmt=tablefmt)
 
 
-def page(results: list[Result], history: History | None = None) -> str:
-    """A self-contained HTML page: the colour-coded grid, failures with their evidence."""
-    environment = jinja2.Environment(
-        loader=jinja2.PackageLoader("harness", "templates_html"), autoescape=True
-    )
-    ordered = cascade_order(results)
-    canaries = columns(ordered)
-    rows = [
-        {
-            "template": r.template,
-            "dialect": r.dialect,
-            "gate": r.gate,
-            "wave": r.wave,
-            "status": str(r.status),
-            "reason": r.reason,
-            "cells": [r.canaries.get(c) for c in canaries],
-            "trends": [history.of(r.template, c) if history else None for c in canaries],
-            "links": [a for a in r.artifacts if a.endswith(("transcript.jsonl", "runtime.log"))],
-        }
-        for r in ordered
-    ]
-    counts = Counter(str(r.status) for r in ordered)
-    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-    return environment.get_template("matrix.html.j2").render(
-        results=ordered,
-        rows=rows,
-        columns=canaries,
-        findings=findings(ordered),
-        summary=summary,
-        history=history,
-    )
+def page(
+    results: list[Result],
+    history: History | None = None,
+    sources: Mapping[str, Path] | None = None,
+) -> str:
+    """The self-contained HTML dashboard (:mod:`harness.dashboard`)."""
+    return dashboard.page(results, history, sources or {}, columns(results))
 
 
 def _as_json(results: list[Result], history: History | None) -> dict[str, Any]:

@@ -353,11 +353,13 @@ class Merged:
         results: One per template, the newest where several were found, in cascade order.
         problems: Every unreadable or foreign result file.
         notes: One line per template found more than once, saying which result was kept.
+        paths: The file each kept result was read from, by template.
     """
 
     results: list[Result]
     problems: list[Problem]
     notes: list[str]
+    paths: dict[str, Path] = field(default_factory=dict)
 
 
 def read_all(*directories: Path) -> Merged:
@@ -379,18 +381,19 @@ def read_all(*directories: Path) -> Merged:
                     problems.append(Problem(path, str(exc)))
                 continue
             by_template.setdefault(result.template, []).append((result, path))
-    kept, notes = [], []
+    kept, notes, paths = [], [], {}
     for name, found in by_template.items():
         found.sort(key=lambda item: (item[0].started_at, str(item[1])))
         newest, path = found[-1]
         kept.append(newest)
+        paths[name] = path
         if len(found) > 1:
             others = ", ".join(str(p) for _, p in found[:-1])
             notes.append(
                 f"{name}: {len(found)} results; kept the newest ({newest.started_at}, {path}) "
                 f"over {others}"
             )
-    return Merged(cascade_order(kept), problems, notes)
+    return Merged(cascade_order(kept), problems, notes, paths)
 
 
 def reconcile(merged: Merged, config: Config | None, where: str) -> list[Result]:
