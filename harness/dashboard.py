@@ -80,7 +80,15 @@ def page(
                 "turns": _conversation(lines, canary, result.dialect) if lines else None,
             }  # fmt: skip
             count = f" {entry.passes}/{entry.judged}" if entry.samples and entry.judged else ""
-            title = str(entry.outcome) + (f", history {trend.cell()}" if trend else "")
+            title = (
+                str(entry.outcome)
+                + (
+                    f", quarantined until {entry.quarantined_until}"
+                    if entry.quarantined_until
+                    else ""
+                )
+                + (f", history {trend.cell()}" if trend else "")
+            )
             row_cells.append({"id": cell_id, "outcome": str(entry.outcome), "title": title,
                               "mark": SYMBOLS[entry.outcome] + count,
                               "quarantined": bool(entry.quarantined_until)})  # fmt: skip
@@ -157,13 +165,16 @@ def _reply_text(event: A2ACall | StreamCall, v1: bool) -> dict[str, Any]:
 
 
 def _call(number: int, event: PlatformCall | ModelCall) -> dict[str, Any]:
+    """One call as a line; ``shared`` when other conversations' turns were in flight too
+    (it may be theirs)."""
+    shared = len(event.turns) > 1
     if isinstance(event, PlatformCall):
-        return {"line": number, "kind": "platform",
+        return {"line": number, "kind": "platform", "shared": shared,
                 "text": f"{event.method} {event.path} → {event.status}"}  # fmt: skip
     said = event.answer or (f"calls {event.tool_call.name}({event.tool_call.arguments})"
                             if event.tool_call else "")  # fmt: skip
     status = "" if event.status == 200 else f" → HTTP {event.status}"
-    return {"line": number, "kind": "model",
+    return {"line": number, "kind": "model", "shared": shared,
             "text": _trim(f"{event.api}{status}: {event.last_user_text()!r} ⇒ {said}")}  # fmt: skip
 
 

@@ -200,8 +200,9 @@ def test_a_flaky_model_gives_flaky_cells_and_infra_retries_as_its_seed_says_twic
 
 
 @pytest.mark.slow
-def test_repeats_drive_fresh_conversations_and_a_flaky_policy_gates(tmp_path: Path) -> None:
-    # The reference, memory faults off, three samples, one required gate per policy.
+def test_repeats_of_a_healthy_runtime_each_pass_with_fresh_tokens(tmp_path: Path) -> None:
+    # The reference, every canary, three samples: a repeat that shared memory or contexts
+    # across samples would make a healthy runtime flaky.
     config = write_config(
         tmp_path,
         f"""

@@ -65,7 +65,7 @@ def test_results_from_separate_jobs_merge_into_one_matrix(tmp_path: Path) -> Non
     assert json.loads(report.render(merged, "json"))["templates"][0]["canaries"] == {
         "name_recall": "failed"
     }
-    assert "<table>" in report.render(merged, "html")
+    assert '<table class="grid">' in report.render(merged, "html")
 
 
 def test_skipped_template_shows_its_reason() -> None:
