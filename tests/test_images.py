@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import cast
 from unittest import mock
 
 import docker
@@ -143,3 +144,52 @@ def test_a_build_whose_base_cannot_be_had_fails_before_its_downloads(tmp_path: P
         images.build(client, template, tmp_path / "build.log", lambda _: None)
     downloads.assert_not_called()
     client.api.build.assert_not_called()
+
+
+class _Registry:
+    """A client whose pulls fail with these errors, then succeed."""
+
+    def __init__(self, *errors: str) -> None:
+        self.errors = list(errors)
+        self.pulls = 0
+        self.api = self
+        self.images = self
+
+    def get(self, reference: str) -> None:
+        raise docker.errors.ImageNotFound(reference)
+
+    def pull(self, repository: str, **kwargs: object) -> list[dict[str, str]]:
+        self.pulls += 1
+        if self.errors:
+            message = self.errors.pop(0)
+            raise docker.errors.APIError(message, explanation=message)
+        return [{"status": "Digest: sha256:abc"}]
+
+
+def _as_client(registry: _Registry) -> docker.DockerClient:
+    return cast("docker.DockerClient", registry)
+
+
+def test_a_pull_the_registry_failed_in_passing_is_retried_then_said_to_be_infrastructure() -> None:
+    waits: list[float] = []
+    busy = "received unexpected HTTP status: 503 Service Unavailable"
+    registry = _Registry(busy, "toomanyrequests: rate limit")
+    pulled: list[str] = []
+    images.pull(_as_client(registry), "agent:1", "missing", pulled.append, retries=2,
+                sleep=waits.append)  # fmt: skip
+    assert (registry.pulls, waits) == (3, [1.0, 2.0])
+    assert "pull failed (unexpected http status: 503); trying again in 1s" in pulled[0].lower()
+
+    stuck = _Registry(busy, busy, busy)
+    with pytest.raises(TemplateError, match=r"^infrastructure: pull of agent:1 failed 2 time"):
+        images.pull(_as_client(stuck), "agent:1", "missing", pulled.append, retries=1,
+                    sleep=waits.append)  # fmt: skip
+
+    # An offline machine stays offline, and a missing image stays missing: no retry.
+    for permanent in ("dial tcp: lookup registry-1.docker.io: no such host",
+                      "manifest unknown"):  # fmt: skip
+        once = _Registry(permanent)
+        with pytest.raises(TemplateError, match=r"^pull of agent:1 failed: "):
+            images.pull(_as_client(once), "agent:1", "missing", pulled.append, retries=2,
+                        sleep=waits.append)  # fmt: skip
+        assert once.pulls == 1

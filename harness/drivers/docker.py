@@ -315,8 +315,9 @@ class DockerDriver(Driver):
         else:
             assert self.image is not None
             images.pull(
-                self.client, self.image, self.pull_policy, self._progress, lambda: self._stopped
-            )
+                self.client, self.image, self.pull_policy, self._progress, lambda: self._stopped,
+                retries=self.template.retries,
+            )  # fmt: skip
         self.image_id = str(self.client.images.get(self.image).id)
 
     # --- where things are -------------------------------------------------------

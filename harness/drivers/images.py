@@ -9,7 +9,8 @@ import re
 import tarfile
 import tempfile
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -204,14 +205,31 @@ def _build(
     return tag
 
 
+RETRYABLE_PULL_RE = re.compile(
+    r"toomanyrequests|too many requests|timeout|timed out|connection reset|tls handshake"
+    r"|unexpected http status: 5\d\d|\b50[234]\b|unexpected eof",
+    re.IGNORECASE,
+)
+"""A registry's or the network's passing trouble. Not retried: an unknown host (an offline
+machine stays offline), a missing image, a refused login."""
+PULL_BACKOFF_S = 1.0
+
+
 def pull(
     client: docker.DockerClient,
     reference: str,
     policy: str,
     progress: Progress,
     stopped: Stopped = never,
+    *,
+    retries: int = 0,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> None:
     """Pull an image per policy (``missing``, ``always``, ``never``), with condensed progress.
+
+    A pull that fails for a registry's passing trouble (:data:`RETRYABLE_PULL_RE`) is tried
+    again up to ``retries`` times, after 1 s, 2 s, 4 s…; one that still fails says it was the
+    infrastructure's.
 
     Raises:
         TemplateError: The image is not available under the policy, or the pull failed.
@@ -222,17 +240,29 @@ def pull(
             raise TemplateError(f"image {reference} is not present and the pull policy is 'never'")
         return
     repository, tag = _split(reference)
-    layer_states: dict[str, str] = {}
-    try:
-        for event in client.api.pull(repository, tag=tag, stream=True, decode=True):
-            if stopped():
-                raise TemplateError(f"interrupted while pulling {reference}")
-            _pull_event(event, layer_states, progress)
-    except docker.errors.APIError as exc:
-        if present:  # 'always' with a copy at hand: a registry outage is not the template's fault
-            progress(f"pull failed, using the local {reference}: {exc.explanation}")
+    for attempt in range(retries + 1):
+        layer_states: dict[str, str] = {}
+        try:
+            for event in client.api.pull(repository, tag=tag, stream=True, decode=True):
+                if stopped():
+                    raise TemplateError(f"interrupted while pulling {reference}")
+                _pull_event(event, layer_states, progress)
             return
-        raise TemplateError(f"pull of {reference} failed: {exc.explanation}") from None
+        except docker.errors.APIError as exc:
+            if present:  # 'always' with a copy at hand: a registry outage is not the template's
+                progress(f"pull failed, using the local {reference}: {exc.explanation}")
+                return
+            passing = RETRYABLE_PULL_RE.search(str(exc.explanation or exc))
+            if passing is None:
+                raise TemplateError(f"pull of {reference} failed: {exc.explanation}") from None
+            if attempt == retries or stopped():
+                raise TemplateError(
+                    f"infrastructure: pull of {reference} failed {attempt + 1} time(s), the "
+                    f"registry's or the network's trouble ({passing.group(0)}): {exc.explanation}"
+                ) from None
+            wait = PULL_BACKOFF_S * float(2**attempt)
+            progress(f"pull failed ({passing.group(0)}); trying again in {wait:g}s")
+            sleep(wait)
 
 
 def _pull_event(event: dict[str, Any], states: dict[str, str], progress: Progress) -> None:
