@@ -56,8 +56,9 @@ def plan(directory: Path, config: Config) -> tuple[list[Template], Rerun]:
     canaries: dict[str, tuple[str, ...]] = {}
     earlier: dict[str, Result] = {}
     for result in merged.results:
-        flaky = any(e.outcome in _RERUN for e in result.canaries.values())
-        if result.status not in _RERUN and not flaky:
+        # A cell that passed its gate may still hold a flaky canary (flaky = "pass").
+        some_failed = any(e.outcome in _RERUN for e in result.canaries.values())
+        if result.status not in _RERUN and not some_failed:
             continue
         name = result.template.split("@", 1)[0]
         if name not in config.templates:

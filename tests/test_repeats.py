@@ -60,6 +60,9 @@ def test_combined_samples_say_how_many_passed_and_keep_every_sample() -> None:
     assert combined.message == "1 of 2 samples passed (1 infra); sample 2: no colour"
     assert [s.retries for s in combined.samples] == [0, 1, 2]
     assert combined.retries == 3
+    skipped = combine([(CanaryResult(P), 0), (CanaryResult(F, message="no colour"), 0),
+                       (CanaryResult(S, message="no probe"), 0)])  # fmt: skip
+    assert skipped.message == "1 of 2 samples passed; sample 2: no colour"  # a skip is no infra
     single = CanaryResult(P, duration_s=1.5)
     assert combine([(single, 0)]) is single  # one sample, never retried: as before
 

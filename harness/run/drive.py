@@ -71,9 +71,9 @@ async def drive(
             keys = {key}
             for spec in specs.values():
                 if spec.explains == canary and spec.id in header.selected:
-                    keys.add(conversation_key(spec.id, sample, number))
-                    await run_step(transcript, talk(conversation_key(spec.id, sample, number)),
-                                   "follow_up")  # fmt: skip
+                    follow_up = conversation_key(spec.id, sample, number)
+                    keys.add(follow_up)
+                    await run_step(transcript, talk(follow_up), "follow_up")
             return keys
 
         async def one(canary: str, sample: int) -> None:

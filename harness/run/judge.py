@@ -23,7 +23,6 @@ from pathlib import Path
 from harness.drivers.base import signal_group
 from harness.errors import HarnessError
 from harness.results import (
-    VERDICTS,
     CanaryResult,
     Result,
     Sample,
@@ -104,20 +103,19 @@ def combine(samples: list[Judged], pass_rate: float = 0.0) -> CanaryResult:
     was never retried is its own verdict."""
     if len(samples) == 1 and samples[0][1] == 0:
         return samples[0][0]
-    kept = [Sample(v.outcome, v.message, v.layer, retries) for v, retries in samples]
-    outcome, source = summed_up(kept, pass_rate)
-    first = samples[0][0]
+    kept = tuple(Sample(v.outcome, v.message, v.layer, retries) for v, retries in samples)
+    outcome, source = summed_up(list(kept), pass_rate)
+    whole = replace(samples[0][0], outcome=outcome, message=None, layer=None, samples=kept)
     if source is None:
-        return replace(first, outcome=outcome, message=None, layer=None, samples=tuple(kept))
+        return whole
     number = kept.index(source) + 1
-    judged = [s for s in kept if s.outcome in VERDICTS]
-    passes = sum(s.outcome == Status.PASSED for s in judged)
-    infra = len(kept) - len(judged)
-    count = f"{passes} of {len(judged)} samples passed" + (f" ({infra} infra)" if infra else "")
-    observed = samples[number - 1][0].observed
+    infra = sum(s.outcome == Status.INFRA for s in kept)
+    count = f"{whole.passes} of {whole.judged} samples passed" + (
+        f" ({infra} infra)" if infra else ""
+    )
     return replace(
-        first, outcome=outcome, message=f"{count}; sample {number}: {source.message}",
-        layer=source.layer, observed=observed, samples=tuple(kept),
+        whole, message=f"{count}; sample {number}: {source.message}", layer=source.layer,
+        observed=samples[number - 1][0].observed,
     )  # fmt: skip
 
 
@@ -155,14 +153,14 @@ def conclude(
     if driven.transcript is not None:
         found = {cid: combine(v, result.pass_rate) for cid, v in (verdicts or {}).items()}
         missing = CanaryResult(Status.ERROR, message=problem or "the judge gave no verdict")
-        canaries, ended = quarantined(
+        canaries, warnings = quarantined(
             {cid: found.get(cid, missing) for cid in driven.selected},
             result.quarantine,
             datetime.date.today(),
         )
         status = template_status(canaries, result.flaky)
         if result.flaky == "advisory":
-            ended += [f"{cid} is flaky ({e.message}): it does not gate (flaky = advisory)"
+            warnings += [f"{cid} is flaky ({e.message}): it does not gate (flaky = advisory)"
                       for cid, e in canaries.items() if e.outcome == Status.FLAKY]  # fmt: skip
         reason = result.reason
         if problem:
@@ -171,7 +169,7 @@ def conclude(
             reason = "every selected canary was skipped"
         result = replace(
             result, canaries=canaries, status=status, reason=reason,
-            warnings=(*result.warnings, *ended),
+            warnings=(*result.warnings, *warnings),
         )  # fmt: skip
     if interrupted and result.status != Status.PASSED:
         result = replace(result, status=Status.ERROR, reason="interrupted")
