@@ -174,6 +174,8 @@ def _call(number: int, event: PlatformCall | ModelCall) -> dict[str, Any]:
     said = event.answer or (f"calls {event.tool_call.name}({event.tool_call.arguments})"
                             if event.tool_call else "")  # fmt: skip
     status = "" if event.status == 200 else f" → HTTP {event.status}"
+    if event.stalled:
+        status, said = " → nothing (a timeout before the first token)", ""
     return {"line": number, "kind": "model", "shared": shared,
             "text": _trim(f"{event.api}{status}: {event.last_user_text()!r} ⇒ {said}")}  # fmt: skip
 

@@ -370,6 +370,9 @@ class ModelCall(_Tied):
     tool_call: ToolCall | None = None
     status: int = 200
     """The HTTP status it was answered with (429: ``CANARY_MODEL_FLAKE``'s rate limit)."""
+    stalled: bool = False
+    """The model sent nothing until the client gave up (``CANARY_MODEL_FLAKE``'s stall): to
+    the runtime, a provider's timeout before the first token."""
 
     def last_user_text(self) -> str:
         """The text of the request's last user message ('' when there is none)."""

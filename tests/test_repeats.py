@@ -15,11 +15,11 @@ import pytest
 from harness.cp_sim.platform import PlatformState
 from harness.errors import UsageError
 from harness.events import A2ACall, ModelCall, conversation_key, parse_key
-from harness.model_sim.flake import NO_MEMORY_TOOL, RATE_LIMIT, Flake, from_env
+from harness.model_sim.flake import NO_MEMORY_TOOL, RATE_LIMIT, STALL, Flake, from_env
 from harness.results import CanaryResult, Sample, Status, summed_up, template_status
 from harness.run import infra
 from harness.run.judge import combine
-from tests.support.runs import ROOT, run_cli, write_config
+from tests.support.runs import ROOT, SUPPORT, run_cli, run_template, write_config
 
 P, F, E, S, INF = (Status.PASSED, Status.FAILED, Status.ERROR, Status.SKIPPED, Status.INFRA)
 
@@ -85,9 +85,14 @@ def test_the_flake_switch_is_a_pure_function_of_its_seed() -> None:
                      for k in range(1, 200)]  # fmt: skip
     assert from_env({"CANARY_MODEL_FLAKE": "0.3:7"}) == flake
     assert from_env({}) is None
-    for bad in ("0.3", "1.5:7", "often:7", "0.3:"):
+    for bad in ("0.3", "1.5:7", "often:7", "0.3:", "0.3:7:hang", "0.3:7:stall,"):
         with pytest.raises(UsageError, match="CANARY_MODEL_FLAKE"):
             from_env({"CANARY_MODEL_FLAKE": bad})
+    # Stalls cost a timeout each: only when named, and then only the fates named.
+    assert STALL not in fates
+    stalls = from_env({"CANARY_MODEL_FLAKE": "1:7:stall"})
+    assert stalls == Flake(1.0, "7", (STALL,))
+    assert {stalls.fate("t", f"name_recall~{k}~0", 1) for k in range(1, 20)} == {STALL}
 
 
 def _turn(turn: int, key: str, text: str = "Hello.", status: int = 200) -> A2ACall:
@@ -111,11 +116,37 @@ def test_a_turn_whose_last_model_request_was_refused_is_infrastructure() -> None
     assert infra.reason([_turn(4, key), refused], {"name_recall"}) is None
 
 
+def test_a_turn_whose_last_model_request_got_no_first_token_is_infrastructure() -> None:
+    stalled = ModelCall(api="chat", turns=(2,), status=504, stalled=True)
+    key = "name_recall~1~0"
+    timed_out = A2ACall(canary=key, turn=2, context_id="c", sent="hi", request={},
+                        status=None, error="no reply within 5s")  # fmt: skip
+    for turn in (_turn(2, key, "Error: timed out"), timed_out):
+        assert infra.reason([turn, stalled], {key}, scripted=True) == (
+            "the model sent nothing to the runtime's last request of turn 2 "
+            "(name_recall~1~0): a timeout before the first token"
+        )
+    # The harness's own turn timeout with the model's answers all given: the runtime's.
+    assert infra.reason([timed_out, ModelCall(api="chat", turns=(2,))], {key}) is None
+
+
+def test_on_the_scripted_model_its_record_decides_not_the_reply() -> None:
+    key = "name_recall"
+    answered = ModelCall(api="chat", turns=(1,), status=200)
+    said = _turn(1, key, "Error code: 429 - rate limit")
+    assert infra.reason([said, answered], {key}, scripted=True) is None  # nothing refused it
+    assert infra.reason([said], {key}, scripted=True) is None  # it never asked the model
+    assert infra.reason([said, answered], {key}) is not None  # a real model: its word counts
+
+
 @pytest.mark.parametrize(
     ("text", "infrastructure"),
     [
         ("Error code: 429 - {'error': {'type': 'rate_limit_error'}}", True),
         ("I'm overloaded_error, try later", True),
+        ("Request timed out.", True),  # openai's and anthropic's APITimeoutError
+        ("504 DEADLINE_EXCEEDED. {'error': {'code': 504}}", True),
+        ("The search tool timed out; please try again.", False),  # the runtime's own tool
         ("Your favourite colour is royal lavender.", False),
         ("The reference code is 429.", False),
     ],
@@ -140,6 +171,40 @@ def test_a_search_finds_only_the_memories_of_its_own_sample() -> None:
 
 
 # --- end to end ------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_model_that_never_sends_a_first_token_is_infra_and_retried(tmp_path: Path) -> None:
+    # The runtime's client gives up after 2 s and answers its error as text, as many do; the
+    # scripted model's record shows it sent nothing: the provider's failure, never the runtime's.
+    config = write_config(
+        tmp_path,
+        f"""
+        [templates.thinker]
+        command = ["python", "{SUPPORT / "model_runtime.py"}"]
+        model = "sim"
+        secrets = ["OPENAI_API_KEY"]
+        canaries = ["name_recall"]
+        env = {{ MODEL_RUNTIME_TIMEOUT = "2" }}
+        gate = "required"
+        retries = 1
+        """,
+    )
+    code, result, stdout = run_template(
+        config, "thinker", tmp_path, env={"CANARY_MODEL_FLAKE": "1:7:stall"}
+    )
+    cell = result["canaries"]["name_recall"]
+    assert (result["status"], cell["outcome"]) == ("error", "infra"), stdout
+    assert code != 0  # no verdict about the runtime is never a pass
+    assert cell["message"] == (
+        "infrastructure: the model sent nothing to the runtime's last request of turn 4 "
+        "(name_recall~1~1): a timeout before the first token"
+    )  # the retry's first turn: the first attempt had three (session_scope too)
+    assert [s["retries"] for s in cell["samples"]] == [1]
+    transcript = (tmp_path / "artifacts" / "thinker" / "transcript.jsonl").read_text()
+    events = [json.loads(line) for line in transcript.splitlines()]
+    assert [e["retried"] for e in events if e["type"] == "infra"] == [True, False]
+    assert any(e["type"] == "model" and e["stalled"] for e in events)
 
 
 def _run(tmp_path: Path, name: str, *extra: str, flake: str = "0.3:7") -> tuple[int, Any, str]:

@@ -10,7 +10,9 @@ reached the model with what history.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +25,7 @@ from starlette.routing import Route
 from harness.cp_sim.serving import ThreadedServer
 from harness.events import ModelCall, ModelMessage, ModelUnserved, ToolCall
 from harness.model_sim import shapes
-from harness.model_sim.flake import NO_MEMORY_TOOL, RATE_LIMIT, Flake
+from harness.model_sim.flake import NO_MEMORY_TOOL, RATE_LIMIT, STALL, Flake
 from harness.model_sim.oracle import Conversation, Decision, decide, without_memory_tools
 from harness.model_sim.slow import SlowRequests
 
@@ -97,6 +99,9 @@ _RATE_LIMIT_BODIES: dict[str, dict[str, Any]] = {
 _RATE_LIMIT_BODIES["responses"] = _RATE_LIMIT_BODIES["chat"]
 # Clients retry a 429 after this (their own backoff is seconds): a flaked turn ends soon.
 _RETRY_AFTER = {"retry-after-ms": "50", "retry-after": "1"}
+# A stalled request is let go (504) at the latest after this, or when the server stops.
+STALL_CAP_S = 600.0
+_STALL_POLL_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -126,6 +131,7 @@ class _Routes:
         self.slow = slow
         self.flake = flake if turns is not None else None
         self.turns = turns
+        self.stopping = False
 
     def _fate(self) -> str | None:
         if self.flake is None or self.turns is None:
@@ -155,7 +161,9 @@ class _Routes:
         stream: bool,
         conversation: Conversation,
         decision: Decision | None,
+        *,
         status: int = 200,
+        stalled: bool = False,
     ) -> None:
         if self.recorder is None:
             return
@@ -166,8 +174,19 @@ class _Routes:
                 messages=tuple(ModelMessage(m.role, m.text) for m in conversation.messages),
                 tools=tuple(t.name for t in conversation.tools),
                 answer=decision.text if decision else None, tool_call=called, status=status,
+                stalled=stalled,
             )
         )  # fmt: skip
+
+    async def _stall(self, request: Request) -> Response:
+        """Send nothing until the client gives up (or the server stops, or the cap)."""
+        deadline = time.monotonic() + STALL_CAP_S
+        while not self.stopping and time.monotonic() < deadline:
+            if await request.is_disconnected():
+                break
+            await asyncio.sleep(_STALL_POLL_S)
+        message = "timed out before the first token (the scripted model's CANARY_MODEL_FLAKE)"
+        return JSONResponse({"error": {"message": message, "type": "timeout"}}, 504)
 
     async def _body(self, request: Request) -> dict[str, Any]:
         try:
@@ -212,6 +231,9 @@ class _Routes:
         if fate == RATE_LIMIT:
             self._record(api, streamed, conversation, None, status=429)
             return JSONResponse(_RATE_LIMIT_BODIES[api], 429, headers=_RETRY_AFTER)
+        if fate == STALL:
+            self._record(api, streamed, conversation, None, status=504, stalled=True)
+            return await self._stall(request)
         if fate == NO_MEMORY_TOOL:
             conversation = without_memory_tools(conversation)
         decision = decide(conversation)
@@ -259,5 +281,10 @@ class ModelServer(ThreadedServer):
         turns: Turns | None = None,
     ) -> None:
         self.slow = SlowRequests()
-        routes = _Routes(recorder, unserved, self.slow, flake, turns)
-        super().__init__(routes.app(), host, "model simulator")
+        self._routes = _Routes(recorder, unserved, self.slow, flake, turns)
+        super().__init__(self._routes.app(), host, "model simulator")
+
+    def stop(self) -> None:
+        """Let stalled requests go, then stop serving."""
+        self._routes.stopping = True
+        super().stop()

@@ -82,7 +82,9 @@ async def drive(
             for number in range(header.retries + 1):
                 since = transcript.lines
                 keys = await attempt(canary, sample, number)
-                why = infra.reason(transcript.written(since), keys, v1=v1)
+                why = infra.reason(
+                    transcript.written(since), keys, v1=v1, scripted=slow is not None
+                )
                 if why is None:
                     return
                 retried = number < header.retries

@@ -109,6 +109,9 @@ def combine(samples: list[Judged], pass_rate: float = 0.0) -> CanaryResult:
     if source is None:
         return whole
     number = kept.index(source) + 1
+    if len(kept) == 1:  # one sample, retried: its own words, no count of one
+        return replace(whole, message=source.message, layer=source.layer,
+                       observed=samples[0][0].observed)  # fmt: skip
     infra = sum(s.outcome == Status.INFRA for s in kept)
     count = f"{whole.passes} of {whole.judged} samples passed" + (
         f" ({infra} infra)" if infra else ""

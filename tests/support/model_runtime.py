@@ -2,7 +2,9 @@
 OpenAI-compatible endpoint (``$OPENAI_BASE_URL``) and answers with what comes back.
 
 Standard library only; it never imports the harness. ``MODEL_RUNTIME_FAULT=no_history``
-sends only the latest message, the bug of a runtime that lost its checkpointer.
+sends only the latest message, the bug of a runtime that lost its checkpointer. A model
+request that fails (``MODEL_RUNTIME_TIMEOUT`` seconds, 30 unless set) is answered as its
+error's text, as many runtimes answer their exceptions.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 BASE_URL = os.environ.get("OPENAI_BASE_URL", "").rstrip("/")
 KEY = os.environ.get("OPENAI_API_KEY", "")
 NO_HISTORY = os.environ.get("MODEL_RUNTIME_FAULT") == "no_history"
+TIMEOUT_S = float(os.environ.get("MODEL_RUNTIME_TIMEOUT") or 30)
 HISTORY: dict[str, list[dict[str, str]]] = {}
 LOCK = threading.Lock()
 CARD = {"name": "model-runtime", "version": "0.1", "protocolVersion": "0.3.0"}
@@ -28,7 +31,7 @@ def complete(messages: list[dict[str, str]]) -> str:
     request = urllib.request.Request(f"{BASE_URL}/chat/completions", data=body, method="POST")
     request.add_header("Content-Type", "application/json")
     request.add_header("Authorization", f"Bearer {KEY}")
-    with urllib.request.urlopen(request, timeout=30) as response:
+    with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
         answer: dict[str, Any] = json.load(response)
     return str(answer["choices"][0]["message"]["content"])
 
@@ -64,7 +67,10 @@ class Handler(BaseHTTPRequestHandler):
             history = HISTORY.setdefault(context, [])
             history.append({"role": "user", "content": text})
             sent = history[-1:] if NO_HISTORY else list(history)
-        answer = complete(sent)
+        try:
+            answer = complete(sent)
+        except OSError as exc:  # urllib's URLError and timeouts alike
+            answer = f"Error: {exc}"
         with LOCK:
             history.append({"role": "assistant", "content": answer})
         result = {"kind": "message", "role": "agent", "messageId": str(uuid.uuid4()),
