@@ -5,6 +5,12 @@ made on the same (noisy, 2-core) machine at the same time. Each scenario runs
 N copies of the reference template with ``REFERENCE_LATENCY`` seconds of
 simulated model time per turn; a warm-up run comes first.
 
+Beside the wall time it reports the CPU floor: the runtimes' own boot CPU (each measured in
+the run, from ``/proc``) over the machine's cores, plus the longest conversation (the drive
+phase of one template alone at that latency, in the same invocation); the ratio of the wall
+time to it; and the harness's own CPU per template: everything the run used (the harness
+process, its helpers, its judge, the runtimes) but the runtimes' own CPU.
+
 ``--frameworks`` measures the project's templates.toml instead: each template on
 the scripted model (``model = "sim"``) and ``reference`` alone (boot and canary
 time), then the whole ``matrix``, against the slowest single template.
@@ -18,6 +24,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -51,9 +59,13 @@ def one_run(
         sys.executable, "-m", "harness", "--config", str(config), *command, "--driver", driver,
         "--results", str(results), "--artifacts", str(artifacts),
     ]  # fmt: skip
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     completed = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=ROOT)
     wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # Every process of the run was waited for by its parent: the harness's tree, runtimes too.
+    run_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     ran = [json.loads(p.read_text()) for p in results.glob("*.json")]
     ran = [r for r in ran if r["status"] != "skipped"]
     if completed.returncode != 0 or any(r["status"] == "error" for r in ran):
@@ -63,7 +75,14 @@ def one_run(
         sys.exit(f"benchmark: {' '.join(command)} ran no template (all skipped)")
     slowest = {k: max(float(t[k]) for t in timings) for k in PHASES}
     lifecycle = max(sum(float(t[k]) for k in PHASES) for t in timings)
-    return {"wall_s": wall, **slowest, "judge_and_startup_s": wall - lifecycle}
+    measured = [t for t in timings if "runtime_cpu_s" in t]
+    runtimes_cpu = sum(float(t["runtime_cpu_s"]) for t in measured)
+    return {
+        "wall_s": wall, **slowest, "judge_and_startup_s": wall - lifecycle,
+        "boot_cpu_s": sum(float(t.get("runtime_boot_cpu_s", 0.0)) for t in measured),
+        "harness_cpu_per_template_s": (run_cpu - runtimes_cpu) / len(timings),
+        "cpu_measured": float(len(measured) == len(timings)),
+    }  # fmt: skip
 
 
 def frameworks(runs: int, driver: str) -> None:
@@ -120,19 +139,28 @@ def main() -> None:
                 for i in range(args.runs)
             ]
             medians[copies, latency] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(
         f"canary-matrix matrix --driver {args.driver}: N reference templates, median of "
-        f"{args.runs} runs (seconds; phases are the slowest template's)"
+        f"{args.runs} runs on {cores} cores (seconds; phases are the slowest template's; "
+        "floor: the runtimes' boot CPU over the cores plus one template's conversations)"
     )
-    header = ("templates", "latency", "wall", "ratio to 1", "boot", "drive", "teardown",
-              "judge+start-up")  # fmt: skip
+    header = ("templates", "latency", "wall", "ratio to 1", "CPU floor", "wall / floor",
+              "harness CPU / template", "boot", "drive", "teardown", "judge+start-up")  # fmt: skip
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for (copies, latency), m in medians.items():
         ratio = m["wall_s"] / medians[1, latency]["wall_s"]
+        if m["cpu_measured"]:
+            floor = m["boot_cpu_s"] / (cores or 1) + medians[1, latency]["canaries_s"]
+            cpu = (f"{floor:.2f} | {m['wall_s'] / floor:.2f} | "
+                   f"{m['harness_cpu_per_template_s'] * 1000:.0f} ms")  # fmt: skip
+        else:  # a driver that cannot tell the runtime's CPU (docker)
+            cpu = "- | - | -"
         print(
-            f"| {copies} | {latency:g} s | {m['wall_s']:.2f} | {ratio:.2f} | {m['boot_s']:.2f} | "
-            f"{m['canaries_s']:.2f} | {m['teardown_s']:.2f} | {m['judge_and_startup_s']:.2f} |"
+            f"| {copies} | {latency:g} s | {m['wall_s']:.2f} | {ratio:.2f} | {cpu} | "
+            f"{m['boot_s']:.2f} | {m['canaries_s']:.2f} | {m['teardown_s']:.2f} | "
+            f"{m['judge_and_startup_s']:.2f} |"
         )
 
 

@@ -181,6 +181,10 @@ class Running(abc.ABC):
                 found[path] = log.text()
         return found
 
+    def cpu_s(self) -> float | None:
+        """CPU seconds the runtime has used so far, where the driver can tell (else None)."""
+        return None
+
     def decisive_line(self) -> str:
         """Why the runtime failed, from its output, else from its declared log files."""
         return decisive_line(self.logs(), self.collect_logs())

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.config import Template
-from harness.drivers import isolation, supervise, venvs
+from harness.drivers import cpu, isolation, supervise, venvs
 from harness.drivers.base import (
     LOG_FILE_HEAD_BYTES,
     LOG_FILE_TAIL_BYTES,
@@ -244,6 +244,10 @@ class _Process(Running):
                 continue
             found.append((f"{directory}/{host.name}", _read_capped(host)))
         return found
+
+    def cpu_s(self) -> float | None:
+        # The runtime's tree below the supervisor: the supervisor is the harness's cost.
+        return None if self.process is None else cpu.descendants_cpu_s(self.process.pid)
 
     def terminate(self) -> None:
         """Stop the process group (the supervisor waits for the runtime)."""

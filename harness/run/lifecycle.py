@@ -238,6 +238,7 @@ def _run_driver(shared: Shared, driver: Driver, judged: tuple[str, ...], facts: 
             _prepare(driver, facts)
         with _timed(facts, "boot_s"):
             running, peer, slow = _boot(shared, driver, platform, stack, facts)
+        _measure_cpu(running, facts, "runtime_boot_cpu_s")
         progress(template.label, f"ready in {facts.timings['boot_s']:.2f}s; driving the canaries")
         versions = _card_versions(running, transcript)
         spoken = dialect(resolve(template.dialect, versions or ()))
@@ -250,6 +251,7 @@ def _run_driver(shared: Shared, driver: Driver, judged: tuple[str, ...], facts: 
     finally:
         with _timed(facts, "teardown_s"):
             try:
+                _measure_cpu(driver.running, facts, "runtime_cpu_s")
                 if template.logs and driver.running is not None:
                     driver.running.collect_logs()  # before the stop removes its filesystem
                 driver.stop()  # first: what a runtime prints while stopping is in its log too
@@ -289,6 +291,14 @@ def _boot(
     facts.warnings += driver.notes
     running.wait_ready(registered=platform.state.registered)
     return running, peer, slow
+
+
+def _measure_cpu(running: Running | None, facts: _Facts, key: str) -> None:
+    """The runtime's CPU so far, in the timings (where the driver can tell): the benchmark
+    tells the runtimes' cost from the harness's by it."""
+    used = None if running is None else running.cpu_s()
+    if used is not None:
+        facts.timings[key] = round(used, 3)
 
 
 def _prepare(driver: Driver, facts: _Facts) -> None:
