@@ -23,7 +23,7 @@ from canary import stream_cancel
 from harness.events import ModelCall, ModelMessage, ModelUnserved
 from harness.model_sim.oracle import THINK_S, Conversation, Message, Tool, decide
 from harness.model_sim.server import ModelServer
-from tests.support.runs import SUPPORT, run_template, write_config
+from tests.support.runs import MODEL_RUNTIME, run_template, write_config
 
 SEARCH = {
     "type": "function",
@@ -452,9 +452,6 @@ def test_every_request_is_recorded_with_the_answer(
     assert entry.api == "chat"
     assert entry.messages == (ModelMessage("user", "What is my name?"),)
     assert "don't know" in (entry.answer or "")
-
-
-MODEL_RUNTIME = SUPPORT / "model_runtime.py"
 
 
 @pytest.mark.slow

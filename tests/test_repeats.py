@@ -19,7 +19,7 @@ from harness.model_sim.flake import NO_MEMORY_TOOL, RATE_LIMIT, STALL, Flake, fr
 from harness.results import CanaryResult, Sample, Status, summed_up, template_status
 from harness.run import infra
 from harness.run.judge import combine
-from tests.support.runs import ROOT, SUPPORT, run_cli, run_template, write_config
+from tests.support.runs import MODEL_RUNTIME, ROOT, run_cli, run_template, write_config
 
 P, F, E, S, INF = (Status.PASSED, Status.FAILED, Status.ERROR, Status.SKIPPED, Status.INFRA)
 
@@ -181,7 +181,7 @@ def test_a_model_that_never_sends_a_first_token_is_infra_and_retried(tmp_path: P
         tmp_path,
         f"""
         [templates.thinker]
-        command = ["python", "{SUPPORT / "model_runtime.py"}"]
+        command = ["python", "{MODEL_RUNTIME}"]
         model = "sim"
         secrets = ["OPENAI_API_KEY"]
         canaries = ["name_recall"]

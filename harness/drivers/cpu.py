@@ -3,7 +3,8 @@
 What the benchmark splits a run's CPU by: the runtimes' own (at ready, and in all) against
 the harness's. A process is counted with what it used itself and what its children used
 that it has waited for; the supervisor above the runtime is the harness's, not the
-runtime's. Where ``/proc`` cannot say (another system, a process already gone), None.
+runtime's. Where ``/proc`` cannot say (another system, a kernel that lists no children, a
+process already gone), None.
 """
 
 from __future__ import annotations
@@ -13,36 +14,47 @@ from pathlib import Path
 
 PROC = Path("/proc")
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+# The kernel lists each thread's children where it is built to (CONFIG_PROC_CHILDREN).
+_CHILDREN_LISTED = (PROC / str(os.getpid()) / "task" / str(os.getpid()) / "children").exists()
 
 
-def _stat(pid: str) -> tuple[int, int] | None:
-    """A process's parent and its CPU ticks (its own and its waited-for children's)."""
+def _ticks(pid: int) -> int:
+    """A process's CPU ticks: its own and its waited-for children's (0 once it is gone)."""
     try:
-        raw = (PROC / pid / "stat").read_bytes()
+        raw = (PROC / str(pid) / "stat").read_bytes()
     except OSError:
-        return None
+        return 0
     # After the command name, which may hold spaces and parentheses: state, ppid, …
     fields = raw[raw.rindex(b")") + 2 :].split()
+    return sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+
+
+def _children(pid: int) -> list[int]:
+    """A process's children, from each of its threads' ``children`` list."""
+    found: list[int] = []
     try:
-        return int(fields[1]), sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
-    except (IndexError, ValueError):
-        return None
+        tasks = os.listdir(PROC / str(pid) / "task")
+    except OSError:
+        return found
+    for task in tasks:
+        try:
+            found += map(int, (PROC / str(pid) / "task" / task / "children").read_bytes().split())
+        except OSError:
+            continue  # the thread ended meanwhile
+    return found
 
 
 def descendants_cpu_s(root: int) -> float | None:
-    """CPU seconds the processes below ``root`` used (not ``root``'s own), or None."""
-    if not (PROC / str(root)).is_dir():
+    """CPU seconds the processes below ``root`` used (not ``root``'s own), or None.
+
+    Only ``root``'s subtree is read, not every process of the machine: the harness calls this
+    twice per template, and its own CPU is what the benchmark weighs.
+    """
+    if not _CHILDREN_LISTED or not (PROC / str(root)).is_dir():
         return None
-    children: dict[int, list[int]] = {}
-    ticks: dict[int, int] = {}
-    for entry in os.listdir(PROC):
-        if entry.isdigit() and (found := _stat(entry)) is not None:
-            parent, used = found
-            children.setdefault(parent, []).append(int(entry))
-            ticks[int(entry)] = used
-    total, todo = 0, list(children.get(root, ()))
+    total, todo = 0, _children(root)
     while todo:
         pid = todo.pop()
-        total += ticks[pid]
-        todo += children.get(pid, ())
+        total += _ticks(pid)
+        todo += _children(pid)
     return total / _TICKS

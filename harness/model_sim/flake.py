@@ -74,10 +74,10 @@ def from_env(environ: Mapping[str, str]) -> Flake | None:
     if not named:
         return Flake(share, seed)
     fates = tuple(f.strip() for f in named.split(","))
-    unknown = [f for f in fates if f not in FATES]
-    if unknown or not fates:
+    unknown = [f for f in fates if f not in FATES]  # "stall," names an empty one
+    if unknown:
         raise UsageError(
-            f"{ENV}={raw!r}: unknown fate {(unknown or [''])[0]!r} (expected some of "
+            f"{ENV}={raw!r}: unknown fate {unknown[0]!r} (expected some of "
             f"{', '.join(FATES)}, comma-separated)"
         )
     return Flake(share, seed, fates)

@@ -13,6 +13,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent.parent
 SUPPORT = Path(__file__).resolve().parent
 """Where the independent runtimes live (they never import the harness)."""
+MODEL_RUNTIME = SUPPORT / "model_runtime.py"
+"""An independent runtime that thinks with an OpenAI-compatible model (the scripted one)."""
 
 
 def write_config(directory: Path, body: str, header: str = "schema = 1\n") -> Path:
